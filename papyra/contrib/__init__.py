@@ -1,0 +1,1 @@
+"""Optional integrations (OpenTelemetry, Prometheus). Nothing here is imported by ``papyra``."""

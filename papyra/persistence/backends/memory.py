@@ -1,0 +1,114 @@
+"""In-memory backend: the default for an ``ActorSystem`` without persistence configured.
+
+Records live in one list (one log for all kinds, like a file store) guarded by a lock; nothing
+survives the process. ``record_*`` is O(1) plus one msgspec encode (to know the record's real
+encoded size for ``max_total_bytes``); reads are O(n); ``compact()`` applies retention
+physically.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from papyra.persistence.base import PersistenceBackend, R, select_window
+from papyra.persistence.codec import encode_record
+from papyra.persistence.models import (
+    CompactionReport,
+    PersistedAudit,
+    PersistedDeadLetter,
+    PersistedEvent,
+    PersistedRecord,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+from papyra.persistence.retention import RetentionPolicy, apply_retention
+
+__all__ = ["InMemoryPersistence"]
+
+
+class InMemoryPersistence(PersistenceBackend):
+    """Thread-safe in-memory store with the full backend contract."""
+
+    backend_name = "memory"
+
+    def __init__(self, *, retention_policy: RetentionPolicy | None = None) -> None:
+        super().__init__(retention_policy=retention_policy)
+        self._lock = threading.Lock()
+        self._log: list[tuple[PersistedRecord, int]] = []
+
+    def _record(self, record: PersistedRecord) -> None:
+        size = len(encode_record(record))  # validates too
+        with self._lock:
+            self._log.append((record, size))
+        self._metrics.add_many(records_written=1, bytes_written=size)
+
+    def _retained(self) -> list[tuple[PersistedRecord, int]]:
+        with self._lock:
+            log = list(self._log)
+        return apply_retention(
+            log, self._retention, timestamp_of=lambda e: e[0].timestamp, size_of=lambda e: e[1]
+        )
+
+    def _list(
+        self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
+    ) -> list[R]:
+        records: list[R] = [r for r, _ in self._retained() if type(r) is kind]
+        return select_window(records, limit=limit, since=since, until=until)
+
+    # Snapshot properties (all retained records of one kind, oldest first).
+    @property
+    def events(self) -> tuple[PersistedEvent, ...]:
+        return self.list_events()
+
+    @property
+    def audits(self) -> tuple[PersistedAudit, ...]:
+        return self.list_audits()
+
+    @property
+    def dead_letters(self) -> tuple[PersistedDeadLetter, ...]:
+        return self.list_dead_letters()
+
+    def clear(self) -> None:
+        """Drop every record."""
+        with self._lock:
+            self._log.clear()
+
+    def scan(self) -> PersistenceScanReport:
+        """Nothing in memory can be torn or corrupt: always a clean report. O(1)."""
+        self._metrics.incr("scans")
+        return PersistenceScanReport(backend=self.backend_name)
+
+    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+        """A no-op that reports the (clean) scan."""
+        self._metrics.incr("recoveries")
+        return PersistenceRecoveryReport(backend=self.backend_name, scan=self.scan())
+
+    def compact(self) -> CompactionReport:
+        """Drop records outside retention. O(n) under the lock."""
+        self._metrics.incr("compactions")
+        with self._lock:
+            before = len(self._log)
+            before_bytes = sum(size for _, size in self._log)
+            kept = apply_retention(
+                self._log,
+                self._retention,
+                timestamp_of=lambda e: e[0].timestamp,
+                size_of=lambda e: e[1],
+            )
+            self._log = kept
+            after_bytes = sum(size for _, size in kept)
+        return CompactionReport(
+            backend=self.backend_name,
+            before_records=before,
+            after_records=len(kept),
+            before_bytes=before_bytes,
+            after_bytes=after_bytes,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        with self._lock:
+            info["records"] = len(self._log)
+        return info

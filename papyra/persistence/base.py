@@ -1,0 +1,231 @@
+"""The persistence backend contract (synchronous).
+
+Every backend subclasses :class:`PersistenceBackend` and implements the ``_``-prefixed hooks;
+the public methods here validate arguments, enforce the closed state and keep the contract the
+same everywhere:
+
+* ``record_event / record_audit / record_dead_letter`` accept only the matching record type and
+  raise :class:`~papyra.exceptions.PersistenceClosedError` after ``close()``;
+* ``list_*`` return records oldest first after retention, ``since``/``until`` (inclusive epoch
+  seconds), and ``limit`` (keeps the newest N; 0 or negative is a ``ValueError``);
+* within one process every read, scan, compact and metrics call sees every record whose
+  ``record_*`` returned before it.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from papyra.exceptions import PersistenceClosedError
+from papyra.persistence.metrics import PersistenceMetrics
+from papyra.persistence.models import (
+    CompactionReport,
+    PersistedAudit,
+    PersistedDeadLetter,
+    PersistedEvent,
+    PersistedRecord,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+from papyra.persistence.retention import RetentionPolicy
+
+__all__ = [
+    "PersistenceBackend",
+    "PersistenceBackendCapabilities",
+    "backend_capabilities",
+    "check_limit",
+    "safe_metrics_snapshot",
+    "select_window",
+]
+
+R = TypeVar("R", PersistedEvent, PersistedAudit, PersistedDeadLetter)
+
+
+@dataclass(frozen=True)
+class PersistenceBackendCapabilities:
+    """What a backend supports. Every built-in backend supports all of it."""
+
+    supports_scan: bool = True
+    supports_recover: bool = True
+    supports_compact: bool = True
+    supports_metrics: bool = True
+    supports_consumer_groups: bool = False
+    durable: bool = False
+
+
+def check_limit(limit: int | None) -> None:
+    """Raise ``ValueError`` unless ``limit`` is None or a positive int."""
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ValueError(f"limit must be a positive integer or None, got {limit!r}")
+
+
+def select_window(
+    records: list[R], *, limit: int | None, since: float | None, until: float | None
+) -> list[R]:
+    """Apply ``since``/``until`` (inclusive) then keep the newest ``limit``, oldest first."""
+    if since is not None or until is not None:
+        records = [
+            r
+            for r in records
+            if (since is None or r.timestamp >= since) and (until is None or r.timestamp <= until)
+        ]
+    if limit is not None and len(records) > limit:
+        records = records[-limit:]
+    return records
+
+
+class PersistenceBackend(abc.ABC):
+    """Base class of all backends. Subclasses set ``backend_name`` and implement the hooks."""
+
+    backend_name: str = "base"
+
+    def __init__(self, *, retention_policy: RetentionPolicy | None = None) -> None:
+        if retention_policy is not None and not isinstance(retention_policy, RetentionPolicy):
+            raise TypeError(
+                f"retention_policy must be a RetentionPolicy, got {type(retention_policy)!r}"
+            )
+        self._retention = retention_policy or RetentionPolicy()
+        self._metrics = PersistenceMetrics(self.backend_name)
+        self._closed = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        """The retention policy (never None; an empty policy keeps everything)."""
+        return self._retention
+
+    @property
+    def metrics(self) -> PersistenceMetrics:
+        """This backend's counters; ``metrics.snapshot()`` gives a consistent dict."""
+        return self._metrics
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def capabilities(self) -> PersistenceBackendCapabilities:
+        return PersistenceBackendCapabilities()
+
+    def describe(self) -> dict[str, Any]:
+        """Where the store lives and how it is configured (no credentials)."""
+        return {"backend": self.backend_name, "retention": self._retention.to_dict()}
+
+    # ------------------------------------------------------------------ writes
+
+    def record_event(self, event: PersistedEvent) -> None:
+        """Persist one lifecycle event (see the backend for cost)."""
+        self._record_checked(event, PersistedEvent)
+
+    def record_audit(self, audit: PersistedAudit) -> None:
+        """Persist one audit."""
+        self._record_checked(audit, PersistedAudit)
+
+    def record_dead_letter(self, dead_letter: PersistedDeadLetter) -> None:
+        """Persist one dead letter."""
+        self._record_checked(dead_letter, PersistedDeadLetter)
+
+    def _record_checked(self, record: PersistedRecord, expected: type) -> None:
+        if type(record) is not expected:
+            raise TypeError(f"expected {expected.__name__}, got {type(record).__name__}")
+        if self._closed:
+            raise PersistenceClosedError(f"{self.backend_name} backend is closed")
+        self._record(record)
+
+    @abc.abstractmethod
+    def _record(self, record: PersistedRecord) -> None: ...
+
+    # ------------------------------------------------------------------ reads
+
+    def list_events(
+        self, *, limit: int | None = None, since: float | None = None, until: float | None = None
+    ) -> tuple[PersistedEvent, ...]:
+        """Retained events, oldest first, filtered by time, newest ``limit`` kept."""
+        check_limit(limit)
+        return tuple(self._list(PersistedEvent, limit=limit, since=since, until=until))
+
+    def list_audits(
+        self, *, limit: int | None = None, since: float | None = None, until: float | None = None
+    ) -> tuple[PersistedAudit, ...]:
+        """Retained audits, oldest first (see :meth:`list_events`)."""
+        check_limit(limit)
+        return tuple(self._list(PersistedAudit, limit=limit, since=since, until=until))
+
+    def list_dead_letters(
+        self, *, limit: int | None = None, since: float | None = None, until: float | None = None
+    ) -> tuple[PersistedDeadLetter, ...]:
+        """Retained dead letters, oldest first (see :meth:`list_events`)."""
+        check_limit(limit)
+        return tuple(self._list(PersistedDeadLetter, limit=limit, since=since, until=until))
+
+    @abc.abstractmethod
+    def _list(
+        self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
+    ) -> list[R]: ...
+
+    # ------------------------------------------------------------------ maintenance
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every accepted record is stored (durably, per the fsync policy).
+
+        Returns False on timeout. The default (synchronous backends) has nothing to wait for.
+        """
+        return True
+
+    @abc.abstractmethod
+    def scan(self) -> PersistenceScanReport:
+        """Read-only integrity check."""
+
+    @abc.abstractmethod
+    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+        """Repair or quarantine damage found by a scan (``config=None``: report only)."""
+
+    @abc.abstractmethod
+    def compact(self) -> CompactionReport:
+        """Make retention physical."""
+
+    def close(self) -> None:
+        """Flush and release resources. Idempotent; reads may still work afterwards."""
+        if self._closed:
+            return
+        self._closed = True
+        self._close()
+
+    def _close(self) -> None:  # noqa: B027 - optional hook
+        """Backend-specific close work."""
+
+    def __enter__(self) -> PersistenceBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def backend_capabilities(backend: object) -> PersistenceBackendCapabilities:
+    """Capabilities of any object used as a backend; never raises."""
+    try:
+        if isinstance(backend, PersistenceBackend):
+            return backend.capabilities
+        return PersistenceBackendCapabilities(
+            supports_scan=callable(getattr(backend, "scan", None)),
+            supports_recover=callable(getattr(backend, "recover", None)),
+            supports_compact=callable(getattr(backend, "compact", None)),
+            supports_metrics=callable(getattr(getattr(backend, "metrics", None), "snapshot", None)),
+        )
+    except Exception:
+        return PersistenceBackendCapabilities(False, False, False, False)
+
+
+def safe_metrics_snapshot(backend: object) -> dict[str, Any]:
+    """``backend.metrics.snapshot()`` as a dict, or ``{}`` when unavailable; never raises."""
+    try:
+        snap = backend.metrics.snapshot()  # type: ignore[attr-defined]
+    except Exception:
+        return {}
+    return snap if isinstance(snap, dict) else {}

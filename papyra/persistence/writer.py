@@ -1,0 +1,339 @@
+"""The background writer thread: a bounded queue, group commit and the fsync policy.
+
+``record_*`` on a durable backend encodes the record and calls :meth:`BackgroundWriter.submit`,
+which only appends to an in-memory queue (O(1), no I/O). One daemon thread per backend takes
+everything queued (up to ``max_batch``) and hands it to the backend's :class:`WriterSink` in one
+call — one lock acquisition, one ``write`` and at most one ``fsync`` per batch (group commit).
+
+Fsync policy:
+
+* ``"always"`` — each batch is fsynced (inside the sink, under its store lock) before it counts
+  as written; :meth:`flush` therefore acknowledges only durable records.
+* ``"interval"`` — fsync at most every ``fsync_interval`` seconds; ``flush()`` forces one.
+* ``"never"`` — OS buffers only; ``flush()`` waits for the write, not for the disk.
+
+Failures: a sink raising :class:`TransientWriteError` (e.g. Redis unreachable) keeps the batch at
+the head of the queue and retries with back-off — nothing is lost while the queue is within
+``max_pending``. Any other exception is fail-stop: the writer stops, the error is kept, every
+waiting and later :meth:`flush`/:meth:`submit` raises :class:`~papyra.exceptions.DurabilityError`
+(chained to the cause) and queued records are counted in ``records_dropped``. An fsync is never
+retried blindly.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from typing import Literal, Protocol
+
+from papyra.exceptions import BackPressureError, DurabilityError, PersistenceClosedError
+from papyra.persistence.metrics import PersistenceMetrics
+
+__all__ = ["BackgroundWriter", "FsyncPolicy", "TransientWriteError", "WriterSink", "parse_fsync"]
+
+logger = logging.getLogger("papyra")
+
+FsyncPolicy = Literal["always", "interval", "never"]
+
+
+def parse_fsync(value: object) -> FsyncPolicy:
+    """Validate an fsync setting. ``True``/``False`` map to ``"always"``/``"never"``."""
+    if value is True:
+        return "always"
+    if value is False or value is None:
+        return "never"
+    if isinstance(value, str) and value.lower() in ("always", "interval", "never"):
+        return value.lower()  # type: ignore[return-value]
+    raise ValueError(f"fsync must be 'always', 'interval' or 'never', got {value!r}")
+
+
+class TransientWriteError(Exception):
+    """Raised by a sink when the batch could not be written *yet* and may be retried."""
+
+
+class WriterSink(Protocol):
+    """Where a :class:`BackgroundWriter` puts its batches."""
+
+    def write_batch(self, items: list[bytes], *, sync: bool) -> None:
+        """Append ``items`` atomically as one batch; when ``sync`` make them durable first.
+
+        Must either write the whole batch or nothing (truncate a partial write) before raising.
+        """
+
+    def sync(self) -> None:
+        """Make everything written so far durable (interval policy)."""
+
+
+class BackgroundWriter:
+    """One writer thread feeding a :class:`WriterSink` (see module docs for guarantees)."""
+
+    def __init__(
+        self,
+        sink: WriterSink,
+        *,
+        name: str,
+        metrics: PersistenceMetrics,
+        fsync: FsyncPolicy = "always",
+        fsync_interval: float = 0.05,
+        max_pending: int = 100_000,
+        put_timeout: float = 1.0,
+        max_batch: int = 10_000,
+        retry_initial: float = 0.05,
+        retry_max: float = 2.0,
+    ) -> None:
+        if max_pending <= 0:
+            raise ValueError(f"max_pending must be positive, got {max_pending!r}")
+        if fsync_interval <= 0:
+            raise ValueError(f"fsync_interval must be positive, got {fsync_interval!r}")
+        self._sink = sink
+        self._metrics = metrics
+        self._fsync: FsyncPolicy = parse_fsync(fsync)
+        self._interval = fsync_interval
+        self._max_pending = max_pending
+        self._put_timeout = put_timeout
+        self._max_batch = max_batch
+        self._retry_initial = retry_initial
+        self._retry_max = retry_max
+        self._cond = threading.Condition(threading.Lock())
+        self._queue: collections.deque[tuple[bytes, float]] = collections.deque()
+        self._submitted = 0  # items ever accepted
+        self._written = 0  # items handed to the sink successfully
+        self._synced = 0  # items known durable
+        self._sync_requested = False
+        self._last_sync = time.monotonic()
+        self._failed: BaseException | None = None
+        self._closing = False
+        self._closed = False
+        self._retrying = False
+        self._thread = threading.Thread(target=self._run, name=f"papyra-writer-{name}", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ producer side
+
+    @property
+    def failed(self) -> BaseException | None:
+        """The error that stopped the writer, or None."""
+        return self._failed
+
+    @property
+    def pending(self) -> int:
+        """Records accepted but not yet written."""
+        with self._cond:
+            return len(self._queue)
+
+    @property
+    def retrying(self) -> bool:
+        """True while the sink reports a transient failure (e.g. Redis down)."""
+        return self._retrying
+
+    def submit(self, item: bytes) -> None:
+        """Queue one encoded record. O(1); never touches the disk.
+
+        Blocks up to ``put_timeout`` while ``max_pending`` records are queued, then raises
+        :class:`BackPressureError`. Raises :class:`DurabilityError` after a fail-stop and
+        :class:`PersistenceClosedError` after close.
+        """
+        with self._cond:
+            self._check_usable()
+            if len(self._queue) >= self._max_pending:
+                deadline = time.monotonic() + self._put_timeout
+                while len(self._queue) >= self._max_pending:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self._metrics.incr("backpressure_rejections")
+                        raise BackPressureError(
+                            f"writer queue is full ({self._max_pending} records pending); "
+                            "record not accepted"
+                        )
+                    self._cond.wait(remaining)
+                    self._check_usable()
+            self._queue.append((item, time.monotonic()))
+            self._submitted += 1
+            depth = len(self._queue)
+            if depth == 1:
+                self._cond.notify_all()
+        self._metrics.set_gauge("queue_depth", depth)
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise DurabilityError(f"writer stopped after an I/O error: {self._failed}") from self._failed
+        if self._closing or self._closed:
+            raise PersistenceClosedError("backend is closed; record not accepted")
+
+    def flush(self, timeout: float | None = None, *, durable: bool = True) -> bool:
+        """Wait until every record submitted before this call is written (and fsynced, when
+        ``durable`` and the policy is not ``"never"``).
+
+        Returns True when done, False on timeout. Raises :class:`DurabilityError` if the writer
+        failed before those records were written.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            target = self._submitted
+            need_sync = durable and self._fsync != "never"
+            while True:
+                done = self._synced if need_sync else self._written
+                if done >= target:
+                    return True
+                if self._failed is not None:
+                    raise DurabilityError(
+                        f"writer stopped after an I/O error: {self._failed}"
+                    ) from self._failed
+                if self._closed:
+                    return False
+                if need_sync and self._written >= target:
+                    self._sync_requested = True
+                    self._cond.notify_all()
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining if remaining is not None else 0.5)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what is queued (best effort within ``timeout``), stop and join the thread.
+
+        Idempotent. Returns True when everything queued was written.
+        """
+        with self._cond:
+            if self._closed:
+                return self._written >= self._submitted and self._failed is None
+            self._closing = True
+            self._sync_requested = True
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            return self._written >= self._submitted and self._failed is None
+
+    # ------------------------------------------------------------------ writer thread
+
+    def _take_batch(self) -> list[tuple[bytes, float]]:
+        n = min(len(self._queue), self._max_batch)
+        return [self._queue.popleft() for _ in range(n)]
+
+    def _run(self) -> None:
+        backoff = self._retry_initial
+        while self._failed is None:
+            with self._cond:
+                while True:
+                    if self._queue:
+                        break
+                    dirty = self._written > self._synced
+                    if dirty and (
+                        self._sync_requested
+                        or self._closing
+                        or time.monotonic() - self._last_sync >= self._interval
+                    ):
+                        break
+                    if self._closing:
+                        self._sync_requested = False
+                        return
+                    wait = self._interval if dirty else None
+                    self._cond.wait(wait)
+                batch = self._take_batch()
+            if batch:
+                if not self._write(batch):
+                    if self._failed is not None:
+                        return
+                    # transient failure: back off (interruptible by close)
+                    with self._cond:
+                        if self._closed:
+                            return  # close() gave up waiting for the backend
+                        self._cond.wait(backoff)
+                    backoff = min(backoff * 2, self._retry_max)
+                    continue
+                backoff = self._retry_initial
+            if self._fsync == "interval":
+                self._maybe_sync()
+            elif self._fsync == "never":
+                with self._cond:
+                    self._synced = self._written
+                    self._cond.notify_all()
+
+    def _write(self, batch: list[tuple[bytes, float]]) -> bool:
+        items = [item for item, _ in batch]
+        sync = self._fsync == "always"
+        started = time.monotonic()
+        try:
+            self._sink.write_batch(items, sync=sync)
+        except TransientWriteError as exc:
+            with self._cond:
+                self._queue.extendleft(reversed(batch))
+                if not self._retrying:
+                    logger.warning("papyra writer: backend unavailable, buffering: %s", exc)
+                self._retrying = True
+            self._metrics.incr("write_errors")
+            return False
+        except BaseException as exc:  # fail-stop
+            with self._cond:
+                self._failed = exc
+                dropped = len(batch) + len(self._queue)
+                self._queue.clear()
+                self._cond.notify_all()
+            self._metrics.add_many(write_errors=1, records_dropped=dropped)
+            self._metrics.set_gauge("failed", 1)
+            self._metrics.set_gauge("queue_depth", 0)
+            logger.error(
+                "papyra writer: write failed, backend is now fail-stop (%d records not written): %s",
+                dropped,
+                exc,
+                extra={"papyra_backend": self._metrics.backend},
+            )
+            return False
+        finished = time.monotonic()
+        nbytes = sum(len(item) for item in items)
+        self._metrics.add_many(records_written=len(items), bytes_written=nbytes)
+        if sync:
+            self._metrics.incr("fsyncs")
+        self._metrics.observe("batch_size", len(items))
+        self._metrics.observe("write_seconds", finished - batch[0][1])
+        if sync:
+            self._metrics.observe("fsync_seconds", finished - started)
+        with self._cond:
+            if self._retrying:
+                logger.warning("papyra writer: backend reachable again, buffer draining")
+            self._retrying = False
+            self._written += len(items)
+            if sync:
+                self._synced = self._written
+                self._last_sync = finished
+            depth = len(self._queue)
+            self._cond.notify_all()
+        self._metrics.set_gauge("queue_depth", depth)
+        return True
+
+    def _maybe_sync(self) -> None:
+        with self._cond:
+            dirty = self._written > self._synced
+            due = (
+                self._sync_requested
+                or self._closing
+                or time.monotonic() - self._last_sync >= self._interval
+            )
+            if not (dirty and due):
+                if not dirty:
+                    self._sync_requested = False
+                return
+            target = self._written
+            self._sync_requested = False
+        started = time.monotonic()
+        try:
+            self._sink.sync()
+        except BaseException as exc:
+            with self._cond:
+                self._failed = exc
+                self._cond.notify_all()
+            self._metrics.add_many(write_errors=1)
+            self._metrics.set_gauge("failed", 1)
+            logger.error("papyra writer: fsync failed, backend is now fail-stop: %s", exc)
+            return
+        finished = time.monotonic()
+        self._metrics.incr("fsyncs")
+        self._metrics.observe("fsync_seconds", finished - started)
+        with self._cond:
+            self._synced = max(self._synced, target)
+            self._last_sync = finished
+            self._cond.notify_all()
