@@ -9,8 +9,9 @@ mutually consistent. Histograms use fixed bucket bounds (seconds or counts) so t
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 __all__ = ["COUNTERS", "GAUGES", "HISTOGRAMS", "Histogram", "PersistenceMetrics"]
@@ -88,6 +89,17 @@ class PersistenceMetrics:
         self._lock = threading.Lock()
         self._values: dict[str, int] = dict.fromkeys(COUNTERS + GAUGES, 0)
         self._hist = {name: Histogram(bounds) for name, bounds in HISTOGRAMS.items()}
+        self._listeners: tuple[Callable[[str, float], None], ...] = ()
+
+    def add_listener(self, listener: Callable[[str, float], None]) -> None:
+        """Also pass every histogram observation to ``listener(name, value)`` (exporters use
+        this to feed real histograms). Called outside the lock; must be fast and thread-safe."""
+        with self._lock:
+            self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: Callable[[str, float], None]) -> None:
+        with self._lock:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
 
     def incr(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to a counter."""
@@ -108,6 +120,10 @@ class PersistenceMetrics:
         """Record one observation in histogram ``name``."""
         with self._lock:
             self._hist[name].observe(value)
+            listeners = self._listeners
+        for listener in listeners:
+            with contextlib.suppress(Exception):  # an exporter must never break the writer
+                listener(name, value)
 
     def get(self, name: str) -> int:
         with self._lock:

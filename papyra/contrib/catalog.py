@@ -1,0 +1,97 @@
+"""The metric catalogue: every number Papyra exports, with its kind, unit and meaning.
+
+Both exporters (:mod:`papyra.contrib.otel`, :mod:`papyra.contrib.prometheus`) read this table, so
+a metric has the same meaning everywhere. ``key`` is the key in ``metrics.snapshot()``; names
+follow each ecosystem's conventions (OpenTelemetry dotted names with UCUM units; Prometheus
+snake case with ``_total``/``_seconds``/``_bytes`` suffixes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["PERSISTENCE_METRICS", "RUNTIME_METRICS", "MetricSpec", "specs_for", "target_kind"]
+
+Kind = Literal["counter", "gauge", "histogram"]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    key: str  # snapshot key (histograms: key under snapshot["histograms"])
+    kind: Kind
+    otel_name: str
+    prom_name: str
+    unit: str  # UCUM
+    description: str
+
+
+def _p(key: str, kind: Kind, otel: str, prom: str, unit: str, desc: str) -> MetricSpec:
+    return MetricSpec(key, kind, f"papyra.persistence.{otel}", f"papyra_persistence_{prom}", unit, desc)
+
+
+PERSISTENCE_METRICS: tuple[MetricSpec, ...] = (
+    _p("records_written", "counter", "records.written", "records_written_total", "{record}",
+       "Records written to the store."),
+    _p("bytes_written", "counter", "bytes.written", "written_bytes_total", "By",
+       "Encoded bytes written to the store."),
+    _p("write_errors", "counter", "write.errors", "write_errors_total", "{error}",
+       "Failed writes (transient outages and fail-stop errors)."),
+    _p("fsyncs", "counter", "fsyncs", "fsyncs_total", "{fsync}", "fsync calls completed."),
+    _p("scans", "counter", "scans", "scans_total", "{scan}", "Integrity scans run."),
+    _p("scan_errors", "counter", "scan.errors", "scan_errors_total", "{error}", "Scans that failed."),
+    _p("anomalies_detected", "counter", "anomalies.detected", "anomalies_detected_total", "{anomaly}",
+       "Anomalies reported by scans."),
+    _p("recoveries", "counter", "recoveries", "recoveries_total", "{recovery}", "Recoveries run."),
+    _p("recovery_errors", "counter", "recovery.errors", "recovery_errors_total", "{error}",
+       "Recoveries that failed."),
+    _p("compactions", "counter", "compactions", "compactions_total", "{compaction}", "Compactions run."),
+    _p("compaction_errors", "counter", "compaction.errors", "compaction_errors_total", "{error}",
+       "Compactions that failed."),
+    _p("torn_tails_truncated", "counter", "torn_tails.truncated", "torn_tails_truncated_total", "{line}",
+       "Partial final lines cut off before appending (after a crash)."),
+    _p("records_dropped", "counter", "records.dropped", "records_dropped_total", "{record}",
+       "Accepted records that could not be written (fail-stop)."),
+    _p("reconnects", "counter", "reconnects", "reconnects_total", "{reconnect}",
+       "Times the backend became reachable again after an outage (Redis)."),
+    _p("lock_timeouts", "counter", "lock.timeouts", "lock_timeouts_total", "{timeout}",
+       "Store lock acquisitions that timed out."),
+    _p("backpressure_rejections", "counter", "backpressure.rejections", "backpressure_rejections_total",
+       "{record}", "Records refused because the writer queue was full."),
+    _p("queue_depth", "gauge", "queue.depth", "queue_depth_records", "{record}",
+       "Records accepted and waiting for the writer thread."),
+    _p("failed", "gauge", "failed", "failed", "1", "1 when the backend is fail-stopped after an I/O error."),
+    _p("batch_size", "histogram", "batch.size", "batch_size_records", "{record}",
+       "Records per group-commit batch."),
+    _p("fsync_seconds", "histogram", "fsync.duration", "fsync_duration_seconds", "s",
+       "Time spent writing and fsyncing one durable batch."),
+    _p("write_seconds", "histogram", "write.duration", "write_latency_seconds", "s",
+       "Latency from record_* (enqueue) to the record being written (durable with fsync=always)."),
+)
+
+
+def _r(key: str, kind: Kind, otel: str, prom: str, unit: str, desc: str) -> MetricSpec:
+    return MetricSpec(key, kind, f"papyra.actor.{otel}", f"papyra_actor_{prom}", unit, desc)
+
+
+RUNTIME_METRICS: tuple[MetricSpec, ...] = (
+    _r("actors_alive", "gauge", "alive", "alive", "{actor}", "Actors currently running."),
+    _r("messages_processed", "counter", "messages.processed", "messages_processed_total", "{message}",
+       "Messages handled by actors."),
+    _r("restarts", "counter", "restarts", "restarts_total", "{restart}", "Actor restarts."),
+    _r("crashes", "counter", "crashes", "crashes_total", "{crash}", "Actor failures (exceptions)."),
+    _r("dead_letters", "counter", "dead_letters", "dead_letters_total", "{message}",
+       "Messages that could not be delivered."),
+    _r("ask_seconds", "histogram", "ask.duration", "ask_duration_seconds", "s", "ask() round-trip latency."),
+)
+
+
+def target_kind(target: Any) -> Literal["persistence", "runtime"]:
+    """Whether ``target`` is a persistence backend or an ActorSystem (duck-typed)."""
+    if hasattr(target, "spawn") and hasattr(target, "persistence"):
+        return "runtime"
+    return "persistence"
+
+
+def specs_for(target: Any) -> tuple[MetricSpec, ...]:
+    return RUNTIME_METRICS if target_kind(target) == "runtime" else PERSISTENCE_METRICS

@@ -1,0 +1,105 @@
+"""Prometheus text exposition (format 0.0.4) of a backend's or an ActorSystem's metrics.
+
+``render(target)`` reads one consistent ``metrics.snapshot()`` and returns the text that
+node_exporter's textfile collector (or any HTTP handler) can serve. No dependency on a
+Prometheus client library. Cost: one snapshot (one lock acquisition) and O(number of metrics).
+
+Textfile recipe (cron, every minute)::
+
+    papyra metrics persistence --path /var/lib/app/papyra.ndjson --format prometheus \\
+        > /var/lib/node_exporter/papyra.prom.$$ && \\
+        mv /var/lib/node_exporter/papyra.prom.$$ /var/lib/node_exporter/papyra.prom
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from papyra.contrib.catalog import MetricSpec, specs_for, target_kind
+
+__all__ = ["render", "render_snapshot"]
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(labels: Mapping[str, str], extra: Mapping[str, str] | None = None) -> str:
+    merged = dict(labels)
+    if extra:
+        merged.update(extra)
+    if not merged:
+        return ""
+    inner = ",".join(f'{k}="{_escape_label(str(v))}"' for k, v in sorted(merged.items()))
+    return "{" + inner + "}"
+
+
+def _num(value: float) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _render_spec(spec: MetricSpec, snap: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
+    lines: list[str] = []
+    if spec.kind == "histogram":
+        hist = snap.get("histograms", {}).get(spec.key)
+        if not hist:
+            return lines
+        lines.append(f"# HELP {spec.prom_name} {spec.description}")
+        lines.append(f"# TYPE {spec.prom_name} histogram")
+        cumulative = 0
+        for bound, count in zip(hist["bounds"], hist["counts"][:-1], strict=True):
+            cumulative += count
+            lines.append(f"{spec.prom_name}_bucket{_labels(labels, {'le': _num(bound)})} {cumulative}")
+        lines.append(f"{spec.prom_name}_bucket{_labels(labels, {'le': '+Inf'})} {hist['count']}")
+        lines.append(f"{spec.prom_name}_sum{_labels(labels)} {_num(hist['sum'])}")
+        lines.append(f"{spec.prom_name}_count{_labels(labels)} {hist['count']}")
+        return lines
+    if spec.key not in snap:
+        return lines
+    lines.append(f"# HELP {spec.prom_name} {spec.description}")
+    lines.append(f"# TYPE {spec.prom_name} {spec.kind}")
+    lines.append(f"{spec.prom_name}{_labels(labels)} {_num(snap[spec.key])}")
+    return lines
+
+
+def render_snapshot(
+    snapshot: Mapping[str, Any], specs: tuple[MetricSpec, ...], labels: Mapping[str, str]
+) -> str:
+    """Render an already-taken snapshot with the given metric specs and constant labels."""
+    lines: list[str] = []
+    for spec in specs:
+        lines.extend(_render_spec(spec, snapshot, labels))
+    by_class = snapshot.get("mailbox_depth_by_class")
+    if isinstance(by_class, Mapping) and by_class:
+        name = "papyra_actor_mailbox_depth_messages"
+        lines.append(f"# HELP {name} Queued messages per actor class.")
+        lines.append(f"# TYPE {name} gauge")
+        for cls, depth in sorted(by_class.items()):
+            lines.append(f"{name}{_labels(labels, {'actor_class': str(cls)})} {_num(depth)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render(target: Any, *, labels: Mapping[str, str] | None = None) -> str:
+    """Prometheus text for a persistence backend or an ActorSystem.
+
+    Constant labels: ``backend`` for backends, ``system_id`` for systems, plus ``labels``.
+    """
+    base: dict[str, str] = {}
+    if target_kind(target) == "runtime":
+        base["system_id"] = str(getattr(target, "system_id", ""))
+    else:
+        base["backend"] = str(getattr(target, "backend_name", type(target).__name__))
+    if labels:
+        base.update(labels)
+    snapshot = target.metrics.snapshot()
+    return render_snapshot(snapshot, specs_for(target), base)
