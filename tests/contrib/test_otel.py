@@ -10,12 +10,12 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk.metrics")
 
-from opentelemetry.sdk.metrics import MeterProvider  # noqa: E402
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader  # noqa: E402
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from papyra.contrib.otel import instrument  # noqa: E402
-from papyra.persistence.backends.memory import InMemoryPersistence  # noqa: E402
-from papyra.persistence.models import PersistedEvent  # noqa: E402
+from papyra.contrib.otel import instrument
+from papyra.persistence.backends.memory import InMemoryPersistence
+from papyra.persistence.models import PersistedEvent
 
 
 def collect(reader: InMemoryMetricReader) -> dict[str, Any]:
