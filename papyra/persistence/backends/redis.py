@@ -1,0 +1,517 @@
+"""Redis Streams backend: several application instances writing to one Redis.
+
+Storage: one stream per record kind, ``{prefix}:{system_id}:events|audits|dead_letters``; each
+entry has one field, ``data``, holding the record's JSON (the NDJSON line format without the
+newline), so entries written by the earlier implementation are read and vice versa.
+
+Writes: ``record_*`` encodes the record and queues it (O(1), no I/O). One background writer thread
+sends everything queued as **one pipelined ``MULTI``/``EXEC`` round trip per batch**. With a
+retention policy each ``XADD`` trims as it writes (``MAXLEN ~`` for ``max_records``, ``MINID ~``
+for ``max_age_seconds``; exact with ``approx_trim=False``).
+
+Redis down: a batch that fails with a connection error stays at the head of the queue and is
+retried with back-off, so records accepted while Redis is unreachable are written **in order**
+once it is back; up to ``max_buffer`` records are held, beyond which ``record_*`` raises
+:class:`~papyra.exceptions.BackPressureError` (counted in ``backpressure_rejections``).
+:meth:`RedisStreamsPersistence.flush` returns whether everything reached Redis. A batch whose reply
+was lost with the connection may be written twice (at-least-once); nothing within the buffer bound
+is lost while the process lives. Non-transient errors (wrong key type, rejected credentials) are
+fail-stop, as for the file backends.
+
+Reads page through the stream newest first (``XREVRANGE … COUNT``), applying retention per stream
+(each stream is its own log), so ``limit=N`` reads only the newest N entries. Consumer groups are
+in :mod:`papyra.persistence.backends.redis_groups` (delivery is at-least-once).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from papyra.exceptions import BackendUnavailable, DurabilityError, PersistenceError
+from papyra.persistence.backends.redis_config import (
+    KIND_STREAMS,
+    RedisStreamsConfig,
+    import_redis,
+    scrub,
+    url_secrets,
+)
+from papyra.persistence.backends.redis_groups import (
+    ConsumeResult,
+    ConsumerGroupsMixin,
+    MovedEntry,
+    PendingEntry,
+    PendingSummary,
+    RedisStreamEntry,
+)
+from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
+from papyra.persistence.codec import LineError, decode_record, encode_record_body, record_kind
+from papyra.persistence.models import (
+    RECORD_KINDS,
+    CompactionReport,
+    PersistedRecord,
+    PersistenceAnomaly,
+    PersistenceAnomalyType,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryMode,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
+from papyra.persistence.writer import BackgroundWriter, TransientWriteError
+
+__all__ = [
+    "ConsumeResult",
+    "MovedEntry",
+    "PendingEntry",
+    "PendingSummary",
+    "RedisStreamEntry",
+    "RedisStreamsConfig",
+    "RedisStreamsPersistence",
+]
+
+logger = logging.getLogger("papyra")
+
+#: Redis error replies after which a retry can succeed (the batch stays buffered).
+_TRANSIENT_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY ")
+#: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the codec writes kind first.
+_KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
+_MAX_ID_SEQ = 18446744073709551615
+_TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
+
+
+def _s(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _split_id(entry_id: Any) -> tuple[int, int]:
+    ms, _, seq = _s(entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _id_before(entry_id: Any) -> str | None:
+    """The largest stream id smaller than ``entry_id`` (None below 0-0). Works on Redis < 6.2."""
+    ms, seq = _split_id(entry_id)
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{_MAX_ID_SEQ}" if ms > 0 else None
+
+
+def _id_after(entry_id: Any) -> str:
+    ms, seq = _split_id(entry_id)
+    return f"{ms}-{seq + 1}" if seq < _MAX_ID_SEQ else f"{ms + 1}-0"
+
+
+class _StreamSink:
+    """Writer sink: one pipelined MULTI/EXEC of XADDs per batch."""
+
+    def __init__(self, backend: RedisStreamsPersistence) -> None:
+        self._backend = backend
+        cfg = backend._config
+        self._keys = {k: cfg.stream_key(kind) for k, kind in _KIND_BYTE.items()}
+        self._down = False
+
+    def write_batch(self, items: list[bytes], *, sync: bool) -> None:
+        backend = self._backend
+        policy = backend.retention
+        approx = "~" if backend._config.approx_trim else "="
+        trim: tuple[Any, ...] = ()
+        minid: str | None = None
+        if policy.max_age_seconds is not None:
+            minid = str(max(0, int((time.time() - policy.max_age_seconds) * 1000)))
+        if policy.max_records is not None:
+            trim = ("MAXLEN", approx, policy.max_records)
+        elif minid is not None:
+            trim, minid = ("MINID", approx, minid), None
+        keys = self._keys
+        redis = backend._redis
+        try:
+            pipe = backend._client.pipeline(transaction=True)
+            touched: set[str] = set()
+            for item in items:
+                key = keys[item[9:10]]
+                pipe.execute_command("XADD", key, *trim, "*", "data", item)
+                touched.add(key)
+            if minid is not None:  # both limits: MAXLEN on XADD, one MINID trim per stream
+                for key in touched:
+                    pipe.execute_command("XTRIM", key, "MINID", approx, minid)
+            pipe.execute()
+        except (redis.AuthenticationError, redis.AuthorizationError) as exc:
+            raise BackendUnavailable(backend._describe_error("write", exc)) from exc
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            self._down = True
+            raise TransientWriteError(backend._describe_error("write", exc)) from exc
+        except redis.ResponseError as exc:
+            reply = str(exc).rsplit("caused error: ", 1)[-1]
+            if reply.startswith(_TRANSIENT_REPLIES):
+                self._down = True
+                raise TransientWriteError(backend._describe_error("write", exc)) from exc
+            raise DurabilityError(backend._describe_error("write", exc)) from exc
+        if self._down:
+            self._down = False
+            backend._metrics.incr("reconnects")
+            logger.info("papyra redis: %s reachable again", backend._config.safe_url)
+
+    def sync(self) -> None:
+        """Nothing to do: durability on the server is Redis's AOF/RDB setting."""
+
+
+class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
+    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O."""
+
+    backend_name = "redis"
+
+    def __init__(
+        self,
+        config: RedisStreamsConfig | None = None,
+        *,
+        retention_policy: RetentionPolicy | None = None,
+    ) -> None:
+        if config is None:
+            config = RedisStreamsConfig()
+        if not isinstance(config, RedisStreamsConfig):
+            raise TypeError(f"config must be a RedisStreamsConfig, got {type(config)!r}")
+        self._redis = import_redis()
+        super().__init__(retention_policy=retention_policy)
+        self._config = config
+        self._secrets = url_secrets(config.url)
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        try:
+            self._client = self._redis.Redis.from_url(
+                config.url,
+                protocol=2,
+                decode_responses=False,
+                socket_timeout=config.socket_timeout,
+                socket_connect_timeout=config.socket_connect_timeout or config.socket_timeout,
+                retry=Retry(NoBackoff(), 1),  # one immediate retry: re-dial a stale pooled socket
+                client_name=config.client_name,
+            )
+        except Exception as exc:
+            raise BackendUnavailable(self._describe_error("connect", exc)) from None
+        self._maint_lock = threading.Lock()
+        self._writer = BackgroundWriter(
+            _StreamSink(self),
+            name=f"redis-{config.base_key}",
+            metrics=self._metrics,
+            fsync="never",
+            max_pending=config.max_buffer,
+            put_timeout=config.buffer_put_timeout,
+            max_batch=config.max_batch,
+            retry_initial=0.02,
+            retry_max=1.0,
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def config(self) -> RedisStreamsConfig:
+        return self._config
+
+    @property
+    def capabilities(self) -> PersistenceBackendCapabilities:
+        return PersistenceBackendCapabilities(supports_consumer_groups=True, durable=True)
+
+    @property
+    def buffered(self) -> int:
+        """Records accepted but not yet in Redis (held in memory while Redis is unreachable)."""
+        return self._writer.pending
+
+    @property
+    def reachable(self) -> bool:
+        """False while the writer cannot reach Redis (records are being buffered)."""
+        return not self._writer.retrying
+
+    def stream_key(self, kind: str) -> str:
+        return self._config.stream_key(kind)
+
+    def _describe_error(self, op: str, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}"
+        if len(text) > 300:
+            text = text[:300] + "…"
+        return scrub(f"redis {op} failed ({self._config.safe_url}): {text}", self._secrets)
+
+    @contextlib.contextmanager
+    def _redis_errors(self, op: str) -> Iterator[None]:
+        """Map redis-py errors to Papyra's (credentials scrubbed, cause dropped from the message)."""
+        redis = self._redis
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise BackendUnavailable(self._describe_error(op, exc)) from exc
+        except redis.RedisError as exc:
+            raise PersistenceError(self._describe_error(op, exc)) from exc
+
+    def __repr__(self) -> str:
+        return f"RedisStreamsPersistence(url={self._config.safe_url!r}, base={self._config.base_key!r})"
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        info.update(
+            url=self._config.safe_url,
+            prefix=self._config.prefix,
+            system_id=self._config.system_id,
+            streams=list(self._config.stream_keys),
+            buffered=self.buffered,
+            reachable=self.reachable,
+        )
+        return info
+
+    # ------------------------------------------------------------------ writes
+
+    def _record(self, record: PersistedRecord) -> None:
+        body = encode_record_body(record)
+        if _KIND_BYTE.get(body[9:10]) != record_kind(record):  # the sink routes on this byte
+            raise PersistenceError(f"unexpected encoding of a {record_kind(record)} record")
+        self._writer.submit(body)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every accepted record is in Redis; False if some are still buffered after
+        ``timeout`` seconds (default ``config.flush_timeout``), e.g. because Redis is down.
+
+        Raises :class:`~papyra.exceptions.DurabilityError` after a fail-stop write error.
+        """
+        return self._writer.flush(self._config.flush_timeout if timeout is None else timeout, durable=False)
+
+    def _ensure_visible(self) -> None:
+        """Reads see every record accepted before them: push the buffer out first."""
+        try:
+            if self._writer.pending == 0 and self._writer.flush(0, durable=False):
+                return
+            if self._writer.retrying:
+                raise BackendUnavailable(
+                    f"redis at {self._config.safe_url} is unreachable; "
+                    f"{self._writer.pending} records are buffered"
+                )
+            if not self._writer.flush(self._config.flush_timeout, durable=False):
+                raise BackendUnavailable(
+                    f"{self._writer.pending} records could not be written to {self._config.safe_url} in time"
+                )
+        except DurabilityError:
+            pass  # writes are fail-stop; reads still show what Redis holds
+
+    def _close(self) -> None:
+        done = self._writer.close(self._config.close_timeout)
+        if not done:
+            lost = self._writer.pending
+            if lost:
+                self._metrics.incr("records_dropped", lost)
+                logger.error(
+                    "papyra redis: closed with %d records not written to %s", lost, self._config.safe_url
+                )
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    # ------------------------------------------------------------------ reads
+
+    def _iter_newest(
+        self, key: str, *, first_page: int | None = None, min_id: str = "-"
+    ) -> Iterator[tuple[Any, dict[bytes, bytes]]]:
+        """Entries of ``key`` newest first, ``XREVRANGE … COUNT`` one page at a time."""
+        page = first_page or self._config.page_size
+        upper: str | None = "+"
+        while upper is not None:
+            with self._redis_errors("read"):
+                batch = self._client.xrevrange(key, max=upper, min=min_id, count=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            upper = _id_before(batch[-1][0])
+            page = self._config.page_size
+
+    def _iter_oldest(self, key: str) -> Iterator[tuple[Any, dict[bytes, bytes]]]:
+        page = self._config.page_size
+        lower = "-"
+        while True:
+            with self._redis_errors("read"):
+                batch = self._client.xrange(key, min=lower, max="+", count=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            lower = _id_after(batch[-1][0])
+
+    def _list(
+        self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
+    ) -> list[R]:
+        self._ensure_visible()
+        key = self._config.stream_key(_TYPE_STREAM[kind])
+        policy = self._retention
+        window = None if policy.is_unbounded else policy.window()
+        min_id = "-"
+        if since is not None and self._config.since_id_slack is not None:
+            min_id = str(max(0, int((since - self._config.since_id_slack) * 1000)))
+        first_page = None
+        if limit is not None and since is None and until is None and policy.max_age_seconds is None:
+            first_page = min(limit, self._config.page_size)
+        out: list[R] = []
+        for _entry_id, fields in self._iter_newest(key, first_page=first_page, min_id=min_id):
+            data = fields.get(b"data")
+            if data is None:
+                continue
+            try:
+                record = decode_record(data)
+            except LineError:
+                continue
+            if type(record) is not kind:
+                continue
+            if window is not None:
+                verdict = window.offer(record.timestamp, len(data))
+                if verdict is RetentionVerdict.STOP:
+                    break
+                if verdict is RetentionVerdict.SKIP:
+                    continue
+            if (since is not None and record.timestamp < since) or (
+                until is not None and record.timestamp > until
+            ):
+                continue
+            out.append(record)
+            if limit is not None and len(out) >= limit:
+                break
+        out.reverse()
+        return out
+
+    # ------------------------------------------------------------------ health
+
+    def _check_entry(self, stream: str, fields: dict[bytes, bytes]) -> str | None:
+        """Why an entry is bad, or None when it holds a valid record of the stream's kind."""
+        data = fields.get(b"data")
+        if data is None:
+            return "missing 'data' field"
+        try:
+            record = decode_record(data)
+        except LineError as exc:
+            return exc.reason
+        if KIND_STREAMS[record_kind(record)] != stream:
+            return f"record of kind {record_kind(record)!r} in the {stream} stream"
+        return None
+
+    def _find_bad(self) -> tuple[list[PersistenceAnomaly], dict[str, list[tuple[str, bytes | None, str]]]]:
+        anomalies: list[PersistenceAnomaly] = []
+        bad: dict[str, list[tuple[str, bytes | None, str]]] = {}
+        sample = self._config.scan_sample_size
+        for stream in KIND_STREAMS.values():
+            key = self._config.stream_key(stream)
+            entries = (
+                self._iter_oldest(key)
+                if sample is None
+                else itertools.islice(self._iter_newest(key, first_page=sample), sample)
+            )
+            for entry_id, fields in entries:
+                reason = self._check_entry(stream, fields)
+                if reason is None:
+                    continue
+                eid = _s(entry_id)
+                anomalies.append(
+                    PersistenceAnomaly(
+                        type=PersistenceAnomalyType.CORRUPTED_LINE,
+                        path=key,
+                        detail=f"entry {eid}: {reason}",
+                    )
+                )
+                bad.setdefault(key, []).append((eid, fields.get(b"data"), reason))
+        return anomalies, bad
+
+    def scan(self) -> PersistenceScanReport:
+        """Check every entry of the three streams (paged), or the newest ``scan_sample_size`` of
+        each. Each bad entry is a ``CORRUPTED_LINE`` whose path is the stream key and whose
+        detail starts with ``entry <id>:``. Read-only."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[PersistenceScanReport, dict[str, list[tuple[str, bytes | None, str]]]]:
+        self._metrics.incr("scans")
+        try:
+            self._ensure_visible()
+            anomalies, bad = self._find_bad()
+        except Exception:
+            self._metrics.incr("scan_errors")
+            raise
+        if anomalies:
+            self._metrics.incr("anomalies_detected", len(anomalies))
+        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies)), bad
+
+    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+        """REPAIR deletes the entries the scan found bad; QUARANTINE first copies each (fields
+        ``source``, ``id``, ``data``, ``reason``, ``timestamp``) to ``config.quarantine_key(stream)``,
+        in the same MULTI/EXEC as the delete. ``quarantine_dir`` is ignored. Acts on exactly the
+        entries its own scan reported."""
+        self._metrics.incr("recoveries")
+        mode = (config or PersistenceRecoveryConfig()).mode
+        scan, bad = self._scan()
+        if mode is PersistenceRecoveryMode.IGNORE or not bad:
+            return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
+        repaired: list[str] = []
+        quarantined: list[str] = []
+        try:
+            with self._maint_lock, self._redis_errors("recover"):
+                for key, entries in bad.items():
+                    pipe = self._client.pipeline(transaction=True)
+                    if mode is PersistenceRecoveryMode.QUARANTINE:
+                        qkey = self._config.quarantine_key(key)
+                        now = repr(time.time())
+                        for eid, data, reason in entries:
+                            pipe.xadd(qkey, {"source": key, "id": eid, "data": data or b"",
+                                             "reason": reason, "timestamp": now})
+                        quarantined.append(qkey)
+                    pipe.xdel(key, *[eid for eid, _, _ in entries])
+                    pipe.execute()
+                    repaired.append(key)
+        except Exception:
+            self._metrics.incr("recovery_errors")
+            raise
+        return PersistenceRecoveryReport(
+            backend=self.backend_name, scan=scan,
+            repaired_files=tuple(repaired), quarantined_files=tuple(quarantined),
+        )
+
+    def compact(self) -> CompactionReport:
+        """Make retention physical, per stream, exactly: ``max_records`` with ``XTRIM MAXLEN``;
+        age and byte limits with one newest-first pass (``XTRIM MINID`` below the oldest kept
+        entry, ``XDEL`` for too-old entries in between). Undecodable entries are left to
+        ``recover()`` unless older than the cut. Byte figures are None."""
+        self._metrics.incr("compactions")
+        try:
+            self._ensure_visible()
+            with self._maint_lock, self._redis_errors("compact"):
+                keys = self._config.stream_keys
+                before = sum(int(self._client.xlen(k)) for k in keys)
+                if not self._retention.is_unbounded:
+                    for key in keys:
+                        self._compact_stream(key)
+                after = sum(int(self._client.xlen(k)) for k in keys)
+        except Exception:
+            self._metrics.incr("compaction_errors")
+            raise
+        return CompactionReport(backend=self.backend_name, before_records=before, after_records=after)
+
+    def _compact_stream(self, key: str) -> None:
+        policy = self._retention
+        if policy.max_age_seconds is None and policy.max_total_bytes is None:
+            self._client.xtrim(key, maxlen=policy.max_records, approximate=False)
+            return
+        window = policy.window()
+        doomed: list[Any] = []
+        for entry_id, fields in self._iter_newest(key):
+            data = fields.get(b"data")
+            try:
+                record = decode_record(data) if data is not None else None
+            except LineError:
+                record = None
+            if record is None:
+                continue
+            verdict = window.offer(record.timestamp, len(data or b""))
+            if verdict is RetentionVerdict.STOP:
+                self._client.xtrim(key, minid=_id_after(entry_id), approximate=False)
+                break
+            if verdict is RetentionVerdict.SKIP:
+                doomed.append(entry_id)
+                if len(doomed) >= self._config.page_size:
+                    self._client.xdel(key, *doomed)
+                    doomed.clear()
+        if doomed:
+            self._client.xdel(key, *doomed)
