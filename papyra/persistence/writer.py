@@ -124,6 +124,11 @@ class BackgroundWriter:
             return len(self._queue)
 
     @property
+    def thread_alive(self) -> bool:
+        """True while the writer thread runs (False once ``close()`` has joined it)."""
+        return self._thread.is_alive()
+
+    @property
     def retrying(self) -> bool:
         """True while the sink reports a transient failure (e.g. Redis down)."""
         return self._retrying

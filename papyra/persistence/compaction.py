@@ -1,0 +1,241 @@
+"""Streaming compaction: make retention physical with memory independent of the store size.
+
+:class:`StreamingCompactor` works on a list of open source files, oldest first (one file for
+``JsonFilePersistence``; the members of a rotating set), in two passes:
+
+1. **Backwards** (newest record first, across files): decode each line, offer every valid record
+   to one :class:`~papyra.persistence.retention.RetentionWindow` (all kinds together), and
+   remember the position of the oldest record kept — the *boundary* — plus where unreadable lines
+   are (up to :data:`MAX_TRACKED_BAD` of them; beyond that pass 2 re-detects them).
+2. **Forwards**: unreadable lines go to a :class:`~papyra.persistence.quarantine.LineQuarantine`
+   (never dropped silently); from the boundary on, every valid, young-enough line is yielded
+   **verbatim** by :meth:`StreamingCompactor.retained_lines` (lines are only decoded again when
+   an age limit or too many bad lines require it).
+
+A torn final fragment that is a complete record (only the newline missing) counts as a record
+and is written with its newline; any other fragment is quarantined.
+
+:func:`compact_file` drives it for a single file: temp file in the same directory (``O_EXCL``,
+``file_mode``), fsync, rename over the store, fsync the directory. The caller holds the store lock
+for the whole operation. A rotating backend feeds ``retained_lines()`` into its own packer.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from papyra.persistence.codec import LineError, decode_record, iter_lines, iter_lines_reversed
+from papyra.persistence.filestore import (
+    create_exclusive,
+    last_newline_end,
+    open_read,
+    replace_durably,
+    temp_path_for,
+)
+from papyra.persistence.quarantine import LineQuarantine
+from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
+
+__all__ = ["CompactionResult", "StreamingCompactor", "compact_file"]
+
+#: Positions of unreadable lines remembered by pass 1 (16 bytes each).
+MAX_TRACKED_BAD = 100_000
+
+
+@dataclass
+class CompactionResult:
+    before_records: int = 0
+    after_records: int = 0
+    before_bytes: int = 0
+    after_bytes: int = 0
+    quarantined_records: int = 0
+    quarantine_path: Path | None = None
+
+
+class StreamingCompactor:
+    """Two-pass retention over ``sources`` (``(file, size)`` pairs, oldest file first)."""
+
+    def __init__(
+        self,
+        sources: Sequence[tuple[BinaryIO, int]],
+        policy: RetentionPolicy,
+        quarantine: LineQuarantine,
+        *,
+        now: float | None = None,
+    ) -> None:
+        self.sources = list(sources)
+        self.policy = policy
+        self.quarantine = quarantine
+        self.now = time.time() if now is None else now
+        self.cutoff = None if policy.max_age_seconds is None else self.now - policy.max_age_seconds
+        self.valid_records = 0
+        self.kept_records = 0
+        self.kept_bytes = 0
+        self._boundary: tuple[int, int] | None = None  # (source index, offset) of the oldest kept
+        self._bad: list[list[tuple[int, int]]] = [[] for _ in self.sources]  # (offset, length)
+        self._bad_total = 0
+        self._bad_overflow = False
+        self._skipped = False  # some record inside the kept range was too old
+        self._planned = False
+
+    # ------------------------------------------------------------------ pass 1
+
+    def plan(self) -> None:
+        """Pass 1: find the retention boundary and the unreadable lines (newest first)."""
+        window = None if self.policy.is_unbounded else self.policy.window(self.now)
+        stopped = False
+        for idx in range(len(self.sources) - 1, -1, -1):
+            f, size = self.sources[idx]
+            end = last_newline_end(f.fileno(), size)
+            lines: list[tuple[int, bytes, int]] = []
+            if end < size:
+                f.seek(end)
+                lines.append((end, f.read(size - end), size - end + 1))
+            for offset, data, nbytes in _chain_reversed(lines, f, end):
+                try:
+                    record = decode_record(data)
+                except LineError:
+                    self._note_bad(idx, offset, nbytes - 1 if offset + nbytes - 1 == size else nbytes)
+                    continue
+                self.valid_records += 1
+                if stopped:
+                    continue
+                verdict = RetentionVerdict.KEEP if window is None else window.offer(record.timestamp, nbytes)
+                if verdict is RetentionVerdict.KEEP:
+                    self.kept_records += 1
+                    self.kept_bytes += nbytes
+                    self._boundary = (idx, offset)
+                elif verdict is RetentionVerdict.SKIP:
+                    self._skipped = True
+                else:
+                    stopped = True
+        for bad in self._bad:
+            bad.reverse()
+        self._planned = True
+
+    def _note_bad(self, idx: int, offset: int, length: int) -> None:
+        self._bad_total += 1
+        if self._bad_total > MAX_TRACKED_BAD:
+            self._bad_overflow = True
+            return
+        self._bad[idx].append((offset, length))
+
+    # ------------------------------------------------------------------ pass 2
+
+    def retained_lines(self) -> Iterator[bytes]:
+        """Pass 2: yield each retained line (with its ``\\n``) oldest first; quarantine the rest."""
+        if not self._planned:
+            self.plan()
+        boundary = self._boundary
+        need_decode = self._bad_overflow
+        for idx, (f, size) in enumerate(self.sources):
+            if boundary is None or idx < boundary[0]:
+                start_keep = size  # nothing kept in this file
+            elif idx == boundary[0]:
+                start_keep = boundary[1]
+            else:
+                start_keep = 0
+            bad = self._bad[idx]
+            # unreadable lines before the kept range: fetch them directly by offset
+            if self._bad_overflow and start_keep > 0:
+                for raw in iter_lines(f, end=start_keep):
+                    if not _is_valid(raw.data) or raw.oversized:
+                        self.quarantine.write(raw.data)
+            else:
+                for offset, length in bad[: bisect.bisect_left(bad, (start_keep, -1))]:
+                    f.seek(offset)
+                    self.quarantine.write(f.read(length).rstrip(b"\n"))
+            if start_keep >= size:
+                continue
+            bad_offsets = {off for off, _ in bad if off >= start_keep}
+            check_age = self._skipped and self.cutoff is not None
+            for raw in iter_lines(f, start=start_keep, end=size):
+                data = raw.data
+                if need_decode or check_age:
+                    try:
+                        record = decode_record(data) if not raw.oversized else None
+                    except LineError:
+                        record = None
+                    if record is None:
+                        self.quarantine.write(data)
+                        continue
+                    if check_age and self.cutoff is not None and record.timestamp < self.cutoff:
+                        continue
+                elif raw.offset in bad_offsets:
+                    self.quarantine.write(data)
+                    continue
+                yield data + b"\n"
+
+    @property
+    def quarantined(self) -> int:
+        return self.quarantine.count
+
+
+def _chain_reversed(
+    first: list[tuple[int, bytes, int]], f: BinaryIO, end: int
+) -> Iterator[tuple[int, bytes, int]]:
+    yield from first
+    for offset, data in iter_lines_reversed(f, end=end):
+        yield offset, data, len(data) + 1
+
+
+def _is_valid(data: bytes) -> bool:
+    try:
+        decode_record(data)
+    except LineError:
+        return False
+    return True
+
+
+def compact_file(
+    path: Path,
+    policy: RetentionPolicy,
+    *,
+    file_mode: int = 0o600,
+    quarantine_dir: Path | None = None,
+    now: float | None = None,
+) -> CompactionResult:
+    """Compact one NDJSON file in place, atomically. The caller holds the store lock.
+
+    A missing file stays missing (nothing to compact). Raises ``OSError`` on I/O failure, in
+    which case the store is unchanged and no quarantine file is left behind.
+    """
+    result = CompactionResult()
+    src = open_read(path)
+    if src is None:
+        return result
+    quarantine = LineQuarantine(quarantine_dir or path.parent, path.name, file_mode=file_mode)
+    tmp = temp_path_for(path, "compact")
+    try:
+        with src:
+            size = os.fstat(src.fileno()).st_size
+            result.before_bytes = size
+            compactor = StreamingCompactor([(src, size)], policy, quarantine, now=now)
+            compactor.plan()
+            written = 0
+            with create_exclusive(tmp, file_mode) as out:
+                for line in compactor.retained_lines():
+                    out.write(line)
+                    written += len(line)
+                out.flush()
+                os.fsync(out.fileno())
+        quarantine.commit()
+        replace_durably(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        with contextlib.suppress(OSError):
+            quarantine.discard()
+        raise
+    result.before_records = compactor.valid_records
+    result.after_records = compactor.kept_records
+    result.after_bytes = written
+    result.quarantined_records = quarantine.count
+    result.quarantine_path = quarantine.path
+    return result

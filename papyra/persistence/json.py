@@ -1,0 +1,353 @@
+"""``JsonFilePersistence``: one NDJSON file, durable appends, cross-process safe maintenance.
+
+* ``record_*`` encodes the record (msgspec) and queues it for the backend's background writer
+  thread (``papyra-writer-json-…``): O(1), no disk I/O, no lock. The writer appends whole batches
+  (group commit) under the store lock ``<path>.lock``; with ``fsync="always"`` every batch is
+  fsynced before :meth:`flush` acknowledges it, ``"interval"`` fsyncs at most every
+  ``fsync_interval`` seconds, ``"never"`` leaves it to the OS. A full queue blocks ``record_*`` for
+  up to ``backpressure_timeout`` seconds, then raises :class:`~papyra.exceptions.BackPressureError`.
+* Before each append, under the lock, the writer reopens the file if another process replaced it
+  (compaction/recovery) and cuts off a torn tail left by a crashed writer.
+* A failed write or fsync is fail-stop: the partial batch is truncated away, and every later
+  ``record_*``/``flush`` raises :class:`~papyra.exceptions.DurabilityError` until a new backend is
+  opened on the path.
+* Reads, scans and compactions first wait until this process's accepted records are written, so
+  they see everything whose ``record_*`` returned. ``list_*(limit=N)`` reads only the file's tail.
+* ``compact()`` and ``recover()`` hold the store lock for the whole operation (filelock, with
+  ``lock_timeout``) and replace the file atomically; other processes' writers notice and reopen.
+
+Files (the store, its lock file, temp and quarantine files) are created with ``file_mode``
+(default ``0600``) and ``O_NOFOLLOW``: a symlink at ``path`` is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import threading
+from pathlib import Path
+from typing import Any
+
+from papyra.exceptions import (
+    DurabilityError,
+    PersistenceClosedError,
+    PersistenceError,
+)
+from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
+from papyra.persistence.codec import encode_record
+from papyra.persistence.compaction import compact_file
+from papyra.persistence.filestore import AppendFile, FileSink, open_read
+from papyra.persistence.health import (
+    dispose_stray_file,
+    list_siblings,
+    repair_file,
+    scan_file,
+    sibling_anomalies,
+)
+from papyra.persistence.locking import BatchLock, maintenance_lock
+from papyra.persistence.metrics import PersistenceMetrics
+from papyra.persistence.models import (
+    CompactionReport,
+    PersistedRecord,
+    PersistenceAnomaly,
+    PersistenceAnomalyType,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryMode,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+from papyra.persistence.quarantine import prepare_quarantine_dir
+from papyra.persistence.reading import iter_records_reversed, select_newest
+from papyra.persistence.retention import RetentionPolicy
+from papyra.persistence.writer import BackgroundWriter, parse_fsync
+
+__all__ = ["JsonFilePersistence"]
+
+
+def _check_store_path(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PersistenceError(f"cannot inspect {path}: {exc}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise PersistenceError(f"refusing {path}: it is a symlink (store files are opened with O_NOFOLLOW)")
+    if not stat.S_ISREG(st.st_mode):
+        raise PersistenceError(f"refusing {path}: not a regular file")
+
+
+class JsonFilePersistence(PersistenceBackend):
+    """A single NDJSON file store (see the module docs for guarantees and costs)."""
+
+    backend_name = "json"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        retention_policy: RetentionPolicy | None = None,
+        fsync: str | bool = "always",
+        fsync_interval: float = 0.05,
+        max_pending: int = 100_000,
+        lock_timeout: float = 10.0,
+        file_mode: int = 0o600,
+        backpressure_timeout: float = 1.0,
+    ) -> None:
+        super().__init__(retention_policy=retention_policy)
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path)!r}")
+        self._path = Path(os.path.abspath(os.fspath(path)))
+        self._fsync = parse_fsync(fsync)
+        for name, value in (("fsync_interval", fsync_interval), ("lock_timeout", lock_timeout),
+                            ("backpressure_timeout", backpressure_timeout)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+        if fsync_interval <= 0:
+            raise ValueError(f"fsync_interval must be positive, got {fsync_interval!r}")
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending <= 0:
+            raise ValueError(f"max_pending must be a positive integer, got {max_pending!r}")
+        if isinstance(file_mode, bool) or not isinstance(file_mode, int) or not 0 <= file_mode <= 0o7777:
+            raise ValueError(f"file_mode must be a permission mode like 0o600, got {file_mode!r}")
+        self._fsync_interval = float(fsync_interval)
+        self._max_pending = max_pending
+        self._lock_timeout = float(lock_timeout)
+        self._file_mode = file_mode
+        self._put_timeout = float(backpressure_timeout)
+        self._writer: BackgroundWriter | None = None
+        self._sink: FileSink | None = None
+        self._start_lock = threading.Lock()
+        _check_store_path(self._path)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def fsync(self) -> str:
+        return self._fsync
+
+    @property
+    def capabilities(self) -> PersistenceBackendCapabilities:
+        return PersistenceBackendCapabilities(durable=self._fsync != "never")
+
+    @property
+    def metrics(self) -> PersistenceMetrics:
+        """Counters after every record accepted so far was written (never raises)."""
+        self._sync_point()
+        writer = self._writer
+        self._metrics.set_gauge("pending", writer.pending if writer is not None else 0)
+        return self._metrics
+
+    @property
+    def failed(self) -> BaseException | None:
+        """The I/O error that put the backend in the fail-stop state, or None."""
+        return self._writer.failed if self._writer is not None else None
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        try:
+            size: int | None = os.stat(self._path).st_size
+        except OSError:
+            size = None
+        info.update(
+            path=str(self._path),
+            size=size,
+            fsync=self._fsync,
+            fsync_interval=self._fsync_interval,
+            lock_file=str(self._path) + ".lock",
+            file_mode=oct(self._file_mode),
+        )
+        return info
+
+    # ------------------------------------------------------------------ writes
+
+    def _ensure_writer(self) -> BackgroundWriter:
+        writer = self._writer
+        if writer is not None:
+            return writer
+        with self._start_lock:
+            if self._closed:
+                raise PersistenceClosedError("json backend is closed")
+            if self._writer is None:
+                sink = FileSink(
+                    AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics),
+                    BatchLock(self._path, file_mode=self._file_mode),
+                )
+                self._sink = sink
+                self._writer = BackgroundWriter(
+                    sink,
+                    name=f"json-{self._path.name}",
+                    metrics=self._metrics,
+                    fsync=self._fsync,
+                    fsync_interval=self._fsync_interval,
+                    max_pending=self._max_pending,
+                    put_timeout=self._put_timeout,
+                )
+            return self._writer
+
+    def _record(self, record: PersistedRecord) -> None:
+        data = encode_record(record)
+        self._ensure_writer().submit(data)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every accepted record is written and, unless ``fsync="never"``, fsynced.
+
+        Returns False on timeout; raises DurabilityError if the writer failed first.
+        """
+        writer = self._writer
+        if writer is None:
+            return True
+        return writer.flush(timeout, durable=True)
+
+    def _sync_point(self) -> None:
+        """Let reads see every record accepted so far (written, not necessarily fsynced)."""
+        writer = self._writer
+        if writer is None:
+            return
+        # fail-stop: what was written is all there is; reads still work
+        with contextlib.suppress(DurabilityError):
+            writer.flush(None, durable=False)
+
+    # ------------------------------------------------------------------ reads
+
+    def _list(
+        self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
+    ) -> list[R]:
+        self._sync_point()
+        try:
+            f = open_read(self._path)
+            if f is None:
+                return []
+            with f:
+                return select_newest(
+                    iter_records_reversed(f),
+                    kind,
+                    policy=self._retention,
+                    limit=limit,
+                    since=since,
+                    until=until,
+                )
+        except OSError as exc:
+            raise PersistenceError(f"cannot read {self._path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ health
+
+    def _scan_unlocked(self) -> PersistenceScanReport:
+        self._metrics.incr("scans")
+        try:
+            anomalies: list[PersistenceAnomaly] = list(scan_file(self._path).anomalies)
+            anomalies.extend(sibling_anomalies(self._path))
+        except OSError as exc:
+            self._metrics.incr("scan_errors")
+            raise PersistenceError(f"cannot scan {self._path}: {exc}") from exc
+        if anomalies:
+            self._metrics.incr("anomalies_detected", len(anomalies))
+        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies))
+
+    def scan(self) -> PersistenceScanReport:
+        """Read-only, streaming integrity check of the file and its sibling files."""
+        self._sync_point()
+        return self._scan_unlocked()
+
+    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+        """Scan, then (REPAIR/QUARANTINE) rewrite the file keeping every valid record, under the
+        store lock. ``None`` means IGNORE (report only). A clean store is left untouched."""
+        if config is None:
+            config = PersistenceRecoveryConfig()
+        if not isinstance(config, PersistenceRecoveryConfig):
+            raise TypeError(f"config must be a PersistenceRecoveryConfig, got {type(config)!r}")
+        self._metrics.incr("recoveries")
+        self._sync_point()
+        if config.mode is PersistenceRecoveryMode.IGNORE:
+            return PersistenceRecoveryReport(backend=self.backend_name, scan=self._scan_unlocked())
+        try:
+            qdir = None
+            if config.mode is PersistenceRecoveryMode.QUARANTINE:
+                qdir = prepare_quarantine_dir(config.quarantine_dir, self._path)
+            if not self._path.parent.exists():
+                return PersistenceRecoveryReport(backend=self.backend_name, scan=self._scan_unlocked())
+            with maintenance_lock(self._path, timeout=self._lock_timeout, file_mode=self._file_mode):
+                scan = self._scan_unlocked()
+                if not scan.has_anomalies:
+                    return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
+                return self._repair(scan, qdir)
+        except PersistenceError:
+            self._metrics.incr("recovery_errors")
+            raise
+        except OSError as exc:
+            self._metrics.incr("recovery_errors")
+            raise DurabilityError(exc.errno, f"recovery of {self._path} failed: {exc}") from exc
+
+    def _repair(self, scan: PersistenceScanReport, qdir: Path | None) -> PersistenceRecoveryReport:
+        repaired: list[str] = []
+        quarantined: list[str] = []
+        store = str(self._path)
+        stray_type = PersistenceAnomalyType.UNEXPECTED_FILE
+        if any(a.path == store and a.type is not stray_type for a in scan.anomalies):
+            result = repair_file(self._path, file_mode=self._file_mode, quarantine_dir=qdir)
+            repaired.append(store)
+            if result.quarantine_path is not None:
+                quarantined.append(str(result.quarantine_path))
+        strays = {a.path for a in scan.anomalies if a.type is PersistenceAnomalyType.UNEXPECTED_FILE}
+        for sibling in list_siblings(self._path):
+            if str(sibling.path) in strays:
+                moved = dispose_stray_file(sibling.path, quarantine_dir=qdir)
+                repaired.append(str(sibling.path))
+                if moved is not None:
+                    quarantined.append(str(moved))
+        return PersistenceRecoveryReport(
+            backend=self.backend_name,
+            scan=scan,
+            repaired_files=tuple(repaired),
+            quarantined_files=tuple(quarantined),
+        )
+
+    def compact(self) -> CompactionReport:
+        """Apply retention physically (streaming; see :mod:`papyra.persistence.compaction`).
+
+        Unreadable lines are moved to ``<name>.quarantine.<stamp>`` beside the store and counted.
+        """
+        self._metrics.incr("compactions")
+        self._sync_point()
+        if not self._path.parent.exists():
+            return CompactionReport(backend=self.backend_name, before_records=0, after_records=0,
+                                    before_bytes=0, after_bytes=0)
+        try:
+            with maintenance_lock(self._path, timeout=self._lock_timeout, file_mode=self._file_mode):
+                result = compact_file(self._path, self._retention, file_mode=self._file_mode)
+        except PersistenceError:
+            self._metrics.incr("compaction_errors")
+            raise
+        except OSError as exc:
+            self._metrics.incr("compaction_errors")
+            raise DurabilityError(exc.errno, f"compaction of {self._path} failed: {exc}") from exc
+        return CompactionReport(
+            backend=self.backend_name,
+            before_records=result.before_records,
+            after_records=result.after_records,
+            before_bytes=result.before_bytes,
+            after_bytes=result.after_bytes,
+            quarantined_records=result.quarantined_records,
+            quarantine_path=None if result.quarantine_path is None else str(result.quarantine_path),
+        )
+
+    # ------------------------------------------------------------------ close
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is queued (fsynced per policy), stop and join the writer thread, release
+        the files. Idempotent; reads keep working afterwards. Never raises for I/O errors (a
+        failed writer was already reported by ``record_*``/``flush``)."""
+        with self._start_lock:
+            if self._closed:
+                return
+            self._closed = True
+        writer, sink = self._writer, self._sink
+        if writer is None or sink is None:
+            return
+        writer.close(timeout)
+        if not writer.thread_alive:
+            sink.close()

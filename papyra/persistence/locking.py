@@ -1,0 +1,140 @@
+"""The cross-process store lock of a file store (``<store path>.lock``).
+
+Two libraries, one lock: both take ``flock(2)`` on the same lock file, so they exclude each other
+(also between two descriptors of one process). Each does the job it is best at:
+
+* :class:`BatchLock` (portalocker) — the **writer's** per-batch lock. The lock file is opened once
+  for the writer's whole life and locked/unlocked around each batch append: about 13 µs per
+  batch instead of about 200 µs for an open+lock+close cycle. It blocks until the lock is free
+  (the writer thread has nothing better to do; ``record_*`` callers never wait for it).
+* :func:`maintenance_lock` (filelock) — **maintenance** operations (compaction, recovery, CLI
+  destructive commands): acquired once per operation with a timeout, polling, and a clean
+  :class:`~papyra.exceptions.LockTimeout` when another process holds it too long.
+
+The lock file is created with the store's file mode and ``O_NOFOLLOW`` and is never deleted
+(deleting a flock file would let two holders lock different inodes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import filelock
+import portalocker
+
+from papyra.exceptions import DurabilityError, LockTimeout, PersistenceError
+
+__all__ = ["BatchLock", "lock_path_for", "maintenance_lock"]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def lock_path_for(path: str | os.PathLike[str]) -> Path:
+    """The lock file of a store: ``<path>.lock`` (the name with ``.lock`` appended)."""
+    p = Path(path)
+    return p.with_name(p.name + ".lock")
+
+
+class BatchLock:
+    """A long-lived handle on ``<path>.lock`` locked per batch with portalocker. Not thread-safe
+    (one writer thread owns it)."""
+
+    def __init__(self, store_path: str | os.PathLike[str], *, file_mode: int = 0o600) -> None:
+        self.path = lock_path_for(store_path)
+        self.file_mode = file_mode
+        self._fd: int | None = None  # opened on first use (by the writer thread)
+        self._held = False
+        self._closed = False
+
+    def _handle(self) -> int:
+        if self._fd is None:
+            if self._closed:
+                raise PersistenceError("lock handle is closed")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, self.file_mode)
+            except OSError as exc:
+                err = DurabilityError(exc.errno, f"cannot open lock file {self.path}: {exc.strerror}")
+                raise err from exc
+        return self._fd
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    def acquire(self) -> None:
+        """Block until the store lock is ours."""
+        fd = self._handle()
+        try:
+            portalocker.lock(fd, portalocker.LockFlags.EXCLUSIVE)
+        except (portalocker.LockException, OSError) as exc:
+            raise DurabilityError(f"cannot lock {self.path}: {exc}") from exc
+        self._held = True
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free right now; never blocks."""
+        fd = self._handle()
+        try:
+            portalocker.lock(fd, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
+        except portalocker.AlreadyLocked:
+            return False
+        except (portalocker.LockException, OSError) as exc:
+            raise DurabilityError(f"cannot lock {self.path}: {exc}") from exc
+        self._held = True
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None and self._held:
+            self._held = False
+            portalocker.unlock(self._fd)
+
+    @contextlib.contextmanager
+    def held_for_batch(self) -> Iterator[None]:
+        """``with lock.held_for_batch(): ...`` — acquire, run, release."""
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        """Release (if held) and close the handle. Idempotent."""
+        self._closed = True
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.release()
+        fd, self._fd = self._fd, None
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def maintenance_lock(
+    store_path: str | os.PathLike[str], *, timeout: float, file_mode: int = 0o600
+) -> Iterator[None]:
+    """Hold the store lock for a whole maintenance operation (filelock, with a timeout).
+
+    Raises :class:`~papyra.exceptions.LockTimeout` (a ``TimeoutError``) when another process
+    keeps the lock for longer than ``timeout`` seconds (``timeout <= 0``: a single attempt).
+    Other failures to take the lock raise a :class:`~papyra.exceptions.PersistenceError`.
+    """
+    path = lock_path_for(store_path)
+    lock = filelock.FileLock(
+        str(path), timeout=max(0.0, timeout), mode=file_mode, poll_interval=0.01, thread_local=False
+    )
+    try:
+        lock.acquire()
+    except filelock.Timeout as exc:
+        raise LockTimeout(
+            f"store lock {path} is held by another process (waited {timeout:g} s)"
+        ) from exc
+    except OSError as exc:
+        raise PersistenceError(f"cannot take the store lock {path}: {exc}") from exc
+    try:
+        yield
+    finally:
+        lock.release()
