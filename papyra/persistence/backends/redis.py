@@ -141,7 +141,7 @@ class _StreamSink:
                 for key in touched:
                     pipe.execute_command("XTRIM", key, "MINID", approx, minid)
             pipe.execute()
-        except (redis.AuthenticationError, redis.AuthorizationError) as exc:
+        except backend._auth_errors as exc:
             raise BackendUnavailable(backend._describe_error("write", exc)) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._down = True
@@ -180,6 +180,12 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
         super().__init__(retention_policy=retention_policy)
         self._config = config
         self._secrets = url_secrets(config.url)
+        errors = self._redis.exceptions
+        self._auth_errors: tuple[type[BaseException], ...] = tuple(
+            getattr(errors, name)
+            for name in ("AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError")
+            if hasattr(errors, name)
+        )
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
