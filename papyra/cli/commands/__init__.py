@@ -1,0 +1,1 @@
+"""Command handlers: ``handler(ctx) -> exit code``, one module per command group."""

@@ -1,0 +1,139 @@
+"""``papyra inspect events --follow``: print new events until interrupted (exit 0).
+
+Backend-agnostic polling. Each poll asks the backend for events since a watermark (the newest
+timestamp seen minus :data:`SKEW` seconds, so records from writers with slightly older clocks
+are not missed) and prints those not printed yet. "Printed yet" is a multiset of canonical
+encodings of the events inside the watermark window, so rotation (new files), compaction and
+recovery (rewritten files holding the same records) never print an event twice, and identical
+events are still each printed once. Cost per poll: one ``list_events(since=…)`` call.
+
+Starts with the newest ``--limit`` events (default 10), like ``tail -f``. SIGINT (Ctrl-C) and
+SIGTERM end it with exit 0.
+"""
+
+from __future__ import annotations
+
+import collections
+import signal
+import time
+from types import FrameType
+from typing import Any
+
+from papyra.cli.context import Context
+from papyra.cli.errors import EXIT_OK, UsageError
+
+__all__ = ["SKEW", "EventTail", "follow_events"]
+
+#: Seconds of clock skew between writers that following tolerates.
+SKEW = 5.0
+_INITIAL = 10
+_MAX_CONSECUTIVE_ERRORS = 20
+
+
+class EventTail:
+    """Remembers what was printed and picks out new events from each poll."""
+
+    def __init__(self) -> None:
+        self._printed: collections.Counter[bytes] = collections.Counter()
+        self._stamps: dict[bytes, float] = {}
+        self.newest: float | None = None
+
+    @property
+    def since(self) -> float | None:
+        return None if self.newest is None else self.newest - SKEW
+
+    def seen(self, records: list[Any]) -> None:
+        """Mark ``records`` as printed (used for the initial listing's window)."""
+        self.new(records)
+
+    def new(self, records: list[Any]) -> list[Any]:
+        """The records of this poll not printed before (in poll order); marks them printed."""
+        from papyra.persistence.codec import encode_record_body
+
+        counts: collections.Counter[bytes] = collections.Counter()
+        fresh = []
+        for r in records:
+            key = encode_record_body(r)
+            counts[key] += 1
+            if counts[key] > self._printed[key]:
+                self._printed[key] += 1
+                self._stamps[key] = r.timestamp
+                fresh.append(r)
+                if self.newest is None or r.timestamp > self.newest:
+                    self.newest = r.timestamp
+        self._prune()
+        return fresh
+
+    def _prune(self) -> None:
+        cutoff = self.since
+        if cutoff is None:
+            return
+        for key in [k for k, ts in self._stamps.items() if ts < cutoff]:
+            del self._stamps[key]
+            del self._printed[key]
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def follow_events(ctx: Context) -> int:
+    from papyra.cli.commands.inspect import _matcher, _row, record_dict
+
+    if ctx.arg("until") is not None or ctx.arg("reverse", False):
+        raise UsageError("--follow cannot be combined with --until or --reverse")
+    out = ctx.out
+    if out.fmt == "json":
+        raise UsageError("--follow prints a stream: use --format text or ndjson")
+    backend = ctx.store().backend
+    match = _matcher(ctx, "events")
+    interval = float(ctx.arg("interval", 0.5))
+    limit = int(ctx.arg("limit", _INITIAL))
+
+    def line(r: Any) -> str:
+        ts, event, actor, payload = _row("events", r)
+        return f"{ts}  {event:<20}  {actor:<20}  {payload}".rstrip()
+
+    def emit(records: list[Any], *, header: bool) -> None:
+        if out.fmt == "ndjson":
+            for r in records:
+                out.ndjson(record_dict(r))
+            return
+        if header:
+            out.write(out.style(f"{'time':<24}  {'event':<20}  {'actor':<20}  payload", "bold"))
+        for r in records:
+            out.write(line(r))
+
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (in-process tests)
+        previous = None
+    tail = EventTail()
+    try:
+        records = [r for r in backend.list_events(since=ctx.arg("since")) if match is None or match(r)]
+        tail.seen(records)
+        emit(records[-limit:], header=True)
+        if out.is_text and not records:
+            out.note("waiting for events (Ctrl-C to stop)")
+        errors = 0
+        while True:
+            time.sleep(interval)
+            try:
+                polled = list(
+                    backend.list_events(since=tail.since if tail.since is not None else ctx.arg("since"))
+                )
+            except Exception:  # a file replaced mid-read, a Redis blip
+                errors += 1
+                if errors >= _MAX_CONSECUTIVE_ERRORS:
+                    raise
+                continue
+            errors = 0
+            if match is not None:
+                polled = [r for r in polled if match(r)]
+            emit(tail.new(polled), header=False)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,62 @@
+"""A small progress indicator on stderr for long operations (compaction).
+
+Shown only when stderr is a terminal, and only once the work has taken longer than ``delay``
+seconds; it is erased when the work ends. It runs on one helper thread that is always joined.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import TextIO
+
+__all__ = ["Progress"]
+
+_FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class Progress:
+    """``with Progress(stderr, "compacting x"):`` — elapsed-time spinner for long work."""
+
+    def __init__(self, stream: TextIO, label: str, *, delay: float = 1.0, interval: float = 0.1) -> None:
+        self._stream = stream
+        self._label = label
+        self._delay = delay
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._shown = False
+        try:
+            self.enabled = stream.isatty()
+        except (AttributeError, ValueError):
+            self.enabled = False
+
+    def __enter__(self) -> Progress:
+        if self.enabled:
+            self._start = time.monotonic()
+            self._thread = threading.Thread(target=self._run, name="papyra-cli-progress", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        if self._stop.wait(self._delay):
+            return
+        frame = 0
+        while not self._stop.is_set():
+            elapsed = time.monotonic() - self._start
+            self._stream.write(f"\r{_FRAMES[frame % len(_FRAMES)]} {self._label}… {elapsed:.1f}s")
+            self._stream.flush()
+            self._shown = True
+            frame += 1
+            self._stop.wait(self._interval)
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._shown:
+            self._stream.write("\r\033[K")
+            self._stream.flush()
