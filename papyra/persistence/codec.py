@@ -176,7 +176,8 @@ def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord
         return record
     except msgspec.ValidationError:
         pass
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        # msgspec raises UnicodeDecodeError for invalid UTF-8 inside a JSON string
         raise LineError(_json_reason(line, exc)) from None
     return _decode_slow(line)
 
@@ -195,7 +196,10 @@ def _json_reason(line: bytes | bytearray | memoryview | str, exc: Exception) -> 
 
 
 def _decode_slow(line: bytes | bytearray | memoryview | str) -> PersistedRecord:
-    obj = _any_decoder.decode(line)
+    try:
+        obj = _any_decoder.decode(line)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise LineError(_json_reason(line, exc)) from None
     if not isinstance(obj, dict):
         raise LineError(f"not a JSON object (got {type(obj).__name__})")
     kind = obj.get("kind")

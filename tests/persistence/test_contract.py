@@ -1,0 +1,196 @@
+"""The backend contract, run against every factory in ``BACKEND_FACTORIES`` (conftest)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from papyra.exceptions import PersistenceClosedError
+from papyra.persistence.base import PersistenceBackend, backend_capabilities, safe_metrics_snapshot
+from papyra.persistence.codec import encode_record
+from papyra.persistence.models import (
+    CompactionReport,
+    PersistedAudit,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryMode,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+from papyra.persistence.retention import RetentionPolicy
+from tests.persistence.conftest import audit, dead_letter, event
+
+Make = Callable[..., PersistenceBackend]
+
+
+def test_round_trip_each_kind(make_backend: Make) -> None:
+    b = make_backend()
+    events = [event(i) for i in range(5)]
+    for e in events:
+        b.record_event(e)
+    b.record_audit(audit(7))
+    b.record_dead_letter(dead_letter(9))
+    assert b.flush() is True
+    assert b.list_events() == tuple(events)
+    assert b.list_audits() == (audit(7),)
+    assert b.list_dead_letters() == (dead_letter(9),)
+
+
+def test_reads_see_records_without_flush(make_backend: Make) -> None:
+    b = make_backend()
+    for i in range(200):
+        b.record_event(event(i))
+    assert len(b.list_events()) == 200
+    assert b.metrics.snapshot()["records_written"] == 200
+
+
+def test_since_until_inclusive_and_limit_keeps_newest(make_backend: Make) -> None:
+    b = make_backend()
+    for i in range(10):
+        b.record_event(event(i))
+        b.record_dead_letter(dead_letter(i))
+    assert [e.timestamp for e in b.list_events(since=3, until=6)] == [3, 4, 5, 6]
+    assert [e.timestamp for e in b.list_events(limit=3)] == [7, 8, 9]
+    assert [e.timestamp for e in b.list_events(limit=2, until=5)] == [4, 5]
+    assert [d.timestamp for d in b.list_dead_letters(since=8)] == [8, 9]
+    assert b.list_audits() == ()
+    assert len(b.list_events(limit=100)) == 10
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_bad_limit_is_value_error(make_backend: Make, bad: object) -> None:
+    b = make_backend()
+    with pytest.raises(ValueError):
+        b.list_events(limit=bad)  # type: ignore[arg-type]
+
+
+def test_wrong_record_type_is_type_error(make_backend: Make) -> None:
+    b = make_backend()
+    with pytest.raises(TypeError):
+        b.record_event(audit(1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        b.record_audit({"kind": "audit"})  # type: ignore[arg-type]
+
+
+def test_closed_backend_refuses_writes_but_reads(make_backend: Make) -> None:
+    b = make_backend()
+    b.record_event(event(1))
+    b.close()
+    b.close()  # idempotent
+    assert b.closed
+    with pytest.raises(PersistenceClosedError):
+        b.record_event(event(2))
+    assert b.list_events() == (event(1),)
+
+
+def test_retention_max_records_spans_all_kinds(make_backend: Make) -> None:
+    b = make_backend(retention_policy=RetentionPolicy(max_records=4))
+    for i in range(5):
+        b.record_event(event(2 * i))
+        b.record_audit(audit(2 * i + 1))
+    # newest four records overall: event 6, audit 7, event 8, audit 9
+    assert [e.timestamp for e in b.list_events()] == [6, 8]
+    assert [a.timestamp for a in b.list_audits()] == [7, 9]
+    assert [e.timestamp for e in b.list_events(limit=1)] == [8]
+
+
+def test_retention_max_age(make_backend: Make) -> None:
+    now = time.time()
+    b = make_backend(retention_policy=RetentionPolicy(max_age_seconds=100))
+    b.record_event(event(1, ts=now - 1000))
+    b.record_event(event(2, ts=now - 10))
+    b.record_event(event(3, ts=now - 500))  # out of order: skipped, not a stop
+    b.record_event(event(4, ts=now))
+    assert [e.actor_address for e in b.list_events()] == ["local:2", "local:4"]
+
+
+def test_retention_max_total_bytes_uses_encoded_lines(make_backend: Make) -> None:
+    records = [event(i) for i in range(10)]
+    size = len(encode_record(records[0]))
+    assert all(len(encode_record(r)) == size for r in records)
+    b = make_backend(retention_policy=RetentionPolicy(max_total_bytes=size * 3 + size // 2))
+    for r in records:
+        b.record_event(r)
+    assert [e.timestamp for e in b.list_events()] == [7, 8, 9]
+
+
+def test_retention_combined_strictest_wins(make_backend: Make) -> None:
+    now = time.time()
+    records = [event(i, ts=now - 100 + i) for i in range(20)]
+    size = len(encode_record(records[0]))
+    policy = RetentionPolicy(max_records=5, max_age_seconds=93.5, max_total_bytes=size * 10)
+    b = make_backend(retention_policy=policy)
+    for r in records:
+        b.record_event(r)
+    assert len(b.list_events()) == 5  # count is strictest
+    b2 = make_backend(retention_policy=RetentionPolicy(max_records=10, max_age_seconds=96.5))
+    for r in records:
+        b2.record_event(r)
+    # the age limit drops events older than now-96.5 (i < 4); count keeps the newest 10
+    assert [e.actor_address for e in b2.list_events()] == [f"local:{i}" for i in range(10, 20)]
+    two = len(encode_record(records[18])) + len(encode_record(records[19]))
+    b3 = make_backend(retention_policy=RetentionPolicy(max_records=10, max_total_bytes=two + 1))
+    for r in records:
+        b3.record_event(r)
+    assert len(b3.list_events()) == 2  # bytes strictest
+
+
+def test_compaction_makes_retention_physical(make_backend: Make) -> None:
+    b = make_backend(retention_policy=RetentionPolicy(max_records=3))
+    for i in range(10):
+        b.record_event(event(i))
+    report = b.compact()
+    assert isinstance(report, CompactionReport)
+    assert (report.before_records, report.after_records, report.removed_records) == (10, 3, 7)
+    assert report["backend"] == report.backend
+    assert report.before_bytes is not None and report.after_bytes is not None
+    assert report.reclaimed_bytes == report.before_bytes - report.after_bytes > 0
+    assert [e.timestamp for e in b.list_events()] == [7, 8, 9]
+    again = b.compact()
+    assert (again.before_records, again.after_records) == (3, 3)
+    b.record_event(event(10))
+    assert [e.timestamp for e in b.list_events()] == [8, 9, 10]
+
+
+def test_compaction_without_policy_keeps_everything(make_backend: Make) -> None:
+    b = make_backend()
+    for i in range(10):
+        b.record_audit(audit(i))
+    report = b.compact()
+    assert report.before_records == report.after_records == 10
+    assert len(b.list_audits()) == 10
+
+
+def test_scan_recover_on_healthy_store(make_backend: Make) -> None:
+    b = make_backend()
+    b.record_event(event(1))
+    scan = b.scan()
+    assert isinstance(scan, PersistenceScanReport) and not scan.has_anomalies
+    for mode in PersistenceRecoveryMode:
+        report = b.recover(PersistenceRecoveryConfig(mode=mode))
+        assert isinstance(report, PersistenceRecoveryReport)
+        assert report.repaired_files == () and report.quarantined_files == ()
+    assert b.recover().scan.anomalies == ()
+    assert b.list_events() == (event(1),)
+
+
+def test_metrics_and_capabilities(make_backend: Make) -> None:
+    b = make_backend()
+    caps = backend_capabilities(b)
+    assert caps.supports_scan and caps.supports_recover and caps.supports_compact and caps.supports_metrics
+    b.record_event(event(1))
+    b.record_audit(PersistedAudit(timestamp=2.0))
+    b.scan()
+    b.compact()
+    b.recover()
+    snap = safe_metrics_snapshot(b)
+    for key in ("records_written", "bytes_written", "write_errors", "fsyncs", "scans", "scan_errors",
+                "anomalies_detected", "recoveries", "recovery_errors", "compactions",
+                "compaction_errors", "torn_tails_truncated", "pending"):
+        assert key in snap, key
+    assert snap["records_written"] == 2
+    assert snap["bytes_written"] > 0
+    assert snap["scans"] >= 2 and snap["compactions"] == 1 and snap["recoveries"] == 1
+    assert snap["pending"] == 0
+    assert b.describe()["backend"] == b.backend_name

@@ -1,0 +1,159 @@
+"""Child-process entry points for the persistence tests (real processes, real files).
+
+Run as ``python -m tests.support.procs <command> <args…>`` from the repository root
+(:func:`spawn` does that). Each command talks to the parent through stdout lines.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def spawn(*args: str, stdin: bool = False) -> subprocess.Popen[str]:
+    """Start ``python -m tests.support.procs *args`` with pipes for stdout (and stdin)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.support.procs", *args],
+        cwd=str(ROOT),
+        env=env,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_line(proc: subprocess.Popen[str], expected: str) -> None:
+    """Read stdout lines until ``expected`` (fails if the child exits first)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == expected:
+            return
+    err = proc.stderr.read() if proc.stderr else ""
+    raise AssertionError(f"child exited before {expected!r}: rc={proc.wait()} stderr={err}")
+
+
+def _event(writer: str, seq: int):  # type: ignore[no-untyped-def]
+    from papyra.persistence.models import PersistedEvent
+
+    return PersistedEvent(
+        system_id="test", actor_address=writer, event_type="Seq", payload={"seq": seq}, timestamp=1000.0 + seq
+    )
+
+
+def hold_lock(path: str, how: str) -> None:
+    """Take the store lock (``filelock`` or ``portalocker``), print ``locked``, wait for stdin."""
+    if how == "filelock":
+        from papyra.persistence.locking import maintenance_lock
+
+        with maintenance_lock(path, timeout=10):
+            print("locked", flush=True)
+            sys.stdin.readline()
+    else:
+        from papyra.persistence.locking import BatchLock
+
+        lock = BatchLock(path)
+        lock.acquire()
+        print("locked", flush=True)
+        sys.stdin.readline()
+        lock.close()
+    print("released", flush=True)
+
+
+def crash_writer(path: str, start: str) -> None:
+    """Append events ``start, start+1, …`` forever with fsync="always"; after each flush print
+    the number of acknowledged records (the parent SIGKILLs us at a random moment)."""
+    from papyra.persistence.json import JsonFilePersistence
+
+    backend = JsonFilePersistence(path, fsync="always")
+    seq = int(start)
+    while True:
+        for _ in range(50):
+            backend.record_event(_event("crash", seq))
+            seq += 1
+        backend.flush()
+        print(seq, flush=True)
+
+
+def mp_writer(path: str, name: str, count: str) -> None:
+    """Append ``count`` events tagged ``name`` with per-writer sequence numbers, then flush."""
+    from papyra.persistence.json import JsonFilePersistence
+
+    backend = JsonFilePersistence(path, fsync="always", max_pending=1_000_000)
+    print("ready", flush=True)
+    for seq in range(int(count)):
+        backend.record_event(_event(name, seq))
+    backend.flush()
+    backend.close()
+    print("done", flush=True)
+
+
+def mp_compactor(path: str) -> None:
+    """Run ``compact()`` repeatedly until stdin closes; print how many ran."""
+    import selectors
+
+    from papyra.persistence.json import JsonFilePersistence
+
+    backend = JsonFilePersistence(path, lock_timeout=60)
+    sel = selectors.DefaultSelector()
+    sel.register(sys.stdin, selectors.EVENT_READ)
+    runs = 0
+    print("ready", flush=True)
+    while not sel.select(timeout=0):
+        backend.compact()
+        runs += 1
+        time.sleep(0.01)
+    backend.close()
+    print(f"compactions {runs}", flush=True)
+
+
+def fill_until_limit(path: str, limit: str) -> None:
+    """With RLIMIT_FSIZE set to ``limit`` bytes (a real EFBIG from the kernel), write until the
+    backend fails; report what happened."""
+    from papyra.exceptions import DurabilityError
+    from papyra.persistence.json import JsonFilePersistence
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
+    backend = JsonFilePersistence(path, fsync="always")
+    acked = 0
+    seq = 0
+    try:
+        while True:
+            for _ in range(7):
+                backend.record_event(_event("fill", seq))
+                seq += 1
+            backend.flush()
+            acked = seq
+    except DurabilityError as exc:
+        print(f"flush-failed acked={acked} cause={type(exc.__cause__).__name__}", flush=True)
+    try:
+        backend.record_event(_event("fill", seq))
+        print("record-accepted", flush=True)
+    except DurabilityError:
+        print("record-refused", flush=True)
+    snap = backend.metrics.snapshot()
+    print(f"write_errors={snap['write_errors']} failed={snap['failed']}", flush=True)
+    backend.close()
+    print("closed", flush=True)
+
+
+COMMANDS = {
+    "hold_lock": hold_lock,
+    "crash_writer": crash_writer,
+    "mp_writer": mp_writer,
+    "mp_compactor": mp_compactor,
+    "fill_until_limit": fill_until_limit,
+}
+
+if __name__ == "__main__":
+    COMMANDS[sys.argv[1]](*sys.argv[2:])
