@@ -81,6 +81,15 @@ def _choice(choices: Sequence[str]) -> Callable[[str], str]:
     return parse
 
 
+def _duration(text: str) -> float:
+    from papyra.cli.store import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _time(text: str) -> float:
     from papyra.cli.timeparse import parse_time
 
@@ -129,6 +138,28 @@ def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None
         type=_seconds,
         metavar="SECONDS",
         help="wait at most this long for the store lock (default 10; env PAPYRA_LOCK_TIMEOUT)",
+    )
+    keep = parser.add_argument_group("retention (default: keep everything)")
+    keep.add_argument(
+        "--max-records",
+        default=s,
+        type=_positive_int,
+        metavar="N",
+        help="keep the newest N records (env PAPYRA_MAX_RECORDS)",
+    )
+    keep.add_argument(
+        "--max-age",
+        default=s,
+        type=_duration,
+        metavar="AGE",
+        help="keep records younger than AGE: seconds or 30m/12h/7d (env PAPYRA_MAX_AGE)",
+    )
+    keep.add_argument(
+        "--max-total-bytes",
+        default=s,
+        type=_positive_int,
+        metavar="N",
+        help="keep the newest records within N encoded bytes (env PAPYRA_MAX_TOTAL_BYTES)",
     )
     out = parser.add_argument_group("output")
     out.add_argument(

@@ -8,11 +8,19 @@ backend's ``list_*`` (the *retained* view) with each record's encoded size.
 
 from __future__ import annotations
 
+import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KIND_KEYS", "KindFigures", "StoreFigures", "figures_from_backend", "figures_from_files"]
+__all__ = [
+    "KIND_KEYS",
+    "KindFigures",
+    "StoreFigures",
+    "figures_from_backend",
+    "figures_from_files",
+    "retained_from_files",
+]
 
 #: Record kind discriminator -> plural key used in output.
 KIND_KEYS: dict[str, str] = {"event": "events", "audit": "audits", "dead_letter": "dead_letters"}
@@ -69,20 +77,16 @@ class StoreFigures:
         }
 
 
-def figures_from_files(paths: list[Path]) -> StoreFigures:
-    """Stream ``paths`` (oldest first) and count. Cost: one sequential read of every file."""
+def _iter_file_records(paths: list[Path], figures: StoreFigures) -> Any:
+    """Yield ``(kind, nbytes, timestamp)`` of every readable line; count the rest in ``figures``."""
     from papyra.persistence.codec import LineError, decode_record, iter_lines, record_kind
 
-    figures = StoreFigures(basis="files")
     for path in paths:
         try:
             with open(path, "rb") as f:
                 size = path.stat().st_size
                 for line in iter_lines(f, end=size):
-                    if line.oversized or not line.complete:
-                        figures.unreadable_lines += 1
-                        continue
-                    if not line.data.strip():
+                    if line.oversized or not line.complete or not line.data.strip():
                         figures.unreadable_lines += 1
                         continue
                     try:
@@ -90,11 +94,45 @@ def figures_from_files(paths: list[Path]) -> StoreFigures:
                     except LineError:
                         figures.unreadable_lines += 1
                         continue
-                    figures._add(record_kind(record), len(line.data) + 1, record.timestamp)
+                    yield record_kind(record), len(line.data) + 1, record.timestamp
         except FileNotFoundError:
             continue  # rotated or replaced while we looked
         figures.files.append((str(path), size))
+
+
+def figures_from_files(paths: list[Path]) -> StoreFigures:
+    """Stream ``paths`` (oldest first) and count. Cost: one sequential read of every file."""
+    figures = StoreFigures(basis="files")
+    for kind, nbytes, ts in _iter_file_records(paths, figures):
+        figures._add(kind, nbytes, ts)
     return figures
+
+
+_KIND_INDEX = {"event": 0, "audit": 1, "dead_letter": 2}
+_INDEX_KIND = {v: k for k, v in _KIND_INDEX.items()}
+
+
+def retained_from_files(paths: list[Path], policy: Any, *, now: float | None = None) -> StoreFigures:
+    """What compaction with ``policy`` would keep: retention over the physical lines, with
+    their real sizes. Memory: about 13 bytes per record (compact arrays)."""
+    from papyra.persistence.retention import RetentionVerdict
+
+    scratch = StoreFigures(basis="files")
+    kinds, sizes, stamps = array.array("b"), array.array("q"), array.array("d")
+    for kind, nbytes, ts in _iter_file_records(paths, scratch):
+        kinds.append(_KIND_INDEX[kind])
+        sizes.append(nbytes)
+        stamps.append(ts)
+    kept = StoreFigures(basis="files")
+    window = policy.window(now)
+    for i in range(len(kinds) - 1, -1, -1):
+        verdict = window.offer(stamps[i], sizes[i])
+        if verdict is RetentionVerdict.STOP:
+            break
+        if verdict is RetentionVerdict.KEEP:
+            kept._add(_INDEX_KIND[kinds[i]], sizes[i], stamps[i])
+    kept.files = []
+    return kept
 
 
 def figures_from_backend(backend: Any) -> StoreFigures:

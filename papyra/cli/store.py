@@ -17,6 +17,12 @@ flag                environment           meaning
 ``--lock-timeout``  ``PAPYRA_LOCK_TIMEOUT``  seconds to wait for the store lock (default 10)
 ==================  ====================  =========================================
 
+Retention (what reads show and what ``persistence compact`` keeps) is the backend's policy; the
+CLI opens backends with ``--max-records`` / ``PAPYRA_MAX_RECORDS``, ``--max-age`` /
+``PAPYRA_MAX_AGE`` (seconds or ``30m``/``12h``/``7d``) and ``--max-total-bytes`` /
+``PAPYRA_MAX_TOTAL_BYTES``; without them nothing is expired (give the application's policy,
+or use a settings module whose backend carries it).
+
 Without ``--backend``: a path means ``json`` (``rotating`` when ``--max-bytes``/``--max-files``
 is given too); a Redis URL means ``redis``. Nothing configured is a usage error (exit 64).
 
@@ -67,6 +73,21 @@ class StoreSpec:
     system_id: str = "local"
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     settings_path: str | None = None
+    max_records: int | None = None
+    max_age_seconds: float | None = None
+    max_total_bytes: int | None = None
+
+    def retention_policy(self) -> Any:
+        """A RetentionPolicy from the retention options, or None when none is given."""
+        if self.max_records is None and self.max_age_seconds is None and self.max_total_bytes is None:
+            return None
+        from papyra.persistence.retention import RetentionPolicy
+
+        return RetentionPolicy(
+            max_records=self.max_records,
+            max_age_seconds=self.max_age_seconds,
+            max_total_bytes=self.max_total_bytes,
+        )
 
     @property
     def location(self) -> str:
@@ -102,6 +123,32 @@ def _env_float(environ: Mapping[str, str], name: str) -> float | None:
     if not value >= 0:
         raise UsageError(f"{name} must be >= 0, got {raw}")
     return value
+
+
+def parse_duration(text: str) -> float:
+    """``3600``, ``90s``, ``30m``, ``12h``, ``7d``, ``2w`` -> seconds (> 0), or ``ValueError``."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", text, re.IGNORECASE)
+    if not m:
+        raise ValueError(f"invalid duration {text!r}: use seconds or 30m / 12h / 7d")
+    value = (
+        float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2).lower()]
+    )
+    if value <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be positive")
+    return value
+
+
+def _retention_fields(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:
+    max_records = getattr(args, "max_records", None) or _env_int(environ, "PAPYRA_MAX_RECORDS")
+    max_total = getattr(args, "max_total_bytes", None) or _env_int(environ, "PAPYRA_MAX_TOTAL_BYTES")
+    max_age = getattr(args, "max_age", None)
+    raw_age = environ.get("PAPYRA_MAX_AGE", "").strip()
+    if max_age is None and raw_age:
+        try:
+            max_age = parse_duration(raw_age)
+        except ValueError as exc:
+            raise UsageError(f"PAPYRA_MAX_AGE: {exc}") from None
+    return {"max_records": max_records, "max_age_seconds": max_age, "max_total_bytes": max_total}
 
 
 def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreSpec:
@@ -152,6 +199,11 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
         lock_timeout = DEFAULT_LOCK_TIMEOUT
 
     if backend is None:
+        if any(v is not None for v in _retention_fields(args, environ).values()):
+            raise UsageError(
+                "retention options need a store given by flags or environment; "
+                "a settings backend carries its own retention policy"
+            )
         return _settings_spec(environ, lock_timeout)
 
     if backend in FILE_BACKENDS:
@@ -169,6 +221,7 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
             max_bytes=max_bytes if backend == "rotating" else None,
             max_files=max_files if backend == "rotating" else None,
             lock_timeout=float(lock_timeout),
+            **_retention_fields(args, environ),
         )
     # redis
     url = url_flag or env("PAPYRA_REDIS_URL") or "redis://localhost:6379/0"
@@ -181,6 +234,7 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
         prefix=flag("prefix") or env("PAPYRA_PREFIX") or "papyra",
         system_id=flag("system_id") or env("PAPYRA_SYSTEM_ID") or "local",
         lock_timeout=float(lock_timeout),
+        **_retention_fields(args, environ),
     )
 
 
@@ -332,12 +386,13 @@ def open_store(spec: StoreSpec) -> Store:
     """Open the backend ``spec`` names. Raises :class:`OperationalError`/``UsageError``."""
     if spec.backend == "settings":
         return _open_from_settings(spec)
+    retention = spec.retention_policy()
     if spec.backend in FILE_BACKENDS:
         path = Path(str(spec.path))
         _check_file_location(path)
         cls = _load_backend_class(spec.backend)
         missing = _file_store_missing(spec)
-        kwargs: dict[str, Any] = {"lock_timeout": spec.lock_timeout}
+        kwargs: dict[str, Any] = {"lock_timeout": spec.lock_timeout, "retention_policy": retention}
         if spec.max_bytes is not None:
             kwargs["max_bytes"] = spec.max_bytes
         if spec.max_files is not None:
@@ -354,7 +409,9 @@ def open_store(spec: StoreSpec) -> Store:
     config_kwargs = {"url": spec.redis_url, "prefix": spec.prefix, "system_id": spec.system_id}
     extra = _accepted_kwargs(config_cls, {"lock_timeout": spec.lock_timeout})
     config = config_cls(**config_kwargs, **extra)
-    backend = cls(config, **_accepted_kwargs(cls, {"lock_timeout": spec.lock_timeout}))
+    backend = cls(
+        config, **_accepted_kwargs(cls, {"lock_timeout": spec.lock_timeout, "retention_policy": retention})
+    )
     return Store(spec, backend)
 
 

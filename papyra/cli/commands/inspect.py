@@ -184,32 +184,30 @@ def summary(ctx: Context) -> int:
         return EXIT_OK
     store = ctx.store()
     out.heading(f"Summary of {store.kind} store {store.describe()['location']}")
+    pairs: list[tuple[str, Any]] = []
     if latest is None:
         out.info("No audit data available.")
     else:
-        out.kv(
-            [
-                ("latest audit", format_ts(latest.timestamp)),
-                (
-                    "Actors",
-                    f"total={latest.total_actors} alive={latest.alive_actors} "
-                    f"stopping={latest.stopping_actors} restarting={latest.restarting_actors}",
-                ),
-                (
-                    "Registry",
-                    f"size={latest.registry_size} orphans={len(latest.registry_orphans)} "
-                    f"dead={len(latest.registry_dead)}",
-                ),
-                ("Dead letters", str(latest.dead_letters_count)),
-            ]
-        )
-    out.kv(
-        [
+        pairs += [
+            ("latest audit", format_ts(latest.timestamp)),
             (
-                "records",
-                f"events={counts['events']} audits={counts['audits']} dead_letters={counts['dead_letters']}",
+                "Actors",
+                f"total={latest.total_actors} alive={latest.alive_actors} "
+                f"stopping={latest.stopping_actors} restarting={latest.restarting_actors}",
             ),
-            ("time range", f"{format_ts(first)} -> {format_ts(last)}"),
+            (
+                "Registry",
+                f"size={latest.registry_size} orphans={len(latest.registry_orphans)} "
+                f"dead={len(latest.registry_dead)}",
+            ),
+            ("Dead letters", str(latest.dead_letters_count)),
         ]
-    )
+    pairs += [
+        (
+            "records",
+            f"events={counts['events']} audits={counts['audits']} dead_letters={counts['dead_letters']}",
+        ),
+        ("time range", f"{format_ts(first)} -> {format_ts(last)}"),
+    ]
+    out.kv(pairs)
     return EXIT_OK

@@ -10,7 +10,7 @@ from papyra.cli.errors import EXIT_ANOMALIES, EXIT_OK, OperationalError
 from papyra.cli.health import run_health_check
 from papyra.cli.output import format_bytes, format_ts
 from papyra.cli.render import anomaly_text, render_anomalies, retention_text
-from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files
+from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files, retained_from_files
 
 __all__ = ["compact", "inspect", "recover", "scan", "startup_check"]
 
@@ -212,8 +212,12 @@ def _compact_dry_run(ctx: Context) -> int:
     store = ctx.store()
     out = ctx.out
     before = _figures(ctx)
-    after = figures_from_backend(store.backend)
     physical = before.basis == "files"
+    retention = getattr(store.backend, "retention", None)
+    if physical and retention is not None and hasattr(retention, "window"):
+        after = retained_from_files(store.files(), retention)
+    else:
+        after = figures_from_backend(store.backend)
     if not physical:
         before = after  # the backend's physical content is not visible through its contract
     rows: list[dict[str, Any]] = []
@@ -236,7 +240,7 @@ def _compact_dry_run(ctx: Context) -> int:
             "before_records": before.total_records,
             "after_records": after.total_records,
             "before_bytes": before.total_bytes if physical else None,
-            "after_bytes": after.total_bytes,
+            "after_bytes": sum(k.bytes for k in after.kinds.values()),
             "removed_records": total_removed,
             "unreadable_lines": before.unreadable_lines,
         }
