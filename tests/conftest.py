@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.redis_server import redis_server  # noqa: F401  (suite-wide fixture)
+
 
 def _papyra_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("papyra") and t.is_alive()}

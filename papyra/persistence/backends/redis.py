@@ -20,13 +20,13 @@ fail-stop, as for the file backends.
 
 Reads page through the stream newest first (``XREVRANGE … COUNT``), applying retention per stream
 (each stream is its own log), so ``limit=N`` reads only the newest N entries. Consumer groups are
-in :mod:`papyra.persistence.backends.redis_groups` (delivery is at-least-once).
+in :mod:`papyra.persistence.backends.redis_groups` (delivery is at-least-once); scan, recovery and
+compaction in :mod:`papyra.persistence.backends.redis_maintenance`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import threading
 import time
@@ -49,19 +49,10 @@ from papyra.persistence.backends.redis_groups import (
     PendingSummary,
     RedisStreamEntry,
 )
+from papyra.persistence.backends.redis_maintenance import StreamMaintenanceMixin
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
 from papyra.persistence.codec import LineError, decode_record, encode_record_body, record_kind
-from papyra.persistence.models import (
-    RECORD_KINDS,
-    CompactionReport,
-    PersistedRecord,
-    PersistenceAnomaly,
-    PersistenceAnomalyType,
-    PersistenceRecoveryConfig,
-    PersistenceRecoveryMode,
-    PersistenceRecoveryReport,
-    PersistenceScanReport,
-)
+from papyra.persistence.models import RECORD_KINDS, PersistedRecord
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
 from papyra.persistence.writer import BackgroundWriter, TransientWriteError
 
@@ -81,30 +72,7 @@ logger = logging.getLogger("papyra")
 _TRANSIENT_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY ")
 #: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the codec writes kind first.
 _KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
-_MAX_ID_SEQ = 18446744073709551615
 _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
-
-
-def _s(value: Any) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
-
-
-def _split_id(entry_id: Any) -> tuple[int, int]:
-    ms, _, seq = _s(entry_id).partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _id_before(entry_id: Any) -> str | None:
-    """The largest stream id smaller than ``entry_id`` (None below 0-0). Works on Redis < 6.2."""
-    ms, seq = _split_id(entry_id)
-    if seq > 0:
-        return f"{ms}-{seq - 1}"
-    return f"{ms - 1}-{_MAX_ID_SEQ}" if ms > 0 else None
-
-
-def _id_after(entry_id: Any) -> str:
-    ms, seq = _split_id(entry_id)
-    return f"{ms}-{seq + 1}" if seq < _MAX_ID_SEQ else f"{ms + 1}-0"
 
 
 class _StreamSink:
@@ -161,7 +129,7 @@ class _StreamSink:
         """Nothing to do: durability on the server is Redis's AOF/RDB setting."""
 
 
-class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
+class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, PersistenceBackend):
     """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O."""
 
     backend_name = "redis"
@@ -254,6 +222,9 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
         except redis.RedisError as exc:
             raise PersistenceError(self._describe_error(op, exc)) from exc
 
+    def __enter__(self) -> RedisStreamsPersistence:
+        return self
+
     def __repr__(self) -> str:
         return f"RedisStreamsPersistence(url={self._config.safe_url!r}, base={self._config.base_key!r})"
 
@@ -290,7 +261,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
         try:
             if self._writer.pending == 0 and self._writer.flush(0, durable=False):
                 return
-            if self._writer.retrying:
+            if self._writer.retrying and not self._writer.flush(1.5, durable=False):
                 raise BackendUnavailable(
                     f"redis at {self._config.safe_url} is unreachable; "
                     f"{self._writer.pending} records are buffered"
@@ -315,32 +286,6 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
             self._client.close()
 
     # ------------------------------------------------------------------ reads
-
-    def _iter_newest(
-        self, key: str, *, first_page: int | None = None, min_id: str = "-"
-    ) -> Iterator[tuple[Any, dict[bytes, bytes]]]:
-        """Entries of ``key`` newest first, ``XREVRANGE … COUNT`` one page at a time."""
-        page = first_page or self._config.page_size
-        upper: str | None = "+"
-        while upper is not None:
-            with self._redis_errors("read"):
-                batch = self._client.xrevrange(key, max=upper, min=min_id, count=page)
-            yield from batch
-            if len(batch) < page:
-                return
-            upper = _id_before(batch[-1][0])
-            page = self._config.page_size
-
-    def _iter_oldest(self, key: str) -> Iterator[tuple[Any, dict[bytes, bytes]]]:
-        page = self._config.page_size
-        lower = "-"
-        while True:
-            with self._redis_errors("read"):
-                batch = self._client.xrange(key, min=lower, max="+", count=page)
-            yield from batch
-            if len(batch) < page:
-                return
-            lower = _id_after(batch[-1][0])
 
     def _list(
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
@@ -381,143 +326,3 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, PersistenceBackend):
                 break
         out.reverse()
         return out
-
-    # ------------------------------------------------------------------ health
-
-    def _check_entry(self, stream: str, fields: dict[bytes, bytes]) -> str | None:
-        """Why an entry is bad, or None when it holds a valid record of the stream's kind."""
-        data = fields.get(b"data")
-        if data is None:
-            return "missing 'data' field"
-        try:
-            record = decode_record(data)
-        except LineError as exc:
-            return exc.reason
-        if KIND_STREAMS[record_kind(record)] != stream:
-            return f"record of kind {record_kind(record)!r} in the {stream} stream"
-        return None
-
-    def _find_bad(self) -> tuple[list[PersistenceAnomaly], dict[str, list[tuple[str, bytes | None, str]]]]:
-        anomalies: list[PersistenceAnomaly] = []
-        bad: dict[str, list[tuple[str, bytes | None, str]]] = {}
-        sample = self._config.scan_sample_size
-        for stream in KIND_STREAMS.values():
-            key = self._config.stream_key(stream)
-            entries = (
-                self._iter_oldest(key)
-                if sample is None
-                else itertools.islice(self._iter_newest(key, first_page=sample), sample)
-            )
-            for entry_id, fields in entries:
-                reason = self._check_entry(stream, fields)
-                if reason is None:
-                    continue
-                eid = _s(entry_id)
-                anomalies.append(
-                    PersistenceAnomaly(
-                        type=PersistenceAnomalyType.CORRUPTED_LINE,
-                        path=key,
-                        detail=f"entry {eid}: {reason}",
-                    )
-                )
-                bad.setdefault(key, []).append((eid, fields.get(b"data"), reason))
-        return anomalies, bad
-
-    def scan(self) -> PersistenceScanReport:
-        """Check every entry of the three streams (paged), or the newest ``scan_sample_size`` of
-        each. Each bad entry is a ``CORRUPTED_LINE`` whose path is the stream key and whose
-        detail starts with ``entry <id>:``. Read-only."""
-        return self._scan()[0]
-
-    def _scan(self) -> tuple[PersistenceScanReport, dict[str, list[tuple[str, bytes | None, str]]]]:
-        self._metrics.incr("scans")
-        try:
-            self._ensure_visible()
-            anomalies, bad = self._find_bad()
-        except Exception:
-            self._metrics.incr("scan_errors")
-            raise
-        if anomalies:
-            self._metrics.incr("anomalies_detected", len(anomalies))
-        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies)), bad
-
-    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
-        """REPAIR deletes the entries the scan found bad; QUARANTINE first copies each (fields
-        ``source``, ``id``, ``data``, ``reason``, ``timestamp``) to ``config.quarantine_key(stream)``,
-        in the same MULTI/EXEC as the delete. ``quarantine_dir`` is ignored. Acts on exactly the
-        entries its own scan reported."""
-        self._metrics.incr("recoveries")
-        mode = (config or PersistenceRecoveryConfig()).mode
-        scan, bad = self._scan()
-        if mode is PersistenceRecoveryMode.IGNORE or not bad:
-            return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
-        repaired: list[str] = []
-        quarantined: list[str] = []
-        try:
-            with self._maint_lock, self._redis_errors("recover"):
-                for key, entries in bad.items():
-                    pipe = self._client.pipeline(transaction=True)
-                    if mode is PersistenceRecoveryMode.QUARANTINE:
-                        qkey = self._config.quarantine_key(key)
-                        now = repr(time.time())
-                        for eid, data, reason in entries:
-                            pipe.xadd(qkey, {"source": key, "id": eid, "data": data or b"",
-                                             "reason": reason, "timestamp": now})
-                        quarantined.append(qkey)
-                    pipe.xdel(key, *[eid for eid, _, _ in entries])
-                    pipe.execute()
-                    repaired.append(key)
-        except Exception:
-            self._metrics.incr("recovery_errors")
-            raise
-        return PersistenceRecoveryReport(
-            backend=self.backend_name, scan=scan,
-            repaired_files=tuple(repaired), quarantined_files=tuple(quarantined),
-        )
-
-    def compact(self) -> CompactionReport:
-        """Make retention physical, per stream, exactly: ``max_records`` with ``XTRIM MAXLEN``;
-        age and byte limits with one newest-first pass (``XTRIM MINID`` below the oldest kept
-        entry, ``XDEL`` for too-old entries in between). Undecodable entries are left to
-        ``recover()`` unless older than the cut. Byte figures are None."""
-        self._metrics.incr("compactions")
-        try:
-            self._ensure_visible()
-            with self._maint_lock, self._redis_errors("compact"):
-                keys = self._config.stream_keys
-                before = sum(int(self._client.xlen(k)) for k in keys)
-                if not self._retention.is_unbounded:
-                    for key in keys:
-                        self._compact_stream(key)
-                after = sum(int(self._client.xlen(k)) for k in keys)
-        except Exception:
-            self._metrics.incr("compaction_errors")
-            raise
-        return CompactionReport(backend=self.backend_name, before_records=before, after_records=after)
-
-    def _compact_stream(self, key: str) -> None:
-        policy = self._retention
-        if policy.max_age_seconds is None and policy.max_total_bytes is None:
-            self._client.xtrim(key, maxlen=policy.max_records, approximate=False)
-            return
-        window = policy.window()
-        doomed: list[Any] = []
-        for entry_id, fields in self._iter_newest(key):
-            data = fields.get(b"data")
-            try:
-                record = decode_record(data) if data is not None else None
-            except LineError:
-                record = None
-            if record is None:
-                continue
-            verdict = window.offer(record.timestamp, len(data or b""))
-            if verdict is RetentionVerdict.STOP:
-                self._client.xtrim(key, minid=_id_after(entry_id), approximate=False)
-                break
-            if verdict is RetentionVerdict.SKIP:
-                doomed.append(entry_id)
-                if len(doomed) >= self._config.page_size:
-                    self._client.xdel(key, *doomed)
-                    doomed.clear()
-        if doomed:
-            self._client.xdel(key, *doomed)

@@ -124,9 +124,6 @@ class ConsumerGroupsMixin:
     def _redis_errors(self, op: str) -> AbstractContextManager[None]:  # provided by the backend
         raise NotImplementedError
 
-    def _ensure_visible(self) -> None:  # provided by the backend
-        raise NotImplementedError
-
     # ------------------------------------------------------------------ groups
 
     def ensure_consumer_group(self, kind: str, group: str, start_id: str = "0") -> bool:
@@ -161,12 +158,12 @@ class ConsumerGroupsMixin:
         ``read_id=">"`` reads new entries, waiting up to ``block_ms`` ms when there are none
         (``None`` or ``0``: return at once — never "block forever"); ``read_id="0"`` re-reads
         this consumer's own pending entries (a redelivery: counts towards ``max_deliveries``).
-        With ``ensure_group`` a missing group is created from the start of the stream.
+        With ``ensure_group`` a missing group is created from the start of the stream. Sees what
+        has reached Redis: call ``flush()`` first to include this process's buffered records.
         """
         if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
             raise ValueError(f"count must be a positive integer, got {count!r}")
         key = self._config.stream_key(kind)
-        self._ensure_visible()
         new_only = read_id == ">"
         deadline = time.monotonic() + (block_ms or 0) / 1000.0
         # Keep each blocking call shorter than the socket timeout so it never looks like an outage.

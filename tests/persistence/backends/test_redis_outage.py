@@ -40,7 +40,7 @@ def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
         if predicate():
             return True
         time.sleep(0.01)
-    return predicate()
+    return bool(predicate())
 
 
 def test_redis_restart_mid_stream_loses_nothing(private_redis: RedisServer) -> None:

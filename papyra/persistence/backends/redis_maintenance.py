@@ -1,0 +1,240 @@
+"""Paged stream reading, scan, recovery and compaction for the Redis Streams backend.
+
+A mixin of :class:`~papyra.persistence.backends.redis.RedisStreamsPersistence`: it relies on the
+backend's client, config, metrics, retention and error mapping.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from papyra.persistence.backends.redis_config import KIND_STREAMS, RedisStreamsConfig
+from papyra.persistence.codec import LineError, decode_record, record_kind
+from papyra.persistence.metrics import PersistenceMetrics
+from papyra.persistence.models import (
+    CompactionReport,
+    PersistenceAnomaly,
+    PersistenceAnomalyType,
+    PersistenceRecoveryConfig,
+    PersistenceRecoveryMode,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
+from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+__all__ = ["StreamMaintenanceMixin"]
+
+_MAX_ID_SEQ = 18446744073709551615
+_BadEntries = dict[str, list[tuple[str, "bytes | None", str]]]
+
+
+def _s(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def _split_id(entry_id: Any) -> tuple[int, int]:
+    ms, _, seq = _s(entry_id).partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _id_before(entry_id: Any) -> str | None:
+    """The largest stream id smaller than ``entry_id`` (None below 0-0). Works on Redis < 6.2."""
+    ms, seq = _split_id(entry_id)
+    if seq > 0:
+        return f"{ms}-{seq - 1}"
+    return f"{ms - 1}-{_MAX_ID_SEQ}" if ms > 0 else None
+
+
+def _id_after(entry_id: Any) -> str:
+    ms, seq = _split_id(entry_id)
+    return f"{ms}-{seq + 1}" if seq < _MAX_ID_SEQ else f"{ms + 1}-0"
+
+
+class StreamMaintenanceMixin:
+    """Paged reads, ``scan``, ``recover`` and ``compact`` over the three streams."""
+
+    backend_name: str
+    _config: RedisStreamsConfig
+    _client: Any
+    _metrics: PersistenceMetrics
+    _retention: RetentionPolicy
+    _maint_lock: threading.Lock
+
+    def _redis_errors(self, op: str) -> AbstractContextManager[None]:  # provided by the backend
+        raise NotImplementedError
+
+    def _ensure_visible(self) -> None:  # provided by the backend
+        raise NotImplementedError
+
+    def _iter_newest(
+        self, key: str, *, first_page: int | None = None, min_id: str = "-"
+    ) -> Iterator[tuple[Any, dict[bytes, bytes]]]:
+        """Entries of ``key`` newest first, ``XREVRANGE … COUNT`` one page at a time."""
+        page = first_page or self._config.page_size
+        upper: str | None = "+"
+        while upper is not None:
+            with self._redis_errors("read"):
+                batch = self._client.xrevrange(key, max=upper, min=min_id, count=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            upper = _id_before(batch[-1][0])
+            page = self._config.page_size
+
+    def _iter_oldest(self, key: str) -> Iterator[tuple[Any, dict[bytes, bytes]]]:
+        page = self._config.page_size
+        lower = "-"
+        while True:
+            with self._redis_errors("read"):
+                batch = self._client.xrange(key, min=lower, max="+", count=page)
+            yield from batch
+            if len(batch) < page:
+                return
+            lower = _id_after(batch[-1][0])
+
+    # ------------------------------------------------------------------ health
+
+    def _check_entry(self, stream: str, fields: dict[bytes, bytes]) -> str | None:
+        """Why an entry is bad, or None when it holds a valid record of the stream's kind."""
+        data = fields.get(b"data")
+        if data is None:
+            return "missing 'data' field"
+        try:
+            record = decode_record(data)
+        except LineError as exc:
+            return exc.reason
+        if KIND_STREAMS[record_kind(record)] != stream:
+            return f"record of kind {record_kind(record)!r} in the {stream} stream"
+        return None
+
+    def _find_bad(self) -> tuple[list[PersistenceAnomaly], _BadEntries]:
+        anomalies: list[PersistenceAnomaly] = []
+        bad: _BadEntries = {}
+        sample = self._config.scan_sample_size
+        for stream in KIND_STREAMS.values():
+            key = self._config.stream_key(stream)
+            entries = (
+                self._iter_oldest(key)
+                if sample is None
+                else itertools.islice(self._iter_newest(key, first_page=sample), sample)
+            )
+            for entry_id, fields in entries:
+                reason = self._check_entry(stream, fields)
+                if reason is None:
+                    continue
+                eid = _s(entry_id)
+                anomalies.append(
+                    PersistenceAnomaly(
+                        type=PersistenceAnomalyType.CORRUPTED_LINE,
+                        path=key,
+                        detail=f"entry {eid}: {reason}",
+                    )
+                )
+                bad.setdefault(key, []).append((eid, fields.get(b"data"), reason))
+        return anomalies, bad
+
+    def scan(self) -> PersistenceScanReport:
+        """Check every entry of the three streams (paged), or the newest ``scan_sample_size`` of
+        each. Each bad entry is a ``CORRUPTED_LINE`` whose path is the stream key and whose
+        detail starts with ``entry <id>:``. Read-only."""
+        return self._scan()[0]
+
+    def _scan(self) -> tuple[PersistenceScanReport, _BadEntries]:
+        self._metrics.incr("scans")
+        try:
+            self._ensure_visible()
+            anomalies, bad = self._find_bad()
+        except Exception:
+            self._metrics.incr("scan_errors")
+            raise
+        if anomalies:
+            self._metrics.incr("anomalies_detected", len(anomalies))
+        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies)), bad
+
+    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+        """REPAIR deletes the entries the scan found bad; QUARANTINE first copies each (fields
+        ``source``, ``id``, ``data``, ``reason``, ``timestamp``) to ``config.quarantine_key(stream)``,
+        in the same MULTI/EXEC as the delete. ``quarantine_dir`` is ignored. Acts on exactly the
+        entries its own scan reported."""
+        self._metrics.incr("recoveries")
+        mode = (config or PersistenceRecoveryConfig()).mode
+        scan, bad = self._scan()
+        if mode is PersistenceRecoveryMode.IGNORE or not bad:
+            return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
+        repaired: list[str] = []
+        quarantined: list[str] = []
+        try:
+            with self._maint_lock, self._redis_errors("recover"):
+                for key, entries in bad.items():
+                    pipe = self._client.pipeline(transaction=True)
+                    if mode is PersistenceRecoveryMode.QUARANTINE:
+                        qkey = self._config.quarantine_key(key)
+                        now = repr(time.time())
+                        for eid, data, reason in entries:
+                            pipe.xadd(qkey, {"source": key, "id": eid, "data": data or b"",
+                                             "reason": reason, "timestamp": now})
+                        quarantined.append(qkey)
+                    pipe.xdel(key, *[eid for eid, _, _ in entries])
+                    pipe.execute()
+                    repaired.append(key)
+        except Exception:
+            self._metrics.incr("recovery_errors")
+            raise
+        return PersistenceRecoveryReport(
+            backend=self.backend_name, scan=scan,
+            repaired_files=tuple(repaired), quarantined_files=tuple(quarantined),
+        )
+
+    def compact(self) -> CompactionReport:
+        """Make retention physical, per stream, exactly: ``max_records`` with ``XTRIM MAXLEN``;
+        age and byte limits with one newest-first pass (``XTRIM MINID`` below the oldest kept
+        entry, ``XDEL`` for too-old entries in between). Undecodable entries are left to
+        ``recover()`` unless older than the cut. Byte figures are None."""
+        self._metrics.incr("compactions")
+        try:
+            self._ensure_visible()
+            with self._maint_lock, self._redis_errors("compact"):
+                keys = self._config.stream_keys
+                before = sum(int(self._client.xlen(k)) for k in keys)
+                if not self._retention.is_unbounded:
+                    for key in keys:
+                        self._compact_stream(key)
+                after = sum(int(self._client.xlen(k)) for k in keys)
+        except Exception:
+            self._metrics.incr("compaction_errors")
+            raise
+        return CompactionReport(backend=self.backend_name, before_records=before, after_records=after)
+
+    def _compact_stream(self, key: str) -> None:
+        policy = self._retention
+        if policy.max_age_seconds is None and policy.max_total_bytes is None:
+            self._client.xtrim(key, maxlen=policy.max_records, approximate=False)
+            return
+        window = policy.window()
+        doomed: list[Any] = []
+        for entry_id, fields in self._iter_newest(key):
+            data = fields.get(b"data")
+            try:
+                record = decode_record(data) if data is not None else None
+            except LineError:
+                record = None
+            if record is None:
+                continue
+            verdict = window.offer(record.timestamp, len(data or b""))
+            if verdict is RetentionVerdict.STOP:
+                self._client.xtrim(key, minid=_id_after(entry_id), approximate=False)
+                break
+            if verdict is RetentionVerdict.SKIP:
+                doomed.append(entry_id)
+                if len(doomed) >= self._config.page_size:
+                    self._client.xdel(key, *doomed)
+                    doomed.clear()
+        if doomed:
+            self._client.xdel(key, *doomed)
