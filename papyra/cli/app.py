@@ -8,6 +8,7 @@ dependency.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import math
 import os
@@ -438,7 +439,8 @@ def run(
     debug = "--debug" in args_list
     parser = build_parser()
     try:
-        args = parser.parse_args(args_list)
+        with contextlib.redirect_stdout(out_stream):  # --help / --version print to sys.stdout
+            args = parser.parse_args(args_list)
     except UsageError as exc:
         err_stream.write(f"papyra: error: {redact(str(exc))}\n")
         return EXIT_USAGE
