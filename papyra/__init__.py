@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from papyra.exceptions import (
     ActorStopped,
     AskDeadlock,
@@ -11,14 +13,103 @@ from papyra.exceptions import (
     PapyraError,
 )
 
+if TYPE_CHECKING:
+    from papyra._envelope import ActorTerminated, DeadLetter
+    from papyra.actor import Actor
+    from papyra.address import ActorAddress
+    from papyra.audit import ActorInfo, AuditReport
+    from papyra.context import ActorContext
+    from papyra.events import ActorCrashed, ActorEvent, ActorRestarted, ActorStarted
+    from papyra.hooks import DefaultHooks, FailureInfo, SystemHooks
+    from papyra.mailbox import OverflowPolicy
+    from papyra.ref import ActorProxy, ActorRef
+    from papyra.supervision import Strategy, SupervisionPolicy
+    from papyra.supervisor import SupervisorDecision
+    from papyra.system import STOP, ActorSystem, DeadLetterMailbox
+    from papyra.typing import Receives, ReceivesAny
+
+
+# Runtime names are imported lazily (PEP 562) so that ``import papyra`` (e.g. by the CLI) does
+# not pull in the runtime or the persistence layer until they are used.
+_LAZY: dict[str, str] = {
+    "ActorTerminated": "papyra._envelope",
+    "DeadLetter": "papyra._envelope",
+    "Actor": "papyra.actor",
+    "ActorAddress": "papyra.address",
+    "ActorInfo": "papyra.audit",
+    "AuditReport": "papyra.audit",
+    "ActorContext": "papyra.context",
+    "ActorCrashed": "papyra.events",
+    "ActorEvent": "papyra.events",
+    "ActorRestarted": "papyra.events",
+    "ActorStarted": "papyra.events",
+    "DefaultHooks": "papyra.hooks",
+    "FailureInfo": "papyra.hooks",
+    "SystemHooks": "papyra.hooks",
+    "OverflowPolicy": "papyra.mailbox",
+    "ActorProxy": "papyra.ref",
+    "ActorRef": "papyra.ref",
+    "Strategy": "papyra.supervision",
+    "SupervisionPolicy": "papyra.supervision",
+    "SupervisorDecision": "papyra.supervisor",
+    "STOP": "papyra.system",
+    "ActorSystem": "papyra.system",
+    "DeadLetterMailbox": "papyra.system",
+    "Receives": "papyra.typing",
+    "ReceivesAny": "papyra.typing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'papyra' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __version__ = "0.4.0"
 
+# The lifecycle *event* ActorStopped lives in papyra.events (the name ActorStopped here is the
+# exception); import it as ``from papyra.events import ActorStopped``.
 __all__ = [
+    "STOP",
+    "Actor",
+    "ActorAddress",
+    "ActorContext",
+    "ActorCrashed",
+    "ActorEvent",
+    "ActorInfo",
+    "ActorProxy",
+    "ActorRef",
+    "ActorRestarted",
+    "ActorStarted",
     "ActorStopped",
+    "ActorSystem",
+    "ActorTerminated",
     "AskDeadlock",
     "AskTimeout",
+    "AuditReport",
+    "DeadLetter",
+    "DeadLetterMailbox",
+    "DefaultHooks",
+    "FailureInfo",
     "MailboxClosed",
     "MailboxFull",
+    "OverflowPolicy",
     "PapyraError",
+    "Receives",
+    "ReceivesAny",
+    "Strategy",
+    "SupervisionPolicy",
+    "SupervisorDecision",
+    "SystemHooks",
     "__version__",
 ]

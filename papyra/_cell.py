@@ -1,0 +1,347 @@
+"""The actor cell: one actor's runtime record and its run loop (internal).
+
+A cell is the dispatcher task of its actor. Everything that touches the actor instance —
+``on_start``, ``receive``, supervision, restarts, ``on_stop`` — runs on the worker currently
+running the cell, so an instance never runs concurrently with itself. Flags are written under
+the system lock and read without it on hot paths (a stale read is caught by the mailbox, which
+refuses puts once closed).
+
+Termination has two phases. *Phase 1* (``_terminate``) closes the mailbox and turns every
+message left in it into a dead letter (pending asks fail with ``ActorStopped``). *Phase 2*
+(``_finalize``) notifies watchers, calls ``on_stop`` and emits ``ActorStopped``; it runs only
+once every child has terminated, so children always finish before their parents. Nothing ever
+blocks waiting for a child: the last child to terminate schedules its parent's phase 2.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any
+
+from papyra._deadlock import set_current_cell
+from papyra._envelope import (
+    STOP,
+    ActorTerminated,
+    EscalatedFailure,
+    ProxyOp,
+    ReplySlot,
+    StartItem,
+)
+from papyra.events import ActorCrashed, ActorRestarted, ActorStarted, describe_error
+from papyra.events import ActorStopped as ActorStoppedEvent
+from papyra.exceptions import ActorStopped
+from papyra.hooks import FailureInfo
+from papyra.ref import ActorRef
+from papyra.supervision import Strategy
+from papyra.supervisor import SupervisorDecision
+
+if TYPE_CHECKING:
+    from papyra.address import ActorAddress
+    from papyra.mailbox import Mailbox
+    from papyra.supervision import SupervisionPolicy
+    from papyra.system import ActorSystem
+
+__all__ = ["Cell", "check_actor_instance"]
+
+logger = logging.getLogger("papyra")
+
+#: Messages an actor handles per turn before yielding its worker (fairness quantum).
+THROUGHPUT = 32
+_MAX_NESTED_RESTARTS = 64
+_HOOKS = ("receive", "on_start", "on_stop", "on_child_failure")
+_STRATEGY_DECISION = {
+    Strategy.STOP: SupervisorDecision.STOP,
+    Strategy.RESTART: SupervisorDecision.RESTART,
+    Strategy.ESCALATE: SupervisorDecision.ESCALATE,
+}
+
+
+def check_actor_instance(instance: Any) -> None:
+    """Raise ``TypeError`` unless ``instance`` has a synchronous ``receive`` and no coroutine hooks."""
+    if not callable(getattr(instance, "receive", None)):
+        raise TypeError(f"actor factory returned {type(instance).__name__!r}, which has no receive()")
+    for name in _HOOKS:
+        method = getattr(instance, name, None)
+        if method is not None and (
+            inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
+        ):
+            raise TypeError(
+                f"{type(instance).__qualname__}.{name} is a coroutine function; Papyra actors are "
+                f"synchronous: define {name} with plain 'def'."
+            )
+
+
+class _FinalizeTask:
+    """Dispatcher task running a parent's deferred phase 2 once its last child terminated."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell: Cell) -> None:
+        self.cell = cell
+
+    def run(self) -> None:
+        prev = set_current_cell(self.cell)
+        try:
+            self.cell._finalize()
+        finally:
+            set_current_cell(prev)
+
+
+class Cell:
+    """Runtime record of one actor (see the module docstring)."""
+
+    def __init__(
+        self,
+        system: ActorSystem,
+        rid: int,
+        address: ActorAddress,
+        factory: Any,
+        actor: Any,
+        mailbox: Mailbox,
+        policy: SupervisionPolicy,
+        name: str | None,
+        parent: Cell | None,
+    ) -> None:
+        self.system = system
+        self.rid = rid
+        self.address = address
+        self.address_dict = address.to_dict()
+        self.factory = factory
+        self.actor = actor
+        self.actor_type = type(actor).__qualname__
+        self.mailbox = mailbox
+        self.policy = policy
+        self.name = name
+        self.parent = parent
+        self.children: list[Cell] = []
+        self.live_children = 0
+        self.watchers: dict[int, Cell] = {}
+        # Flags (written under the system lock).
+        self.accepting = True  # alive and no stop requested: refs accept messages
+        self.alive = True
+        self.stopping = False
+        self.restarting = False
+        self.started = False
+        self.stop_now = False  # immediate stop requested
+        self.stop_reason = "stopped"
+        self.done = False  # phase 1 finished: the cell never runs messages again
+        self.awaiting_children = False
+        self.terminated = False  # phase 2 finished
+        self.restart_timestamps: list[float] = []
+        self._restart_depth = 0
+        # Counters (written only by the cell's own worker).
+        self.processed = 0
+        self.crashes = 0
+        self.restarts = 0
+        self.self_ref = ActorRef(system, self)
+
+    @property
+    def state(self) -> str:
+        if self.terminated or not self.alive:
+            return "stopped"
+        if self.stopping:
+            return "stopping"
+        if self.restarting:
+            return "restarting"
+        return "running" if self.started else "starting"
+
+    # ------------------------------------------------------------------ run loop
+
+    def run(self) -> None:
+        """Process up to ``THROUGHPUT`` items, then yield the worker (resubmitting if needed)."""
+        prev = set_current_cell(self)
+        try:
+            mailbox = self.mailbox
+            if self.stop_now:
+                self._terminate()
+                return
+            for _ in range(THROUGHPUT):
+                item = mailbox.pop()
+                if item is None:
+                    return
+                if type(item) is tuple:
+                    self._handle_envelope(item)
+                else:
+                    self._handle_control(item)
+                if self.done:
+                    return
+                if self.stop_now:
+                    self._terminate()
+                    return
+            if mailbox.reschedule():
+                self.system._dispatcher_submit(self)
+        finally:
+            set_current_cell(prev)
+
+    def _handle_envelope(self, envelope: tuple[Any, ReplySlot | None]) -> None:
+        message, slot = envelope
+        if message is STOP:
+            self._terminate()
+            return
+        try:
+            is_proxy = type(message) is ProxyOp
+            result = self._proxy(message) if is_proxy else self.actor.receive(message)
+            error: BaseException | None = None
+        except BaseException as exc:
+            result = None
+            error = exc
+            self._on_failure(exc)
+        self.processed += 1
+        if self.stop_now and not self.done:
+            self._terminate()  # finalize before the reply (when no child is left to wait for)
+        if slot is not None:
+            slot.set(result, error)
+
+    def _proxy(self, op: ProxyOp) -> Any:
+        if op.name.startswith("_"):
+            raise AttributeError(f"proxies refuse private attribute {op.name!r}")
+        if op.kind == "get":
+            return getattr(self.actor, op.name)
+        if op.kind == "set":
+            setattr(self.actor, op.name, op.value)
+            return None
+        return getattr(self.actor, op.name)(*op.args, **op.kwargs)
+
+    def _handle_control(self, item: Any) -> None:
+        if type(item) is StartItem:
+            if self._call_on_start(self.actor):
+                self.started = True
+                self.system._emit(ActorStarted(address=self.address_dict, timestamp=self.system.now()))
+        elif type(item) is EscalatedFailure and not self.stopping:
+            self._on_failure(item.error)
+        # WakeItem: nothing to do; the loop checks stop_now after every item.
+
+    # ------------------------------------------------------------------ user callbacks
+
+    def _call_on_start(self, actor: Any) -> bool:
+        try:
+            actor.on_start()
+            return True
+        except BaseException as exc:
+            error = RuntimeError("actor.on_start() failed")
+            error.__cause__ = exc
+            self._on_failure(error)
+            return False
+
+    def _call_on_stop(self, actor: Any) -> None:
+        try:
+            actor.on_stop()
+        except BaseException:
+            logger.warning("papyra: %s on_stop() raised; ignored", self.address, exc_info=True)
+
+    # ------------------------------------------------------------------ supervision
+
+    def _on_failure(self, exc: BaseException) -> None:
+        system = self.system
+        self.crashes += 1
+        if self.stopping:
+            # A stop is already under way: no supervision, terminate now.
+            logger.warning("papyra: %s failed while stopping: %s", self.address, describe_error(exc))
+            system._request_stop(self, immediate=True, reason=self.stop_reason)
+            return
+        policy = self.policy
+        system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, None))
+        text = describe_error(exc)
+        system._emit(
+            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=text, reason=text)
+        )
+        decision: SupervisorDecision | None = None
+        parent = self.parent
+        if parent is not None and parent.accepting:
+            try:
+                raw = parent.actor.on_child_failure(self.self_ref, exc)
+                decision = None if raw is None else SupervisorDecision(raw)
+            except Exception:
+                logger.warning("papyra: %s on_child_failure raised; using the child's policy",
+                               parent.address, exc_info=True)
+                decision = None
+            if decision is not None:
+                system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
+        action = decision if decision is not None else _STRATEGY_DECISION[policy.strategy]
+        if action is SupervisorDecision.IGNORE:
+            self.started = True
+            return
+        system._stop_children(self)
+        if action is SupervisorDecision.RESTART:
+            self._restart(exc)
+        elif action is SupervisorDecision.ESCALATE:
+            if parent is not None and parent.accepting:
+                system._escalate(parent, exc, self.rid)
+            system._request_stop(self, immediate=True, reason="escalated")
+        else:
+            system._request_stop(self, immediate=True, reason="supervisor")
+
+    def _restart(self, cause: BaseException) -> None:
+        system = self.system
+        policy = self.policy
+        now = system.now()
+        window = policy.within_seconds
+        self.restart_timestamps = [t for t in self.restart_timestamps if now - t <= window]
+        if len(self.restart_timestamps) >= policy.max_restarts or self._restart_depth >= _MAX_NESTED_RESTARTS:
+            system._request_stop(self, immediate=True, reason="restart-limit")
+            return
+        system._set_restarting(self, True)
+        self._call_on_stop(self.actor)
+        self.restart_timestamps.append(now)
+        try:
+            fresh = self.factory()
+            check_actor_instance(fresh)
+        except BaseException:
+            logger.error("papyra: %s could not be restarted: the factory failed", self.address, exc_info=True)
+            system._set_restarting(self, False)
+            system._request_stop(self, immediate=True, reason="restart-limit")
+            return
+        self.actor = fresh
+        system._inject_context(self)
+        self._restart_depth += 1
+        try:
+            ok = self._call_on_start(fresh)  # a failure nests supervision (bounded by the limit)
+        finally:
+            self._restart_depth -= 1
+        if not ok or self.actor is not fresh:
+            system._set_restarting(self, False)
+            return
+        system._set_restarting(self, False)
+        self.started = True
+        self.restarts += 1
+        system._emit(
+            ActorRestarted(address=self.address_dict, timestamp=system.now(), reason=describe_error(cause))
+        )
+
+    # ------------------------------------------------------------------ termination
+
+    def _terminate(self) -> None:
+        """Phase 1: close the mailbox, dead-letter the leftovers, then finalize (or wait for children)."""
+        if self.done:
+            return
+        system = self.system
+        leftovers, wait_for_children = system._begin_termination(self)
+        if leftovers:
+            error_reason = self.stop_reason
+            for message, slot in leftovers:
+                if message is STOP or type(message) is ActorTerminated:
+                    continue
+                system._dead_letter(self.self_ref, message, slot is not None, "unprocessed")
+                if slot is not None:
+                    slot.set(None, ActorStopped("Actor stopped before processing the message.",
+                                                reason=error_reason))
+        if not wait_for_children:
+            self._finalize()
+
+    def _finalize(self) -> None:
+        """Phase 2: watchers, ``on_stop``, ``ActorStopped`` event, bookkeeping. Runs once."""
+        system = self.system
+        watchers = system._mark_dead(self)
+        if watchers is None:
+            return
+        for watcher in watchers:
+            system._deliver_terminated(watcher, self)
+        self._call_on_stop(self.actor)
+        system._emit(
+            ActorStoppedEvent(address=self.address_dict, timestamp=system.now(), reason=self.stop_reason)
+        )
+        system._mark_terminated(self)
+
+    def finalize_task(self) -> _FinalizeTask:
+        return _FinalizeTask(self)

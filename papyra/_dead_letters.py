@@ -1,0 +1,67 @@
+"""The bounded dead-letter ring (``ActorSystem.dead_letters``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from papyra._envelope import DeadLetter
+
+__all__ = ["DeadLetterMailbox"]
+
+logger = logging.getLogger("papyra")
+
+
+class DeadLetterMailbox:
+    """Keeps the newest ``capacity`` dead letters; older ones are evicted and counted.
+
+    ``push`` is O(1) under one lock, then calls ``on_dead_letter`` (outside the lock; exceptions
+    logged and swallowed).
+    """
+
+    def __init__(
+        self, *, capacity: int = 10_000, on_dead_letter: Callable[[DeadLetter], object] | None = None
+    ) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
+            raise ValueError(f"dead_letter_capacity must be a positive int, got {capacity!r}")
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._ring: deque[DeadLetter] = deque(maxlen=capacity)
+        self._dropped = 0
+        self._total = 0
+        self._on_dead_letter = on_dead_letter
+
+    @property
+    def messages(self) -> tuple[DeadLetter, ...]:
+        """Snapshot of the retained dead letters, oldest first."""
+        with self._lock:
+            return tuple(self._ring)
+
+    @property
+    def dropped(self) -> int:
+        """How many dead letters were evicted from the ring because it was full."""
+        return self._dropped
+
+    @property
+    def total(self) -> int:
+        """Every dead letter ever pushed (retained + dropped)."""
+        return self._total
+
+    def __len__(self) -> int:
+        return len(self._ring)
+
+    def push(self, dead_letter: DeadLetter) -> None:
+        """Record one dead letter, then call the ``on_dead_letter`` callback."""
+        with self._lock:
+            if len(self._ring) == self.capacity:
+                self._dropped += 1
+            self._ring.append(dead_letter)
+            self._total += 1
+        callback = self._on_dead_letter
+        if callback is not None:
+            try:
+                callback(dead_letter)
+            except Exception:
+                logger.warning("papyra: on_dead_letter callback raised; ignored", exc_info=True)

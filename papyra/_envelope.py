@@ -1,0 +1,174 @@
+"""Internal message-level types: the STOP sentinel, one-shot reply slots, control items,
+``ActorTerminated`` and ``DeadLetter``.
+
+A user envelope is the tuple ``(message, reply_slot_or_None)``; control items (start, stop
+wake-up, escalated failure) travel on the mailbox's control lane.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from papyra.ref import ActorRef
+
+__all__ = ["STOP", "ActorTerminated", "DeadLetter", "ReplySlot"]
+
+
+class _Stop:
+    """Type of the :data:`STOP` sentinel."""
+
+    _instance: _Stop | None = None
+
+    def __new__(cls) -> _Stop:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "<PapyraStop>"
+
+    def __reduce__(self) -> str:
+        return "STOP"
+
+
+#: Telling ``STOP`` to an actor is a graceful stop request (same as ``ref.stop()``).
+STOP: Final = _Stop()
+
+_PENDING, _DONE, _ABANDONED = 0, 1, 2
+
+
+class ReplySlot:
+    """One-shot reply channel of an ``ask``: pending → done (value or error) or abandoned.
+
+    ``set`` after ``abandon`` (a late reply after a timeout) is a silent no-op. Costs two small
+    locks; waiting is a lock acquire with a timeout.
+    """
+
+    __slots__ = ("_mutex", "_state", "_waiter", "error", "future", "value")
+
+    def __init__(self, future: Future[Any] | None = None) -> None:
+        self._mutex = threading.Lock()
+        self._waiter = threading.Lock()
+        self._waiter.acquire()
+        self._state = _PENDING
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.future = future
+
+    @property
+    def done(self) -> bool:
+        return self._state != _PENDING
+
+    def set(self, value: Any, error: BaseException | None = None) -> bool:
+        """Deliver the reply; False (and nothing happens) if already done or abandoned."""
+        with self._mutex:
+            if self._state != _PENDING:
+                return False
+            self.value = value
+            self.error = error
+            self._state = _DONE
+        self._waiter.release()
+        future = self.future
+        if future is not None:
+            try:
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(value)
+            except Exception:  # cancelled future: the late reply is dropped
+                pass
+        return True
+
+    def wait(self, timeout: float | None) -> bool:
+        """Block until the reply arrives (True) or ``timeout`` elapses (False, slot abandoned)."""
+        got = self._waiter.acquire(True, -1 if timeout is None else max(timeout, 0.0))
+        if got:
+            return True
+        with self._mutex:
+            if self._state == _DONE:
+                return True
+            self._state = _ABANDONED
+            return False
+
+
+@dataclass(frozen=True)
+class ActorTerminated:
+    """Delivered to each watcher (through ``receive``) exactly once when a watched actor ends."""
+
+    ref: ActorRef
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that was not (and will never be) processed.
+
+    ``target`` is the ref the message was sent through; ``reason`` is ``"stopped"`` (target not
+    running), ``"unprocessed"`` (left in the mailbox at termination), ``"mailbox-full"`` (overflow
+    ``fail`` or a timed-out blocking put) or ``"dropped"`` (overflow ``drop``).
+    """
+
+    target: ActorRef
+    message: Any
+    expects_reply: bool
+    reason: str = "stopped"
+
+
+# ----------------------------------------------------------------------------- control items
+
+
+class _Control:
+    __slots__ = ()
+
+
+class StartItem(_Control):
+    """Run ``on_start`` (always the first item of a new actor)."""
+
+    __slots__ = ()
+
+
+class WakeItem(_Control):
+    """Wake the actor so it notices an immediate stop request."""
+
+    __slots__ = ()
+
+
+class EscalatedFailure(_Control):
+    """A child escalated ``error``; the parent handles it as its own failure."""
+
+    __slots__ = ("child_rid", "error")
+
+    def __init__(self, error: BaseException, child_rid: int) -> None:
+        self.error = error
+        self.child_rid = child_rid
+
+
+START_ITEM: Final = StartItem()
+WAKE_ITEM: Final = WakeItem()
+
+
+class ProxyOp:
+    """A proxy operation executed inside the actor: ``get``, ``set`` or ``call`` an attribute."""
+
+    __slots__ = ("args", "kind", "kwargs", "name", "value")
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        *,
+        value: Any = None,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.value = value
+        self.args = args
+        self.kwargs = kwargs or {}
+
+    def __repr__(self) -> str:
+        return f"ProxyOp({self.kind} {self.name})"

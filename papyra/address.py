@@ -1,0 +1,47 @@
+"""Actor addresses: ``ActorAddress(system, actor_id)``, written as ``"system:actor_id"``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ActorAddress"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorAddress:
+    """Where an actor lives: the owning system's id and the actor's numeric id (its rid).
+
+    Hashable and equal by both fields. ``str()`` is ``"system:actor_id"``; :meth:`parse` reads it
+    back, splitting on the *last* colon so system ids that contain ``":"`` round-trip.
+    """
+
+    system: str
+    actor_id: int
+
+    def __str__(self) -> str:
+        return f"{self.system}:{self.actor_id}"
+
+    @classmethod
+    def parse(cls, raw: str) -> ActorAddress:
+        """Parse ``"system:actor_id"``; raise ``ValueError`` on malformed input."""
+        if not isinstance(raw, str) or ":" not in raw:
+            raise ValueError("Invalid address format. Expected '<system>:<actor_id>'.")
+        system, _, actor_id = raw.rpartition(":")
+        system = system.strip()
+        if not system:
+            raise ValueError("Invalid address format. Missing system id.")
+        try:
+            rid = int(actor_id.strip())
+        except ValueError:
+            raise ValueError("Invalid address format. actor_id must be an int.") from None
+        return cls(system, rid)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"system": str, "actor_id": int}`` (plain data)."""
+        return {"system": self.system, "actor_id": self.actor_id}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ActorAddress:
+        """Inverse of :meth:`to_dict` (values coerced with ``str()`` and ``int()``)."""
+        return cls(str(data["system"]), int(data["actor_id"]))

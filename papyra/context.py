@@ -1,0 +1,71 @@
+"""The :class:`ActorContext` an actor reaches through ``self.context``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from papyra.mailbox import OverflowPolicy
+from papyra.supervision import SupervisionPolicy
+
+if TYPE_CHECKING:
+    from papyra.ref import ActorRef
+    from papyra.system import ActorSystem
+
+__all__ = ["ActorContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class ActorContext:
+    """What an actor instance knows about its place: its system, its own ref and its parent.
+
+    A fresh context is injected into each instance (at spawn and at every restart).
+    """
+
+    system: ActorSystem
+    self_ref: ActorRef
+    parent: ActorRef | None = None
+
+    def spawn_child(
+        self,
+        factory: Any,
+        *,
+        name: str | None = None,
+        mailbox_capacity: int | None = 1024,
+        policy: SupervisionPolicy | None = None,
+        overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        put_timeout: float | None = None,
+    ) -> ActorRef:
+        """Spawn a child of this actor (same as ``system.spawn(..., parent=self_ref)``)."""
+        return self.system.spawn(
+            factory,
+            name=name,
+            mailbox_capacity=mailbox_capacity,
+            policy=policy,
+            parent=self.self_ref,
+            overflow=overflow,
+            put_timeout=put_timeout,
+        )
+
+    def stop_self(self) -> None:
+        """Immediate stop: terminate after the current message; queued messages become dead
+        letters, pending asks fail with ``ActorStopped``; children are stopped first. The name is
+        released at once, and the reply to the current ``ask`` is sent after termination (or,
+        when live children exist, once their stop was requested)."""
+        self.system._stop_from_actor(self.self_ref)
+
+    def stop(self, ref: ActorRef) -> None:
+        """Stop ``ref`` (immediate if it is this actor, graceful otherwise). Never blocks."""
+        if ref == self.self_ref:
+            self.stop_self()
+        else:
+            self.system.stop(ref)
+
+    def watch(self, ref: ActorRef) -> None:
+        """Receive exactly one ``ActorTerminated(ref)`` when ``ref`` terminates (at once if it
+        already has). Watches survive restarts of either side. O(1) under the system lock."""
+        self.system._watch(self.self_ref, ref, True)
+
+    def unwatch(self, ref: ActorRef) -> None:
+        """Cancel a :meth:`watch` (no-op if not watching)."""
+        self.system._watch(self.self_ref, ref, False)

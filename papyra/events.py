@@ -1,0 +1,82 @@
+"""Lifecycle events.
+
+Every event is a frozen, slotted dataclass of **plain data** (safe to log, persist or ship):
+
+* ``address`` — ``{"system": str, "actor_id": int}`` (use ``ActorAddress.from_dict`` to get an
+  :class:`~papyra.address.ActorAddress` back);
+* ``timestamp`` — epoch seconds from the system's ``time_fn``;
+* ``payload`` (property) — every other field as a dict of plain JSON values.
+
+Events:
+
+* :class:`ActorStarted` — the first instance's ``on_start`` returned successfully.
+* :class:`ActorCrashed` — ``receive``/``on_start`` raised (also emitted for a parent handling an
+  escalated failure). ``error`` and ``reason`` are ``"Type: message"`` strings; the live exception
+  object goes to ``SystemHooks.on_failure``.
+* :class:`ActorRestarted` — a fresh instance's ``on_start`` succeeded; ``reason`` is the failure
+  that caused the restart (``"Type: message"``).
+* :class:`ActorStopped` — the actor terminated (after ``on_stop``). ``reason`` is one of
+  ``"stopped"`` (a stop request), ``"shutdown"`` (``ActorSystem.close``), ``"supervisor"``
+  (STOP by policy or decision), ``"restart-limit"``, ``"escalated"``, ``"parent-stopped"``.
+
+This ``ActorStopped`` (an event) is not the exception ``papyra.exceptions.ActorStopped``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+__all__ = ["ActorCrashed", "ActorEvent", "ActorRestarted", "ActorStarted", "ActorStopped", "describe_error"]
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"TypeName: message"`` for an exception (the form used in events and persisted payloads)."""
+    return f"{type(exc).__name__}: {exc}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorEvent:
+    """Base of all lifecycle events."""
+
+    address: dict[str, Any]
+    timestamp: float = 0.0
+
+    @property
+    def event_type(self) -> str:
+        """The class name (``"ActorStarted"``…), as persisted in ``PersistedEvent.event_type``."""
+        return type(self).__name__
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """Every field except ``address`` and ``timestamp``, as plain data."""
+        return {
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("address", "timestamp")
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorStarted(ActorEvent):
+    """The actor's first ``on_start`` succeeded."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorStopped(ActorEvent):
+    """The actor terminated; ``reason`` says why (see the module docstring)."""
+
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorCrashed(ActorEvent):
+    """``receive``/``on_start`` raised; ``error`` and ``reason`` are ``"Type: message"``."""
+
+    error: str = ""
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActorRestarted(ActorEvent):
+    """A new instance replaced a failed one; ``reason`` is the failure (``"Type: message"``)."""
+
+    reason: str | None = None

@@ -1,0 +1,93 @@
+"""System hooks: optional, synchronous callbacks an application passes as ``ActorSystem(hooks=...)``.
+
+Any object works; each method is looked up by name and may be missing. Hooks run synchronously on
+the thread that produced the fact (an actor's worker, or the caller of ``tell``/``audit``/
+``start``), never while the system holds a lock. They must be quick and thread-safe. Exceptions
+they raise are logged on the ``papyra`` logger and swallowed; an awaitable they return is closed
+and ignored (hooks are synchronous).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from papyra.address import ActorAddress
+from papyra.supervision import Strategy
+from papyra.supervisor import SupervisorDecision
+
+__all__ = ["DefaultHooks", "FailureInfo", "SystemHooks", "call_hook"]
+
+logger = logging.getLogger("papyra")
+
+
+@dataclass(frozen=True, slots=True)
+class FailureInfo:
+    """A failure seen by supervision: the actor, the live exception, and what was applied.
+
+    ``on_failure`` is called once with ``supervisor_decision=None`` before ``ActorCrashed`` is
+    emitted, and a second time when the parent's ``on_child_failure`` returned a decision.
+    """
+
+    address: ActorAddress
+    error: BaseException
+    strategy: Strategy | None = None
+    supervisor_decision: SupervisorDecision | None = None
+
+
+@runtime_checkable
+class SystemHooks(Protocol):
+    """The hook methods the system calls (implement any subset)."""
+
+    def on_event(self, event: Any) -> None: ...
+
+    def on_dead_letter(self, dead_letter: Any) -> None: ...
+
+    def on_failure(self, failure: FailureInfo) -> None: ...
+
+    def on_audit(self, report: Any) -> None: ...
+
+    def on_persistence_scan(self, report: Any) -> None: ...
+
+    def on_persistence_recovery(self, report: Any) -> None: ...
+
+
+class DefaultHooks:
+    """Does nothing; the default when no hooks are given."""
+
+    def on_event(self, event: Any) -> None:
+        return None
+
+    def on_dead_letter(self, dead_letter: Any) -> None:
+        return None
+
+    def on_failure(self, failure: FailureInfo) -> None:
+        return None
+
+    def on_audit(self, report: Any) -> None:
+        return None
+
+    def on_persistence_scan(self, report: Any) -> None:
+        return None
+
+    def on_persistence_recovery(self, report: Any) -> None:
+        return None
+
+
+def call_hook(hooks: Any, name: str, arg: Any) -> None:
+    """Call ``hooks.<name>(arg)`` if it exists; log and swallow anything it raises."""
+    method = getattr(hooks, name, None)
+    if method is None:
+        return
+    try:
+        result = method(arg)
+    except Exception:
+        logger.warning("papyra: hook %s raised; ignored", name, exc_info=True)
+        return
+    if result is not None and inspect.isawaitable(result):
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+        logger.debug("papyra: hook %s returned an awaitable; hooks are synchronous, ignored", name)

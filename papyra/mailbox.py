@@ -1,0 +1,197 @@
+"""Actor mailboxes: a bounded user lane plus an unbounded control lane, one lock, one condition.
+
+* **User lane** — ``(message, reply_slot)`` envelopes, strictly FIFO. ``capacity=None`` is
+  unbounded; a positive int bounds it; 0 or negative is a ``ValueError``. What a full lane does
+  to a sender is the :class:`OverflowPolicy`.
+* **Control lane** — start, immediate-stop wake-ups and escalated failures; always served before
+  the user lane and never bounded. The STOP sentinel and ``ActorTerminated`` notices go to the
+  user lane (FIFO with user messages) but bypass capacity, so a stop can never deadlock on a full
+  mailbox.
+
+The mailbox also carries the actor's *scheduled* flag: a put on an idle mailbox returns
+``SCHEDULE`` and the caller submits the actor to the dispatcher; the worker clears the flag
+atomically when it finds the mailbox empty. Every operation is O(1) under one lock; only a
+blocking put on a full lane waits (on the condition).
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Mailbox", "OverflowPolicy", "PutResult"]
+
+
+class OverflowPolicy(str, enum.Enum):
+    """What ``tell``/``ask`` do when the target's bounded mailbox is full.
+
+    * ``BLOCK`` (default) — wait for space: ``tell`` up to the spawn's ``put_timeout`` (``None`` =
+      forever), ``ask`` up to its own ``timeout``. On expiry: ``MailboxFull`` (``tell``) or
+      ``AskTimeout`` (``ask``), plus a dead letter.
+    * ``FAIL`` — raise ``MailboxFull`` at once, plus a dead letter.
+    * ``DROP`` — drop the *incoming* message as a dead letter; ``tell`` returns normally (an ``ask``
+      raises ``MailboxFull``, since it can never be answered).
+    """
+
+    BLOCK = "block"
+    FAIL = "fail"
+    DROP = "drop"
+
+
+class PutResult(enum.IntEnum):
+    ACCEPTED = 0
+    SCHEDULE = 1  # accepted, and the caller must submit the actor to the dispatcher
+    FULL = 2  # overflow FAIL/DROP, or a blocking put timed out
+    CLOSED = 3
+
+
+class Mailbox:
+    """Deque-based mailbox (see the module docstring). Thread-safe."""
+
+    __slots__ = (
+        "_closed",
+        "_control",
+        "_lock",
+        "_not_full",
+        "_putters",
+        "_scheduled",
+        "_user",
+        "capacity",
+        "overflow",
+        "put_timeout",
+    )
+
+    def __init__(
+        self,
+        capacity: int | None = 1024,
+        *,
+        overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        put_timeout: float | None = None,
+    ) -> None:
+        if capacity is not None:
+            if isinstance(capacity, bool) or not isinstance(capacity, int):
+                raise TypeError(f"mailbox_capacity must be an int or None, got {capacity!r}")
+            if capacity <= 0:
+                raise ValueError(f"mailbox_capacity must be positive or None, got {capacity}")
+        if put_timeout is not None and put_timeout < 0:
+            raise ValueError("put_timeout must be >= 0 or None")
+        self.capacity = capacity
+        self.overflow = OverflowPolicy(overflow)
+        self.put_timeout = put_timeout
+        self._lock = threading.Lock()
+        self._not_full = threading.Condition(self._lock)
+        self._user: deque[tuple[Any, Any]] = deque()
+        self._control: deque[Any] = deque()
+        self._closed = False
+        self._scheduled = False
+        self._putters = 0
+
+    def __len__(self) -> int:
+        """Messages waiting in the user lane (a racy read; no lock)."""
+        return len(self._user)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def put(
+        self,
+        envelope: tuple[Any, Any],
+        *,
+        bypass: bool = False,
+        block: bool | None = None,
+        timeout: float | None = None,
+        on_block: Callable[[bool], None] | None = None,
+    ) -> PutResult:
+        """Append a user envelope.
+
+        ``bypass`` ignores capacity (stop sentinel, termination notices, self-tells). When the
+        lane is full, ``block`` (default: policy is BLOCK) waits up to ``timeout`` seconds
+        (``None`` = forever), calling ``on_block(True)`` before and ``on_block(False)`` after the
+        wait (the dispatcher's compensation hook).
+        """
+        with self._lock:
+            if self._closed:
+                return PutResult.CLOSED
+            cap = self.capacity
+            if not bypass and cap is not None and len(self._user) >= cap:
+                if block is None:
+                    block = self.overflow is OverflowPolicy.BLOCK
+                if not block:
+                    return PutResult.FULL
+                if not self._wait_for_space(cap, timeout, on_block):
+                    return PutResult.CLOSED if self._closed else PutResult.FULL
+            self._user.append(envelope)
+            if self._scheduled:
+                return PutResult.ACCEPTED
+            self._scheduled = True
+            return PutResult.SCHEDULE
+
+    def _wait_for_space(
+        self, cap: int, timeout: float | None, on_block: Callable[[bool], None] | None
+    ) -> bool:
+        # Called with the lock held; returns True when there is space and the mailbox is open.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._putters += 1
+        if on_block is not None:
+            on_block(True)
+        try:
+            while len(self._user) >= cap and not self._closed:
+                if deadline is None:
+                    self._not_full.wait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._not_full.wait(remaining)
+            return not self._closed
+        finally:
+            self._putters -= 1
+            if on_block is not None:
+                on_block(False)
+
+    def put_control(self, item: Any) -> PutResult:
+        """Append a control item (never bounded). ``CLOSED`` if the mailbox is closed."""
+        with self._lock:
+            if self._closed:
+                return PutResult.CLOSED
+            self._control.append(item)
+            if self._scheduled:
+                return PutResult.ACCEPTED
+            self._scheduled = True
+            return PutResult.SCHEDULE
+
+    def pop(self) -> Any:
+        """Next item (control lane first) or ``None``; ``None`` also clears the scheduled flag."""
+        with self._lock:
+            if self._control:
+                return self._control.popleft()
+            if self._user:
+                item = self._user.popleft()
+                if self._putters:
+                    self._not_full.notify()
+                return item
+            self._scheduled = False
+            return None
+
+    def reschedule(self) -> bool:
+        """After a fairness quantum: True (stay scheduled) if items remain, else go idle."""
+        with self._lock:
+            if self._control or self._user:
+                return True
+            self._scheduled = False
+            return False
+
+    def close(self) -> list[tuple[Any, Any]]:
+        """Refuse further puts, wake blocked senders, and return the user envelopes left."""
+        with self._lock:
+            self._closed = True
+            leftovers = list(self._user)
+            self._user.clear()
+            self._control.clear()
+            self._not_full.notify_all()
+            return leftovers

@@ -1,0 +1,231 @@
+"""Actor references: the only way to talk to an actor.
+
+An :class:`ActorRef` is cheap, immutable and safe to share between threads. It is equal and
+hashable by (owning system, address); a ref from another system never acts on a local actor.
+Liveness is dynamic: a ref taken before a stop rejects sends after it.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, Any
+
+from papyra._deadlock import WAITS, current_cell
+from papyra._envelope import STOP, ProxyOp, ReplySlot
+from papyra.dispatcher import current_worker_dispatcher
+from papyra.exceptions import AskDeadlock, AskTimeout
+from papyra.mailbox import OverflowPolicy, PutResult
+
+if TYPE_CHECKING:
+    from papyra._cell import Cell
+    from papyra.address import ActorAddress
+    from papyra.system import ActorSystem
+
+__all__ = ["ActorProxy", "ActorRef"]
+
+
+def _on_block(blocking: bool) -> None:
+    """Compensation hook: a worker thread about to block lets the pool start a replacement."""
+    dispatcher = current_worker_dispatcher()
+    if dispatcher is not None:
+        if blocking:
+            dispatcher.begin_blocking()
+        else:
+            dispatcher.end_blocking()
+
+
+class ActorRef:
+    """A handle on one actor of one system."""
+
+    __slots__ = ("__weakref__", "_address", "_cell", "_system")
+
+    def __init__(self, system: ActorSystem, cell: Cell) -> None:
+        self._system = system
+        self._cell = cell
+        self._address = cell.address
+
+    # ------------------------------------------------------------------ identity
+
+    @property
+    def address(self) -> ActorAddress:
+        """The actor's :class:`~papyra.address.ActorAddress` (stable across restarts)."""
+        return self._address
+
+    @property
+    def _rid(self) -> int:
+        return self._address.actor_id
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ActorRef):
+            return NotImplemented
+        return self._system is other._system and self._address == other._address
+
+    def __hash__(self) -> int:
+        return hash((id(self._system), self._address))
+
+    def __repr__(self) -> str:
+        return f"ActorRef({self._address})"
+
+    def is_alive(self) -> bool:
+        """True while the actor accepts messages (alive, no stop requested, system running)."""
+        return self._cell.accepting
+
+    # ------------------------------------------------------------------ messaging
+
+    def tell(self, message: Any) -> None:
+        """Fire-and-forget send; returns once the message is enqueued.
+
+        Cost: one mailbox lock (plus a dispatcher lock when the actor was idle). On a full
+        bounded mailbox the spawn's overflow policy applies (block / ``MailboxFull`` / drop).
+        A stopped target raises ``ActorStopped`` after recording one dead letter. Telling
+        :data:`~papyra.system.STOP` is a graceful stop request.
+        """
+        cell = self._cell
+        if message is STOP:
+            self._system._stop_graceful(cell)
+            return
+        if not cell.accepting:
+            self._system._reject(self, message, False)
+        mailbox = cell.mailbox
+        result = mailbox.put(
+            (message, None),
+            bypass=current_cell() is cell,
+            timeout=mailbox.put_timeout,
+            on_block=_on_block,
+        )
+        if result is PutResult.SCHEDULE:
+            self._system._dispatcher_submit(cell)
+        elif result is not PutResult.ACCEPTED:
+            self._system._put_failed(self, message, result, expects_reply=False)
+
+    def ask(self, message: Any, *, timeout: float | None = None) -> Any:
+        """Send ``message`` and block for the reply; return it or re-raise the actor's exception.
+
+        ``timeout`` (seconds, ``None`` = forever) covers waiting for mailbox space *and* for the
+        reply; on expiry ``AskTimeout`` is raised and a late reply is silently dropped. The reply
+        to a message that crashed the actor is sent after supervision acted. Asking your own
+        actor, or closing an ask cycle between actors, raises ``AskDeadlock`` at once. A worker
+        blocked here does not starve the pool (compensation). ``ask(STOP)`` is a graceful stop
+        request and returns ``None``.
+        """
+        cell = self._cell
+        system = self._system
+        if message is STOP:
+            system._stop_graceful(cell)
+            return None
+        if not cell.accepting:
+            system._reject(self, message, True)
+        caller = current_cell()
+        if caller is cell:
+            raise AskDeadlock(
+                f"actor {cell.address} asked itself; the reply can never arrive. Use tell()."
+            )
+        started = time.perf_counter()
+        slot = ReplySlot()
+        if caller is not None:
+            WAITS.enter(caller, cell, slot)
+        try:
+            mailbox = cell.mailbox
+            block = mailbox.overflow is OverflowPolicy.BLOCK
+            result = mailbox.put((message, slot), block=block, timeout=timeout, on_block=_on_block)
+            if result is PutResult.SCHEDULE:
+                system._dispatcher_submit(cell)
+            elif result is not PutResult.ACCEPTED:
+                system._put_failed(
+                    self, message, result, expects_reply=True, ask_timeout=timeout, from_ask=True
+                )
+            remaining = None if timeout is None else timeout - (time.perf_counter() - started)
+            on_worker = current_worker_dispatcher()
+            if on_worker is not None:
+                on_worker.begin_blocking()
+                try:
+                    ok = slot.wait(remaining)
+                finally:
+                    on_worker.end_blocking()
+            else:
+                ok = slot.wait(remaining)
+        finally:
+            if caller is not None:
+                WAITS.leave(caller)
+        if not ok:
+            raise AskTimeout(f"ask() timed out after {timeout} seconds.") from TimeoutError()
+        system._metrics.observe_ask(time.perf_counter() - started)
+        if slot.error is not None:
+            raise slot.error
+        return slot.value
+
+    def ask_future(self, message: Any) -> Future[Any]:
+        """Send ``message`` and return a ``concurrent.futures.Future`` for the reply.
+
+        Rejections (stopped actor, full mailbox) raise at once, like :meth:`tell`; if the actor
+        terminates before answering, the future fails with ``ActorStopped``. Cancelling the
+        future drops the reply. No deadlock detection (nothing blocks here).
+        """
+        cell = self._cell
+        system = self._system
+        future: Future[Any] = Future()
+        if message is STOP:
+            system._stop_graceful(cell)
+            future.set_result(None)
+            return future
+        if not cell.accepting:
+            system._reject(self, message, True)
+        slot = ReplySlot(future)
+        mailbox = cell.mailbox
+        result = mailbox.put(
+            (message, slot), bypass=current_cell() is cell, timeout=mailbox.put_timeout, on_block=_on_block
+        )
+        if result is PutResult.SCHEDULE:
+            system._dispatcher_submit(cell)
+        elif result is not PutResult.ACCEPTED:
+            system._put_failed(self, message, result, expects_reply=True)
+        return future
+
+    def stop(self) -> None:
+        """Graceful stop request (messages already queued are processed first). Never blocks."""
+        self._system.stop(self)
+
+    def proxy(self, *, timeout: float | None = None) -> ActorProxy:
+        """A proxy whose method calls and attribute reads/writes run inside the actor (as asks
+        with ``timeout``). Names starting with ``_`` are refused."""
+        return ActorProxy(self, timeout)
+
+
+class ActorProxy:
+    """Attribute-level access to an actor instance; every operation is an ``ask``.
+
+    ``proxy.method(*args)`` calls the method inside the actor and returns its result;
+    ``proxy.attr`` reads an attribute; ``proxy.attr = value`` sets it. Private names
+    (leading ``_``) raise ``AttributeError``.
+    """
+
+    __slots__ = ("_proxy_ref", "_proxy_timeout")
+
+    def __init__(self, ref: ActorRef, timeout: float | None) -> None:
+        object.__setattr__(self, "_proxy_ref", ref)
+        object.__setattr__(self, "_proxy_timeout", timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(f"proxies refuse private attribute {name!r}")
+        ref: ActorRef = object.__getattribute__(self, "_proxy_ref")
+        timeout = object.__getattribute__(self, "_proxy_timeout")
+        actor_type = type(ref._cell.actor)
+        if callable(getattr(actor_type, name, None)):
+
+            def call(*args: Any, **kwargs: Any) -> Any:
+                return ref.ask(ProxyOp("call", name, args=args, kwargs=kwargs), timeout=timeout)
+
+            call.__name__ = name
+            return call
+        return ref.ask(ProxyOp("get", name), timeout=timeout)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            raise AttributeError(f"proxies refuse private attribute {name!r}")
+        ref: ActorRef = object.__getattribute__(self, "_proxy_ref")
+        ref.ask(ProxyOp("set", name, value=value), timeout=object.__getattribute__(self, "_proxy_timeout"))
+
+    def __repr__(self) -> str:
+        return f"ActorProxy({object.__getattribute__(self, '_proxy_ref')!r})"

@@ -1,0 +1,43 @@
+"""Supervision policies: what happens to an actor whose ``receive`` (or ``on_start``) raised.
+
+* ``Strategy.STOP`` — stop the actor (immediately; queued messages become dead letters).
+* ``Strategy.RESTART`` — replace the instance with a fresh one from the factory (the mailbox and
+  every ref survive), at most ``max_restarts`` times within a sliding ``within_seconds`` window;
+  beyond that the actor is stopped.
+* ``Strategy.ESCALATE`` — stop the actor and let its parent handle the failure as its own (on the
+  parent's thread). A root actor is simply stopped.
+
+Children of an actor that is restarted or stopped are stopped first. The default policy is
+RESTART for named actors and STOP for unnamed ones.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Strategy", "SupervisionPolicy"]
+
+
+class Strategy(str, enum.Enum):
+    STOP = "stop"
+    RESTART = "restart"
+    ESCALATE = "escalate"
+
+
+@dataclass(frozen=True, slots=True)
+class SupervisionPolicy:
+    """Strategy plus restart limits (``max_restarts`` within ``within_seconds``, sliding window)."""
+
+    strategy: Strategy = Strategy.STOP
+    max_restarts: int = 3
+    within_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "strategy", Strategy(self.strategy))
+        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int):
+            raise TypeError("max_restarts must be an int")
+        if self.max_restarts < 0:
+            raise ValueError("max_restarts must be >= 0")
+        if self.within_seconds < 0:
+            raise ValueError("within_seconds must be >= 0")

@@ -1,0 +1,638 @@
+"""The :class:`ActorSystem`: spawning, addressing, stopping, supervision plumbing, events,
+audits, dead letters and persistence of one actor system.
+
+Threading model (M:N): actors run on an elastic pool of daemon worker threads
+(``papyra-worker-N``, default ``max_workers = 2 x CPUs``), each actor on at most one thread at a
+time, FIFO, a fairness quantum of 32 messages per turn. Idle actors cost no thread. A worker
+blocked in ``ask`` is compensated (it does not count against ``max_workers``); self-asks and ask
+cycles raise ``AskDeadlock``. One background thread, ``papyra-recorder-<system_id>``, hands every
+lifecycle event, audit and dead letter to the persistence backend; actors never wait on I/O.
+
+Locks: one system ``RLock`` guards the tables (actors, names, flags, children, watchers); it is
+never held while user code (factories, actor hooks, system hooks, callbacks) or persistence
+runs. The event log has its own condition; each mailbox its own lock.
+
+Stops: ``ref.stop()``, ``system.stop(ref)``, ``tell(STOP)`` and ``close()`` are *graceful*
+(messages accepted before the request are processed first); ``stop_self()``, ``stop()`` of an
+actor's own ref from inside it, and supervision stops are *immediate* (after the current
+message). Either way the ref rejects new sends and the name is released at the request, every
+message left unprocessed becomes exactly one dead letter, pending asks fail with
+``ActorStopped``, children terminate before their parent, and watchers get exactly one
+``ActorTerminated``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from papyra._cell import Cell, check_actor_instance
+from papyra._dead_letters import DeadLetterMailbox
+from papyra._deadlock import current_cell
+from papyra._envelope import START_ITEM, STOP, DeadLetter
+from papyra._recorder import Recorder
+from papyra._runtime import RuntimeCore
+from papyra.address import ActorAddress
+from papyra.audit import ActorInfo, AuditReport
+from papyra.context import ActorContext
+from papyra.dispatcher import Dispatcher
+from papyra.events import ActorEvent
+from papyra.exceptions import ActorStopped, MailboxFull
+from papyra.hooks import DefaultHooks
+from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
+from papyra.persistence.models import PersistedAudit
+from papyra.ref import ActorRef
+from papyra.runtime_metrics import RuntimeMetrics
+from papyra.supervision import Strategy, SupervisionPolicy
+
+__all__ = ["STOP", "ActorSystem", "DeadLetterMailbox"]
+
+logger = logging.getLogger("papyra")
+
+_CREATED, _RUNNING, _CLOSING, _CLOSED = "created", "running", "closing", "closed"
+
+
+def _default_workers() -> int:
+    return max(4, 2 * (os.cpu_count() or 2))
+
+
+class ActorSystem(RuntimeCore):
+    """A synchronous, threaded actor system (see the module docstring).
+
+    ``persistence=None`` means a fresh :class:`~papyra.persistence.backends.memory.InMemoryPersistence`.
+    ``persistence_startup`` (a ``PersistenceStartupConfig``) makes ``start()`` check the store
+    before anything can be spawned. ``max_workers`` bounds the pool (blocked askers excepted);
+    ``dead_letter_capacity`` bounds the dead-letter ring; ``recorder_capacity`` bounds the
+    persistence recorder's queue (records beyond it are dropped and counted).
+    """
+
+    def __init__(
+        self,
+        *,
+        system_id: str = "local",
+        persistence: Any = None,
+        persistence_startup: Any = None,
+        hooks: Any = None,
+        on_dead_letter: Callable[[DeadLetter], object] | None = None,
+        time_fn: Callable[[], float] | None = time.time,
+        max_workers: int | None = None,
+        dead_letter_capacity: int = 10_000,
+        recorder_capacity: int = 65_536,
+    ) -> None:
+        if not isinstance(system_id, str) or not system_id:
+            raise ValueError("system_id must be a non-empty string")
+        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
+            raise ValueError("max_workers must be a positive int or None")
+        if persistence is None:
+            from papyra.persistence.backends.memory import InMemoryPersistence
+
+            persistence = InMemoryPersistence()
+        self.system_id = system_id
+        self._persistence = persistence
+        self._persistence_startup = persistence_startup
+        self._hooks = hooks if hooks else DefaultHooks()
+        self._time_fn: Callable[[], float] = time_fn if time_fn is not None else time.time
+        self._max_workers = max_workers or _default_workers()
+        self._recorder_capacity = recorder_capacity
+        self.dead_letters = DeadLetterMailbox(capacity=dead_letter_capacity, on_dead_letter=on_dead_letter)
+
+        self._lock = threading.RLock()
+        self._all_done = threading.Condition(self._lock)
+        self._start_lock = threading.Lock()
+        self._state = _CREATED
+        self._actors: list[Cell] = []
+        self._by_id: dict[int, Cell] = {}
+        self._live_cells: dict[int, Cell] = {}
+        self._names: dict[str, ActorAddress] = {}
+        self._reserved: set[str] = set()
+        self._next_id = 1
+        self._spawned = 0
+        self._stopped = 0
+        self._retired = {"processed": 0, "crashes": 0, "restarts": 0}
+
+        self._events: list[ActorEvent] = []
+        self._events_cond = threading.Condition(threading.Lock())
+
+        self._dispatcher: Dispatcher | None = None
+        self._recorder: Recorder | None = None
+        self._closer: threading.Thread | None = None
+        self._closed_event = threading.Event()
+        self._close_result = True
+        self._metrics = RuntimeMetrics(self._collect_metrics)
+
+    # ================================================================== properties
+
+    @property
+    def persistence(self) -> Any:
+        """The persistence backend."""
+        return self._persistence
+
+    @property
+    def persistence_startup(self) -> Any:
+        return self._persistence_startup
+
+    @persistence_startup.setter
+    def persistence_startup(self, value: Any) -> None:
+        self._persistence_startup = value
+
+    @property
+    def metrics(self) -> RuntimeMetrics:
+        """Runtime metrics (``snapshot()``/``reset()``; names in :mod:`papyra.runtime_metrics`)."""
+        return self._metrics
+
+    @property
+    def running(self) -> bool:
+        return self._state == _RUNNING
+
+    @property
+    def closed(self) -> bool:
+        return self._state in (_CLOSING, _CLOSED)
+
+    def now(self) -> float:
+        """``time_fn()`` — epoch seconds by default."""
+        return self._time_fn()
+
+    # ================================================================== lifecycle
+
+    def start(self) -> ActorSystem:
+        """Run the persistence startup check (if configured), then start the worker pool and the
+        recorder. Idempotent while running; raises ``ActorStopped`` after close. If the check
+        fails (``PersistenceStartupError``) the system stays unstarted and ``start()`` may be
+        retried. Blocks for the duration of the check."""
+        with self._start_lock:
+            with self._lock:
+                if self._state in (_CLOSING, _CLOSED):
+                    raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+                if self._state == _RUNNING:
+                    return self
+            if self._persistence_startup is not None:
+                from papyra.persistence.startup import run_startup_check
+
+                run_startup_check(self._persistence, self._persistence_startup, hooks=self._hooks)
+            recorder = Recorder(self._persistence, system_id=self.system_id, capacity=self._recorder_capacity)
+            with self._lock:
+                if self._state != _CREATED:  # closed while checking
+                    closing = True
+                else:
+                    closing = False
+                    self._dispatcher = Dispatcher(max_workers=self._max_workers)
+                    self._recorder = recorder
+                    self._state = _RUNNING
+            if closing:
+                recorder.close()
+                raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+        return self
+
+    def __enter__(self) -> ActorSystem:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Shut down: refuse new spawns and messages, gracefully stop every actor (children before
+        parents), wait for them (up to ``timeout``), stop the workers, drain the recorder so the
+        final events reach persistence, then flush and close the backend.
+
+        Returns True if every actor terminated in time (stragglers are logged). Idempotent; a
+        concurrent caller waits for the first. Called from inside an actor, it only starts the
+        shutdown (a ``papyra-closer`` thread finishes it) and returns False.
+        """
+        submits: list[Cell] = []
+        with self._lock:
+            state = self._state
+            first = state in (_CREATED, _RUNNING)
+            if first:
+                self._state = _CLOSING
+                for cell in reversed(self._actors):
+                    if not cell.done:
+                        self._request_stop_locked(cell, False, "shutdown", submits)
+        for cell in submits:
+            self._dispatcher_submit(cell)
+        inside = current_cell() is not None and current_cell().system is self
+        if not first:
+            if inside:
+                return False
+            done = self._closed_event.wait(timeout)
+            closer = self._closer
+            if closer is not None and closer is not threading.current_thread():
+                closer.join(timeout)
+            return done and self._close_result
+        if inside:
+            self._closer = threading.Thread(
+                target=self._finish_close, args=(None,), name=f"papyra-closer-{self.system_id}", daemon=True
+            )
+            self._closer.start()
+            return False
+        return self._finish_close(timeout)
+
+    def _finish_close(self, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+        with self._lock:
+            while self._live_cells:
+                left = remaining()
+                if left is not None and left <= 0:
+                    break
+                self._all_done.wait(left)
+            stragglers = [str(c.address) for c in self._live_cells.values()]
+        ok = not stragglers
+        if stragglers:
+            logger.warning("papyra: close() timed out; actors still running: %s", ", ".join(stragglers[:20]))
+        if self._dispatcher is not None:
+            ok = self._dispatcher.shutdown(remaining()) and ok
+        if self._recorder is not None:
+            left = remaining()
+            self._recorder.close(None if left is None else max(left, 1.0))
+        try:
+            self._persistence.flush(remaining())
+        except Exception:
+            logger.warning("papyra: persistence flush failed during close", exc_info=True)
+        try:
+            self._persistence.close()
+        except Exception:
+            logger.warning("papyra: persistence close failed", exc_info=True)
+        with self._lock:
+            self._state = _CLOSED
+            self._close_result = ok
+        self._closed_event.set()
+        return ok
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record produced so far was handed to the backend, then
+        ``persistence.flush()``. Returns False on timeout. Blocks; do not call from an actor
+        that other actors' records wait on."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ok = True
+        if self._recorder is not None:
+            ok = self._recorder.flush(timeout)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            return bool(self._persistence.flush(left)) and ok
+        except Exception:
+            logger.warning("papyra: persistence flush failed", exc_info=True)
+            return False
+
+    def compact(self) -> Any:
+        """``persistence.compact()``; an exception is logged and ``None`` returned."""
+        try:
+            return self._persistence.compact()
+        except Exception:
+            logger.warning("papyra: persistence compact failed", exc_info=True)
+            return None
+
+    # ================================================================== spawning
+
+    def spawn(
+        self,
+        factory: Any,
+        *,
+        name: str | None = None,
+        mailbox_capacity: int | None = 1024,
+        policy: SupervisionPolicy | None = None,
+        parent: ActorRef | None = None,
+        overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
+        put_timeout: float | None = None,
+    ) -> ActorRef:
+        """Create an actor and return its ref at once (``on_start`` runs later, on a worker,
+        before the first message).
+
+        ``factory`` is a zero-argument callable (usually the class), called in the caller's
+        thread. ``mailbox_capacity`` ``None`` is unbounded; ``overflow`` and ``put_timeout``
+        choose what a full mailbox does (:class:`~papyra.mailbox.OverflowPolicy`). The default
+        ``policy`` is RESTART for named actors and STOP otherwise. A duplicate name is a
+        ``ValueError``; a stopped parent or system raises ``ActorStopped``; coroutine hooks raise
+        ``TypeError``. Cost: two short system-lock sections plus the factory call.
+        """
+        mailbox = Mailbox(mailbox_capacity, overflow=overflow, put_timeout=put_timeout)
+        if policy is None:
+            policy = SupervisionPolicy(strategy=Strategy.RESTART if name is not None else Strategy.STOP)
+        elif not isinstance(policy, SupervisionPolicy):
+            raise TypeError(f"policy must be a SupervisionPolicy, got {policy!r}")
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError("name must be a non-empty string or None")
+        if not callable(factory):
+            raise TypeError("factory must be a zero-argument callable returning an actor")
+        if isinstance(factory, type):
+            check_actor_instance(factory)
+        parent_cell: Cell | None = None
+        if parent is not None:
+            if not isinstance(parent, ActorRef) or parent._system is not self:
+                raise ValueError("parent must be an ActorRef of this ActorSystem")
+            parent_cell = parent._cell
+        with self._lock:
+            self._check_spawn_allowed(parent_cell)
+            if name is not None and (name in self._names or name in self._reserved):
+                raise ValueError(f"Actor name '{name}' already exists.")
+            rid = self._next_id
+            self._next_id += 1
+            if name is not None:
+                self._reserved.add(name)
+        try:
+            instance = factory()
+            check_actor_instance(instance)
+        except BaseException:
+            if name is not None:
+                with self._lock:
+                    self._reserved.discard(name)
+            raise
+        address = ActorAddress(self.system_id, rid)
+        cell = Cell(self, rid, address, factory, instance, mailbox, policy, name, parent_cell)
+        with self._lock:
+            if name is not None:
+                self._reserved.discard(name)
+            self._check_spawn_allowed(parent_cell)
+            self._actors.append(cell)
+            self._by_id[rid] = cell
+            self._live_cells[rid] = cell
+            if name is not None:
+                self._names[name] = address
+            if parent_cell is not None:
+                parent_cell.children.append(cell)
+                parent_cell.live_children += 1
+            self._spawned += 1
+            self._inject_context(cell)
+            if mailbox.put_control(START_ITEM) is PutResult.SCHEDULE:
+                self._dispatcher_submit(cell)
+        return cell.self_ref
+
+    def _check_spawn_allowed(self, parent_cell: Cell | None) -> None:
+        if self._state != _RUNNING:
+            raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+        if parent_cell is not None and not parent_cell.accepting:
+            raise ActorStopped("Parent actor is not running.", reason="shutdown")
+
+    def _inject_context(self, cell: Cell) -> None:
+        parent_ref = cell.parent.self_ref if cell.parent is not None else None
+        try:
+            cell.actor._context = ActorContext(self, cell.self_ref, parent_ref)
+        except AttributeError:
+            logger.debug("papyra: cannot inject a context into %r", cell.actor)
+
+    # ================================================================== lookup
+
+    def ref_for(self, address: ActorAddress | str) -> ActorRef:
+        """A fresh ref for a running local actor. Malformed strings raise ``ValueError``;
+        another system, an unknown id or a stopped actor raise ``ActorStopped``."""
+        if isinstance(address, str):
+            address = ActorAddress.parse(address)
+        elif not isinstance(address, ActorAddress):
+            raise TypeError(f"expected an ActorAddress or a string, got {type(address)!r}")
+        if address.system != self.system_id:
+            raise ActorStopped("Remote actor systems are not supported yet.", reason="shutdown")
+        with self._lock:
+            cell = self._by_id.get(address.actor_id)
+        if cell is None:
+            raise ActorStopped("Actor does not exist.", reason="shutdown")
+        if not cell.accepting:
+            raise ActorStopped("Actor is not running.", reason="shutdown")
+        return ActorRef(self, cell)
+
+    def ref_for_name(self, name: str) -> ActorRef:
+        """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``)."""
+        with self._lock:
+            address = self._names.get(name)
+            cell = None if address is None else self._by_id.get(address.actor_id)
+        if cell is None:
+            raise ActorStopped(f"Actor with name '{name}' does not exist.", reason="shutdown")
+        if not cell.accepting:
+            raise ActorStopped("Actor is not running.", reason="shutdown")
+        return ActorRef(self, cell)
+
+    def list_names(self) -> dict[str, ActorAddress]:
+        """Copy of the name registry."""
+        with self._lock:
+            return dict(self._names)
+
+    def list_actors(self, *, alive_only: bool = False) -> tuple[ActorAddress, ...]:
+        """Addresses of every actor ever spawned (spawn order); ``alive_only`` keeps running ones."""
+        with self._lock:
+            return tuple(c.address for c in self._actors if not alive_only or c.accepting)
+
+    def refs(self, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
+        """Refs of the actors (running ones by default), in spawn order."""
+        with self._lock:
+            cells = list(self._actors)
+        return tuple(ActorRef(self, c) for c in cells if not alive_only or c.accepting)
+
+    def refs_by_type(self, actor_type: type | str, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
+        """Refs whose current instance matches ``actor_type``: a class (``isinstance``), or a
+        class name, qualname or ``module.QualName`` string."""
+        with self._lock:
+            cells = list(self._actors)
+        return tuple(
+            ActorRef(self, c)
+            for c in cells
+            if (not alive_only or c.accepting) and _matches_type(c.actor, actor_type)
+        )
+
+    def broadcast(self, message: Any, *, actor_type: type | str | None = None) -> int:
+        """``tell`` ``message`` to every running actor (optionally of ``actor_type``); returns how
+        many accepted it. Rejections are dead letters as usual; a full BLOCK mailbox blocks."""
+        refs = self.refs() if actor_type is None else self.refs_by_type(actor_type)
+        accepted = 0
+        for ref in refs:
+            try:
+                ref.tell(message)
+            except (ActorStopped, MailboxFull):
+                continue
+            accepted += 1
+        return accepted
+
+    def stop_all(self) -> int:
+        """Gracefully stop every running actor (children first); returns how many were asked."""
+        submits: list[Cell] = []
+        with self._lock:
+            count = 0
+            for cell in reversed(self._actors):
+                if cell.accepting:
+                    count += 1
+                    self._request_stop_locked(cell, False, "stopped", submits)
+        for cell in submits:
+            self._dispatcher_submit(cell)
+        return count
+
+    def _resolve(self, target: Any) -> Cell:
+        if isinstance(target, ActorRef):
+            if target._system is not self:
+                raise ActorStopped("Actor does not exist.", reason="shutdown")
+            return target._cell
+        if isinstance(target, bool):
+            raise TypeError(f"Unsupported target type for actor lookup: {type(target)!r}")
+        if isinstance(target, int):
+            rid = target
+        elif isinstance(target, (ActorAddress, str)):
+            address = ActorAddress.parse(target) if isinstance(target, str) else target
+            if address.system != self.system_id:
+                raise ActorStopped("Actor does not exist.", reason="shutdown")
+            rid = address.actor_id
+        else:
+            raise TypeError(f"Unsupported target type for actor lookup: {type(target)!r}")
+        with self._lock:
+            cell = self._by_id.get(rid)
+        if cell is None:
+            raise ActorStopped("Actor does not exist.", reason="shutdown")
+        return cell
+
+    def actor_info(self, target: ActorRef | ActorAddress | str | int) -> ActorInfo:
+        """:class:`ActorInfo` for a ref, address, address string or rid."""
+        cell = self._resolve(target)
+        with self._lock:
+            return self._info_locked(cell)
+
+    def _info_locked(self, c: Cell) -> ActorInfo:
+        return ActorInfo(
+            rid=c.rid,
+            address=c.address,
+            name=c.name,
+            parent_rid=c.parent.rid if c.parent is not None else None,
+            children_rids=tuple(ch.rid for ch in c.children),
+            alive=c.alive,
+            stopping=c.stopping and not c.terminated,
+            restarting=c.restarting,
+            actor_type=c.actor_type,
+            state=c.state,
+        )
+
+    # ================================================================== audit, events
+
+    def audit(self, *, include_actor_details: bool = True) -> AuditReport:
+        """Snapshot counts (under the lock), call ``on_audit`` with the returned report, and
+        queue a ``PersistedAudit``. O(actors)."""
+        with self._lock:
+            cells = list(self._actors)
+            alive = sum(1 for c in cells if c.alive and not c.stopping)
+            stopping = sum(1 for c in cells if c.stopping and not c.terminated)
+            restarting = sum(1 for c in cells if c.restarting)
+            orphans: list[str] = []
+            dead: list[str] = []
+            for name, address in self._names.items():
+                cell = self._by_id.get(address.actor_id)
+                if cell is None:
+                    orphans.append(name)
+                elif not cell.alive or cell.stopping:
+                    dead.append(name)
+            registry_size = len(self._names)
+            infos = tuple(self._info_locked(c) for c in cells) if include_actor_details else ()
+        report = AuditReport(
+            system_id=self.system_id,
+            total_actors=len(cells),
+            alive_actors=alive,
+            stopping_actors=stopping,
+            restarting_actors=restarting,
+            registry_size=registry_size,
+            registry_orphans=tuple(sorted(orphans)),
+            registry_dead=tuple(sorted(dead)),
+            dead_letters_count=self.dead_letters.total,
+            actors=infos,
+        )
+        self._hook("on_audit", report)
+        self._record(
+            "record_audit",
+            lambda: PersistedAudit(
+                system_id=self.system_id,
+                timestamp=self.now(),
+                total_actors=report.total_actors,
+                alive_actors=report.alive_actors,
+                stopping_actors=report.stopping_actors,
+                restarting_actors=report.restarting_actors,
+                registry_size=report.registry_size,
+                registry_orphans=report.registry_orphans,
+                registry_dead=report.registry_dead,
+                dead_letters_count=report.dead_letters_count,
+            ),
+        )
+        return report
+
+    def control_panel(self) -> str:
+        """An aligned text table of every actor: rid, address, name, type, state, parent, children."""
+        with self._lock:
+            rows = [
+                (
+                    str(c.rid),
+                    str(c.address),
+                    c.name or "-",
+                    c.actor_type,
+                    c.state,
+                    str(c.parent.rid) if c.parent is not None else "-",
+                    ",".join(str(ch.rid) for ch in c.children if not ch.terminated) or "-",
+                )
+                for c in self._actors
+            ]
+        header = ("rid", "address", "name", "actor type", "state", "parent", "children")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        lines = [
+            "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+            for row in [header, *rows]
+        ]
+        return "\n".join(lines)
+
+    def events(self) -> tuple[ActorEvent, ...]:
+        """Snapshot of the event log, in emission order."""
+        with self._events_cond:
+            return tuple(self._events)
+
+    def wait_for_event(
+        self,
+        predicate_or_event_type: Callable[[ActorEvent], bool] | type[ActorEvent],
+        *,
+        timeout: float | None = 1.0,
+        start_index: int = 0,
+        poll_interval: float = 0.0,
+    ) -> ActorEvent:
+        """Return the first event at or after ``start_index`` matching a class or predicate,
+        waiting up to ``timeout`` seconds (``None``: forever); raise ``TimeoutError`` on expiry.
+        Called from inside an actor for an event only that actor can produce, it can only time
+        out. ``poll_interval`` is accepted for compatibility and ignored."""
+        pred: Callable[[ActorEvent], bool]
+        if isinstance(predicate_or_event_type, type):
+            cls = predicate_or_event_type
+            pred = lambda e: isinstance(e, cls)  # noqa: E731
+        else:
+            pred = predicate_or_event_type
+        deadline = None if timeout is None else time.monotonic() + timeout
+        index = max(0, start_index)
+        while True:
+            with self._events_cond:
+                while len(self._events) <= index:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        raise TimeoutError(f"no matching event within {timeout} seconds")
+                    self._events_cond.wait(left)
+                fresh = self._events[index:]
+            index += len(fresh)
+            for event in fresh:
+                if pred(event):
+                    return event
+
+    # ================================================================== stopping (public)
+
+    def stop(self, ref: ActorRef) -> None:
+        """Request a stop of ``ref`` and its children; never waits. Graceful (queued messages
+        processed first) unless called by the actor itself on its own ref (immediate). No-op
+        for a foreign ref, an unknown actor, a stopped actor or a closed system."""
+        if not isinstance(ref, ActorRef) or ref._system is not self:
+            return
+        cell = ref._cell
+        if current_cell() is cell:
+            self._request_stop(cell, immediate=True, reason="stopped")
+        else:
+            self._stop_graceful(cell)
+
+    def __repr__(self) -> str:
+        return f"ActorSystem(system_id={self.system_id!r}, state={self._state})"
+
+
+def _matches_type(actor: Any, actor_type: type | str) -> bool:
+    cls = type(actor)
+    if isinstance(actor_type, type):
+        return isinstance(actor, actor_type)
+    names: Iterable[str] = (cls.__name__, cls.__qualname__, f"{cls.__module__}.{cls.__qualname__}")
+    return actor_type in names
