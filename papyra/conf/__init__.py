@@ -64,7 +64,7 @@ def load_settings_object(path: str) -> Any:
     except ModuleNotFoundError as exc:
         # Only "the path itself is not a module" falls through; a missing import *inside* an
         # existing module is a real error.
-        if exc.name != path:
+        if exc.name is None or not (path == exc.name or path.startswith(exc.name + ".")):
             raise ConfigurationError(f"{SETTINGS_MODULE_ENV}={path!r}: importing it failed: {exc}") from exc
     except Exception as exc:
         raise ConfigurationError(f"{SETTINGS_MODULE_ENV}={path!r}: importing it failed: {exc}") from exc
