@@ -1,0 +1,102 @@
+"""The CLI against a real redis-server (Redis Streams backend)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from tests.cli.conftest import invoke, sample_records
+from tests.support.redis_server import RedisServer, require_redis_binary
+
+pytestmark = pytest.mark.redis
+PASSWORD = "cli-Secr3t-pw-5e1b"
+
+
+def _seed(url: str, prefix: str) -> None:
+    from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+    from papyra.persistence.models import PersistedAudit, PersistedEvent
+
+    backend = RedisStreamsPersistence(RedisStreamsConfig(url=url, prefix=prefix, system_id="local"))
+    try:
+        for r in sample_records():
+            if isinstance(r, PersistedEvent):
+                backend.record_event(r)
+            elif isinstance(r, PersistedAudit):
+                backend.record_audit(r)
+            else:
+                backend.record_dead_letter(r)  # type: ignore[arg-type]
+        assert backend.flush(10)
+    finally:
+        backend.close()
+
+
+@pytest.fixture
+def seeded(redis_server: RedisServer) -> tuple[str, str]:
+    prefix = f"cli{uuid.uuid4().hex[:10]}"
+    _seed(redis_server.url, prefix)
+    return redis_server.url, prefix
+
+
+@pytest.fixture(scope="module")
+def secured() -> Iterator[RedisServer]:
+    server = RedisServer(require_redis_binary(), password=PASSWORD).start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def test_redis_listings_and_summary(seeded: tuple[str, str]) -> None:
+    url, prefix = seeded
+    base = ["--redis-url", url, "--prefix", prefix]
+    r = invoke("inspect", "events", *base, "--event-type", "ActorStopped", "--format", "ndjson")
+    assert r.code == 0, r.err
+    assert [json.loads(x)["payload"]["n"] for x in r.out.splitlines()] == [3, 4]
+    doc = json.loads(invoke("inspect", "summary", *base, "--format", "json").out)
+    assert doc["store"]["backend"] == "redis" and doc["store"]["location"].endswith(f" {prefix}:local:*")
+    assert doc["counts"] == {"events": 5, "audits": 1, "dead_letters": 1}
+
+
+def test_redis_scan_inspect_metrics_compact(seeded: tuple[str, str]) -> None:
+    url, prefix = seeded
+    env = {"PAPYRA_BACKEND": "redis", "PAPYRA_REDIS_URL": url, "PAPYRA_PREFIX": prefix}
+    assert invoke("persistence", "scan", env=env).code == 0
+    doc = json.loads(invoke("persistence", "inspect", "--format", "json", env=env).out)
+    assert doc["store"]["source"] == "environment"
+    assert doc["figures"]["basis"] == "records" and doc["figures"]["total_records"] == 7
+    assert doc["anomalies"] == 0
+    m = json.loads(invoke("metrics", "persistence", "--format", "json", env=env).out)
+    assert m["derived"]["kinds"]["events"]["records"] == 5 and m["metrics"]["scans"] >= 1
+    r = invoke("persistence", "compact", "--max-records", "2", "--format", "json", env=env)
+    assert r.code == 0, r.err
+    counts = json.loads(invoke("inspect", "summary", "--format", "json", env=env).out)["counts"]
+    assert counts["events"] == 2  # the Redis backend applies max_records per stream
+    assert invoke("doctor", "run", env=env).code == 0
+
+
+def test_redis_password_never_printed(secured: RedisServer) -> None:
+    prefix = f"cli{uuid.uuid4().hex[:10]}"
+    _seed(secured.url, prefix)
+    url = secured.url
+    assert PASSWORD in url
+    outputs = []
+    for args in (
+        ("persistence", "inspect", "--show-metrics"),
+        ("persistence", "inspect", "--format", "json"),
+        ("inspect", "summary"),
+        ("metrics", "persistence"),
+        ("persistence", "scan", "--debug"),
+    ):
+        r = invoke(*args, "--redis-url", url, "--prefix", prefix)
+        assert r.code == 0, r.err
+        outputs.append(r.out + r.err)
+    wrong = url.replace(PASSWORD, PASSWORD[::-1])
+    r = invoke("persistence", "scan", "--redis-url", wrong, "--prefix", prefix, "--debug")
+    assert r.code == 3
+    outputs.append(r.out + r.err)
+    for text in outputs:
+        assert PASSWORD not in text and PASSWORD[::-1] not in text
+    assert "***" in outputs[1]
