@@ -177,3 +177,17 @@ def test_follow_text_output_and_ctrl_c(tmp_path: Path) -> None:
         '2024-06-10T06:16:20.000Z  ActorStopped          local:2               {"n":3}\n'
         '2024-06-10T06:17:20.000Z  ActorStopped          local:1               {"n":4}\n'
     )
+
+
+def test_subprocess_compact_refuses_while_another_process_holds_the_lock(tmp_path: Path, hold_lock) -> None:  # type: ignore[no-untyped-def]
+    from tests.cli.conftest import write_store
+
+    path = write_store(tmp_path / "locked.ndjson")
+    hold_lock(path)
+    started = time.monotonic()
+    r = run_cli("persistence", "compact", "--path", str(path), "--lock-timeout", "0.5")
+    assert r.returncode == 3 and r.stdout == ""
+    assert (
+        r.stderr.startswith("papyra: error: store is locked by another process") and r.stderr.count("\n") == 1
+    )
+    assert time.monotonic() - started < 10
