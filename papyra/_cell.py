@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from papyra.supervision import SupervisionPolicy
     from papyra.system import ActorSystem
 
-__all__ = ["Cell", "check_actor_instance"]
+__all__ = ["Cell", "check_actor_instance", "type_name"]
 
 logger = logging.getLogger("papyra")
 
@@ -55,6 +55,11 @@ _STRATEGY_DECISION = {
     Strategy.RESTART: SupervisorDecision.RESTART,
     Strategy.ESCALATE: SupervisorDecision.ESCALATE,
 }
+
+
+def type_name(instance: Any) -> str:
+    """The instance's class qualname without ``<locals>`` prefixes (``Outer.Inner``, ``Counter``)."""
+    return type(instance).__qualname__.rsplit("<locals>.", 1)[-1]
 
 
 def check_actor_instance(instance: Any) -> None:
@@ -109,7 +114,7 @@ class Cell:
         self.address_dict = address.to_dict()
         self.factory = factory
         self.actor = actor
-        self.actor_type = type(actor).__qualname__
+        self.actor_type = type_name(actor)
         self.mailbox = mailbox
         self.policy = policy
         self.name = name
@@ -293,6 +298,7 @@ class Cell:
             system._request_stop(self, immediate=True, reason="restart-limit")
             return
         self.actor = fresh
+        self.actor_type = type_name(fresh)
         system._inject_context(self)
         self._restart_depth += 1
         try:

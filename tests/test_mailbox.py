@@ -1,0 +1,223 @@
+"""Mailbox: capacity, overflow policies (block/fail/drop), control lane, close; via the system too."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from papyra.actor import Actor
+from papyra.exceptions import ActorStopped, AskTimeout, MailboxFull
+from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
+from papyra.system import ActorSystem
+
+
+def test_capacity_validation() -> None:
+    assert Mailbox(None).capacity is None
+    for bad in (0, -1):
+        with pytest.raises(ValueError):
+            Mailbox(bad)
+    with pytest.raises(TypeError):
+        Mailbox(True)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        Mailbox(1, overflow="explode")
+
+
+def test_schedule_flag_protocol() -> None:
+    mb = Mailbox(4)
+    assert mb.put((1, None)) is PutResult.SCHEDULE
+    assert mb.put((2, None)) is PutResult.ACCEPTED
+    assert mb.pop() == (1, None)
+    assert mb.reschedule() is True  # one left: stay scheduled
+    assert mb.pop() == (2, None)
+    assert mb.pop() is None  # empty: unscheduled
+    assert mb.put_control("ctl") is PutResult.SCHEDULE
+
+
+def test_control_lane_first_and_bypass_capacity() -> None:
+    mb = Mailbox(1, overflow=OverflowPolicy.FAIL)
+    assert mb.put(("a", None)) is PutResult.SCHEDULE
+    assert mb.put(("b", None)) is PutResult.FULL
+    assert mb.put(("stop", None), bypass=True) is PutResult.ACCEPTED
+    mb.put_control("ctl")
+    assert [mb.pop(), mb.pop(), mb.pop()] == ["ctl", ("a", None), ("stop", None)]
+
+
+def test_blocking_put_waits_for_space_and_times_out() -> None:
+    mb = Mailbox(1)
+    mb.put(("a", None))
+    assert mb.put(("b", None), timeout=0.01) is PutResult.FULL
+    blocked: list[str] = []
+
+    def producer() -> None:
+        mb.put(("c", None), on_block=lambda on: blocked.append(str(on)))
+
+    t = threading.Thread(target=producer)
+    t.start()
+    while not blocked:
+        time.sleep(0.001)
+    assert mb.pop() == ("a", None)
+    t.join(5)
+    assert blocked == ["True", "False"]
+    assert mb.pop() == ("c", None)
+
+
+def test_close_wakes_blocked_producers_and_returns_leftovers() -> None:
+    mb = Mailbox(1)
+    mb.put(("a", None))
+    results: list[PutResult] = []
+    t = threading.Thread(target=lambda: results.append(mb.put(("b", None))))
+    t.start()
+    while not mb._putters:
+        time.sleep(0.001)
+    assert mb.close() == [("a", None)]
+    t.join(5)
+    assert results == [PutResult.CLOSED]
+    assert mb.put(("c", None)) is PutResult.CLOSED
+    assert mb.put_control("x") is PutResult.CLOSED
+
+
+# ----------------------------------------------------------------------------- through the system
+
+
+class Gate(Actor):
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, threading.Event):
+            message.wait(10)
+        self.seen.append(message)
+        return message
+
+
+@pytest.fixture
+def system() -> Iterator[ActorSystem]:
+    with ActorSystem(max_workers=4) as s:
+        yield s
+
+
+def _fill(system: ActorSystem, ref: Any, gate: threading.Event, n: int) -> None:
+    ref.tell(gate)
+    while len(system._by_id[ref._rid].mailbox):
+        time.sleep(0.001)
+    for i in range(n):
+        ref.tell(i)
+
+
+def test_capacity_one_backpressure_blocks_tell(system: ActorSystem) -> None:
+    gate = threading.Event()
+    ref = system.spawn(Gate, mailbox_capacity=1)
+    _fill(system, ref, gate, 1)
+    done = threading.Event()
+
+    def producer() -> None:
+        ref.tell("blocked")
+        done.set()
+
+    t = threading.Thread(target=producer)
+    t.start()
+    assert not done.wait(0.05)  # still blocked on the full mailbox
+    gate.set()
+    t.join(5)
+    assert ref.ask("end", timeout=5) == "end"
+    assert system._by_id[ref._rid].actor.seen[1:] == [0, "blocked", "end"]
+
+
+def test_block_policy_with_put_timeout_raises_mailbox_full(system: ActorSystem) -> None:
+    gate = threading.Event()
+    ref = system.spawn(Gate, mailbox_capacity=1, put_timeout=0.02)
+    _fill(system, ref, gate, 1)
+    with pytest.raises(MailboxFull):
+        ref.tell("x")
+    assert system.dead_letters.messages[-1].reason == "mailbox-full"
+    gate.set()
+
+
+def test_fail_policy(system: ActorSystem) -> None:
+    gate = threading.Event()
+    ref = system.spawn(Gate, mailbox_capacity=2, overflow="fail")
+    _fill(system, ref, gate, 2)
+    with pytest.raises(MailboxFull):
+        ref.tell("x")
+    with pytest.raises(MailboxFull):
+        ref.ask("y", timeout=1)
+    assert [(d.message, d.expects_reply) for d in system.dead_letters.messages] == [("x", False), ("y", True)]
+    gate.set()
+
+
+def test_drop_policy(system: ActorSystem) -> None:
+    gate = threading.Event()
+    ref = system.spawn(Gate, mailbox_capacity=2, overflow=OverflowPolicy.DROP)
+    _fill(system, ref, gate, 2)
+    ref.tell("dropped-1")  # returns normally
+    ref.tell("dropped-2")
+    with pytest.raises(MailboxFull):
+        ref.ask("never", timeout=1)
+    dead = system.dead_letters.messages
+    assert [(d.message, d.reason) for d in dead] == [
+        ("dropped-1", "dropped"),
+        ("dropped-2", "dropped"),
+        ("never", "mailbox-full"),
+    ]
+    gate.set()
+    while len(system._by_id[ref._rid].mailbox):
+        time.sleep(0.001)
+    assert ref.ask("end", timeout=5) == "end"
+    assert system._by_id[ref._rid].actor.seen[1:] == [0, 1, "end"]
+
+
+def test_self_tell_bypasses_capacity(system: ActorSystem) -> None:
+    class Selfish(Actor):
+        def __init__(self) -> None:
+            self.count = 0
+
+        def receive(self, message: Any) -> Any:
+            if message == "fan":
+                for _ in range(10):
+                    self.context.self_ref.tell("one")
+                return None
+            if message == "one":
+                self.count += 1
+            return self.count
+
+    ref = system.spawn(Selfish, mailbox_capacity=1)
+    ref.tell("fan")
+    deadline = time.monotonic() + 5
+    while ref.ask("get", timeout=5) < 10 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert ref.ask("get", timeout=5) == 10
+
+
+def test_stop_unblocks_waiting_producer_with_actor_stopped(system: ActorSystem) -> None:
+    gate = threading.Event()
+
+    class Stopper(Gate):
+        def receive(self, message: Any) -> Any:
+            result = super().receive(message)
+            if isinstance(message, threading.Event):
+                self.context.stop_self()
+            return result
+
+    ref = system.spawn(Stopper, mailbox_capacity=1)
+    _fill(system, ref, gate, 1)
+    errors: list[BaseException] = []
+
+    def producer() -> None:
+        try:
+            ref.ask("blocked", timeout=10)
+        except (ActorStopped, AskTimeout) as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=producer)
+    t.start()
+    while not system._by_id[ref._rid].mailbox._putters:
+        time.sleep(0.001)
+    gate.set()
+    t.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], ActorStopped)
+    messages = sorted(str(d.message) for d in system.dead_letters.messages)
+    assert messages == ["0", "blocked"]
