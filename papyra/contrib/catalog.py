@@ -8,12 +8,20 @@ snake case with ``_total``/``_seconds``/``_bytes`` suffixes).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["PERSISTENCE_METRICS", "RUNTIME_METRICS", "MetricSpec", "specs_for", "target_kind"]
+__all__ = [
+    "PERSISTENCE_METRICS",
+    "RUNTIME_METRICS",
+    "MetricSpec",
+    "histogram_of",
+    "specs_for",
+    "target_kind",
+]
 
-Kind = Literal["counter", "gauge", "histogram"]
+Kind = Literal["counter", "gauge", "labelled_gauge", "histogram"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,7 @@ class MetricSpec:
     prom_name: str
     unit: str  # UCUM
     description: str
+    label: str = ""  # labelled_gauge: the label carrying the snapshot dict's keys
 
 
 def _p(key: str, kind: Kind, otel: str, prom: str, unit: str, desc: str) -> MetricSpec:
@@ -70,20 +79,44 @@ PERSISTENCE_METRICS: tuple[MetricSpec, ...] = (
 )
 
 
-def _r(key: str, kind: Kind, otel: str, prom: str, unit: str, desc: str) -> MetricSpec:
-    return MetricSpec(key, kind, f"papyra.actor.{otel}", f"papyra_actor_{prom}", unit, desc)
+def _r(key: str, kind: Kind, otel: str, prom: str, unit: str, desc: str, label: str = "") -> MetricSpec:
+    return MetricSpec(key, kind, f"papyra.actor.{otel}", f"papyra_actor_{prom}", unit, desc, label)
 
 
 RUNTIME_METRICS: tuple[MetricSpec, ...] = (
     _r("actors_alive", "gauge", "alive", "alive", "{actor}", "Actors currently running."),
-    _r("messages_processed", "counter", "messages.processed", "messages_processed_total", "{message}",
-       "Messages handled by actors."),
-    _r("restarts", "counter", "restarts", "restarts_total", "{restart}", "Actor restarts."),
-    _r("crashes", "counter", "crashes", "crashes_total", "{crash}", "Actor failures (exceptions)."),
-    _r("dead_letters", "counter", "dead_letters", "dead_letters_total", "{message}",
+    _r("actors_spawned_total", "counter", "spawned", "spawned_total", "{actor}", "Actors spawned."),
+    _r("actors_stopped_total", "counter", "stopped", "stopped_total", "{actor}", "Actors terminated."),
+    _r("messages_processed_total", "counter", "messages.processed", "messages_processed_total",
+       "{message}", "Messages handled by actors (success or failure)."),
+    _r("actor_crashes_total", "counter", "crashes", "crashes_total", "{crash}",
+       "Actor failures handled by supervision."),
+    _r("actor_restarts_total", "counter", "restarts", "restarts_total", "{restart}", "Actor restarts."),
+    _r("dead_letters_total", "counter", "dead_letters", "dead_letters_total", "{message}",
        "Messages that could not be delivered."),
-    _r("ask_seconds", "histogram", "ask.duration", "ask_duration_seconds", "s", "ask() round-trip latency."),
+    _r("dead_letters_evicted_total", "counter", "dead_letters.evicted", "dead_letters_evicted_total",
+       "{message}", "Dead letters evicted from the bounded in-memory ring."),
+    _r("recorder_failures_total", "counter", "recorder.failures", "recorder_failures_total", "{record}",
+       "Persistence record_* calls that raised (logged, never fatal)."),
+    _r("recorder_drops_total", "counter", "recorder.drops", "recorder_drops_total", "{record}",
+       "Records dropped because the recorder queue was full or closed."),
+    _r("workers", "gauge", "workers", "workers", "{thread}", "Live worker threads."),
+    _r("workers_peak", "gauge", "workers.peak", "workers_peak", "{thread}", "Most worker threads at once."),
+    _r("recorder_queue_depth", "gauge", "recorder.queue.depth", "recorder_queue_depth_records", "{record}",
+       "Records waiting to be handed to the persistence backend."),
+    _r("mailbox_depth", "labelled_gauge", "mailbox.depth", "mailbox_depth_messages", "{message}",
+       "Queued messages per actor class.", "actor_class"),
+    _r("ask_latency_seconds", "histogram", "ask.duration", "ask_duration_seconds", "s",
+       "ask() round-trip latency."),
 )
+
+
+def histogram_of(snapshot: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    """The histogram dict for ``key`` (persistence keeps them under ``"histograms"``)."""
+    hist = snapshot.get("histograms", {}).get(key)
+    if hist is None:
+        hist = snapshot.get(key)
+    return hist if isinstance(hist, Mapping) and "counts" in hist else None
 
 
 def target_kind(target: Any) -> Literal["persistence", "runtime"]:

@@ -65,6 +65,20 @@ class Instrumentation:
 
         return observe
 
+    def _labelled_callback(self, spec: MetricSpec) -> Any:
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            if not self._active:
+                return []
+            values = self.target.metrics.snapshot().get(spec.key)
+            if not isinstance(values, dict):
+                return []
+            return [
+                Observation(value, {**self.attributes, spec.label: str(label)})
+                for label, value in values.items()
+            ]
+
+        return observe
+
     def _on_observation(self, name: str, value: float) -> None:
         hist = self._histograms.get(name)
         if hist is not None and self._active:
@@ -99,6 +113,11 @@ def instrument(target: Any, meter_provider: Any = None) -> Instrumentation:
         elif spec.kind == "gauge":
             meter.create_observable_gauge(
                 spec.otel_name, callbacks=[inst._callback(spec)], unit=spec.unit,
+                description=spec.description,
+            )
+        elif spec.kind == "labelled_gauge":
+            meter.create_observable_gauge(
+                spec.otel_name, callbacks=[inst._labelled_callback(spec)], unit=spec.unit,
                 description=spec.description,
             )
         else:

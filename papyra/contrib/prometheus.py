@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from papyra.contrib.catalog import MetricSpec, specs_for, target_kind
+from papyra.contrib.catalog import MetricSpec, histogram_of, specs_for, target_kind
 
 __all__ = ["render", "render_snapshot"]
 
@@ -51,8 +51,8 @@ def _num(value: float) -> str:
 def _render_spec(spec: MetricSpec, snap: Mapping[str, Any], labels: Mapping[str, str]) -> list[str]:
     lines: list[str] = []
     if spec.kind == "histogram":
-        hist = snap.get("histograms", {}).get(spec.key)
-        if not hist:
+        hist = histogram_of(snap, spec.key)
+        if hist is None:
             return lines
         lines.append(f"# HELP {spec.prom_name} {spec.description}")
         lines.append(f"# TYPE {spec.prom_name} histogram")
@@ -63,6 +63,15 @@ def _render_spec(spec: MetricSpec, snap: Mapping[str, Any], labels: Mapping[str,
         lines.append(f"{spec.prom_name}_bucket{_labels(labels, {'le': '+Inf'})} {hist['count']}")
         lines.append(f"{spec.prom_name}_sum{_labels(labels)} {_num(hist['sum'])}")
         lines.append(f"{spec.prom_name}_count{_labels(labels)} {hist['count']}")
+        return lines
+    if spec.kind == "labelled_gauge":
+        values = snap.get(spec.key)
+        if not isinstance(values, Mapping):
+            return lines
+        lines.append(f"# HELP {spec.prom_name} {spec.description}")
+        lines.append(f"# TYPE {spec.prom_name} gauge")
+        for label_value, value in sorted(values.items()):
+            lines.append(f"{spec.prom_name}{_labels(labels, {spec.label: str(label_value)})} {_num(value)}")
         return lines
     if spec.key not in snap:
         return lines
@@ -79,13 +88,6 @@ def render_snapshot(
     lines: list[str] = []
     for spec in specs:
         lines.extend(_render_spec(spec, snapshot, labels))
-    by_class = snapshot.get("mailbox_depth_by_class")
-    if isinstance(by_class, Mapping) and by_class:
-        name = "papyra_actor_mailbox_depth_messages"
-        lines.append(f"# HELP {name} Queued messages per actor class.")
-        lines.append(f"# TYPE {name} gauge")
-        for cls, depth in sorted(by_class.items()):
-            lines.append(f"{name}{_labels(labels, {'actor_class': str(cls)})} {_num(depth)}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 
