@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 R = TypeVar("R", PersistedEvent, PersistedAudit, PersistedDeadLetter)
+B = TypeVar("B", bound="PersistenceBackend")
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class PersistenceBackend(abc.ABC):
     def _close(self) -> None:  # noqa: B027 - optional hook
         """Backend-specific close work."""
 
-    def __enter__(self) -> PersistenceBackend:
+    def __enter__(self: B) -> B:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
