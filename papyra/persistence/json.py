@@ -22,7 +22,6 @@ Files (the store, its lock file, temp and quarantine files) are created with ``f
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import threading
@@ -31,12 +30,13 @@ from typing import Any
 
 from papyra.exceptions import (
     DurabilityError,
+    LockTimeout,
     PersistenceClosedError,
     PersistenceError,
 )
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
 from papyra.persistence.codec import encode_record
-from papyra.persistence.compaction import compact_file
+from papyra.persistence.compaction import CompactionResult, compact_file
 from papyra.persistence.filestore import AppendFile, FileSink, open_read
 from papyra.persistence.health import (
     dispose_stray_file,
@@ -136,8 +136,10 @@ class JsonFilePersistence(PersistenceBackend):
 
     @property
     def metrics(self) -> PersistenceMetrics:
-        """Counters after every record accepted so far was written (never raises)."""
-        self._sync_point()
+        """Counters after every record accepted so far was written (never raises; waits at most
+        ``lock_timeout`` for a writer blocked by another process's lock — ``pending`` then shows
+        the backlog)."""
+        self._sync_point(strict=False)
         writer = self._writer
         self._metrics.set_gauge("pending", writer.pending if writer is not None else 0)
         return self._metrics
@@ -171,16 +173,13 @@ class JsonFilePersistence(PersistenceBackend):
             return writer
         with self._start_lock:
             if self._closed:
-                raise PersistenceClosedError("json backend is closed")
+                raise PersistenceClosedError(f"{self.backend_name} backend is closed")
             if self._writer is None:
-                sink = FileSink(
-                    AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics),
-                    BatchLock(self._path, file_mode=self._file_mode),
-                )
+                sink = self._make_sink()
                 self._sink = sink
                 self._writer = BackgroundWriter(
                     sink,
-                    name=f"json-{self._path.name}",
+                    name=f"{self.backend_name}-{self._path.name}",
                     metrics=self._metrics,
                     fsync=self._fsync,
                     fsync_interval=self._fsync_interval,
@@ -188,6 +187,13 @@ class JsonFilePersistence(PersistenceBackend):
                     put_timeout=self._put_timeout,
                 )
             return self._writer
+
+    def _make_sink(self) -> FileSink:
+        """The writer's sink (a subclass may rotate files inside ``write_batch``)."""
+        return FileSink(
+            AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics),
+            BatchLock(self._path, file_mode=self._file_mode),
+        )
 
     def _record(self, record: PersistedRecord) -> None:
         data = encode_record(record)
@@ -203,14 +209,25 @@ class JsonFilePersistence(PersistenceBackend):
             return True
         return writer.flush(timeout, durable=True)
 
-    def _sync_point(self) -> None:
-        """Let reads see every record accepted so far (written, not necessarily fsynced)."""
+    def _sync_point(self, *, strict: bool = True) -> None:
+        """Let reads see every record accepted so far (written, not necessarily fsynced).
+
+        Waits at most ``lock_timeout`` (the writer may be blocked by another process holding the
+        store lock); then raises LockTimeout, or just returns when not ``strict``.
+        """
         writer = self._writer
         if writer is None:
             return
-        # fail-stop: what was written is all there is; reads still work
-        with contextlib.suppress(DurabilityError):
-            writer.flush(None, durable=False)
+        try:
+            done = writer.flush(self._lock_timeout, durable=False)
+        except DurabilityError:
+            return  # fail-stop: what was written is all there is; reads still work
+        if not done and strict and not writer.failed:
+            self._metrics.incr("lock_timeouts")
+            raise LockTimeout(
+                f"records accepted by this process are not yet written: the writer waited "
+                f"{self._lock_timeout:g} s for the store lock {self._path}.lock"
+            )
 
     # ------------------------------------------------------------------ reads
 
@@ -318,7 +335,7 @@ class JsonFilePersistence(PersistenceBackend):
                                     before_bytes=0, after_bytes=0)
         try:
             with maintenance_lock(self._path, timeout=self._lock_timeout, file_mode=self._file_mode):
-                result = compact_file(self._path, self._retention, file_mode=self._file_mode)
+                result = self._compact_locked()
         except PersistenceError:
             self._metrics.incr("compaction_errors")
             raise
@@ -334,6 +351,10 @@ class JsonFilePersistence(PersistenceBackend):
             quarantined_records=result.quarantined_records,
             quarantine_path=None if result.quarantine_path is None else str(result.quarantine_path),
         )
+
+    def _compact_locked(self) -> CompactionResult:
+        """The compaction itself; the caller holds the store lock (a subclass compacts a set)."""
+        return compact_file(self._path, self._retention, file_mode=self._file_mode)
 
     # ------------------------------------------------------------------ close
 

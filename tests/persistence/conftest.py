@@ -37,7 +37,9 @@ BACKEND_FACTORIES: dict[str, BackendFactory] = {
 
 
 @pytest.fixture(params=sorted(BACKEND_FACTORIES))
-def make_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., PersistenceBackend]]:
+def make_backend(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[Callable[..., PersistenceBackend]]:
     """``make_backend(**kwargs)`` builds the parametrized backend; all are closed at teardown."""
     made: list[PersistenceBackend] = []
     factory = BACKEND_FACTORIES[request.param]

@@ -111,7 +111,9 @@ def test_scan_is_read_only(tmp_path: Path, json_store: Store) -> None:
     for _ in range(2):
         assert len(b.scan().anomalies) == 2
     after = os.stat(path)
-    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        before.st_size, before.st_mtime_ns, before.st_ino
+    )
     assert sorted(os.listdir(tmp_path)) == listing
     assert b.metrics.snapshot()["anomalies_detected"] == 4
 
@@ -162,7 +164,8 @@ def test_recover_quarantine_keeps_original_bytes(tmp_path: Path, json_store: Sto
     assert Path(qfile).read_bytes() == original
     assert os.stat(qdir).st_mode & 0o077 == 0
     assert not b.scan().has_anomalies
-    assert b.recover(PersistenceRecoveryConfig(mode="quarantine", quarantine_dir=str(qdir))).quarantined_files == ()
+    again = b.recover(PersistenceRecoveryConfig(mode="quarantine", quarantine_dir=str(qdir)))
+    assert again.quarantined_files == ()
 
 
 def test_quarantine_default_dir_is_beside_store_and_not_reported(tmp_path: Path, json_store: Store) -> None:

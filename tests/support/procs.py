@@ -6,6 +6,7 @@ Run as ``python -m tests.support.procs <command> <args…>`` from the repository
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import signal
@@ -92,6 +93,8 @@ def mp_writer(path: str, name: str, count: str) -> None:
     print("ready", flush=True)
     for seq in range(int(count)):
         backend.record_event(_event(name, seq))
+        if seq % 2500 == 2499:
+            backend.flush()  # interleave durable batches with the other process's compactions
     backend.flush()
     backend.close()
     print("done", flush=True)
@@ -135,7 +138,11 @@ def fill_until_limit(path: str, limit: str) -> None:
             backend.flush()
             acked = seq
     except DurabilityError as exc:
-        print(f"flush-failed acked={acked} cause={type(exc.__cause__).__name__}", flush=True)
+        root: BaseException = exc
+        while root.__cause__ is not None:
+            root = root.__cause__
+        errno_name = errno.errorcode.get(getattr(root, "errno", 0) or 0, "?")
+        print(f"flush-failed acked={acked} cause={type(root).__name__}:{errno_name}", flush=True)
     try:
         backend.record_event(_event("fill", seq))
         print("record-accepted", flush=True)
