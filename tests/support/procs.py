@@ -70,16 +70,16 @@ def hold_lock(path: str, how: str) -> None:
     print("released", flush=True)
 
 
-def crash_writer(path: str, start: str) -> None:
-    """Append events ``start, start+1, …`` forever with fsync="always"; after each flush print
-    the number of acknowledged records (the parent SIGKILLs us at a random moment)."""
+def crash_writer(path: str, name: str) -> None:
+    """Append events ``name``/0, 1, 2… forever with fsync="always"; after each flush print the
+    number of acknowledged records (the parent SIGKILLs us at a random moment)."""
     from papyra.persistence.json import JsonFilePersistence
 
     backend = JsonFilePersistence(path, fsync="always")
-    seq = int(start)
+    seq = 0
     while True:
         for _ in range(50):
-            backend.record_event(_event("crash", seq))
+            backend.record_event(_event(name, seq))
             seq += 1
         backend.flush()
         print(seq, flush=True)
