@@ -50,6 +50,7 @@ logger = logging.getLogger("papyra")
 THROUGHPUT = 32
 _MAX_NESTED_RESTARTS = 64
 _HOOKS = ("receive", "on_start", "on_stop", "on_child_failure")
+_HOOKS_SET = frozenset(_HOOKS)
 _STRATEGY_DECISION = {
     Strategy.STOP: SupervisorDecision.STOP,
     Strategy.RESTART: SupervisorDecision.RESTART,
@@ -62,8 +63,23 @@ def type_name(instance: Any) -> str:
     return type(instance).__qualname__.rsplit("<locals>.", 1)[-1]
 
 
+_CHECKED_TYPES: set[type] = set()
+
+
 def check_actor_instance(instance: Any) -> None:
-    """Raise ``TypeError`` unless ``instance`` has a synchronous ``receive`` and no coroutine hooks."""
+    """Raise ``TypeError`` unless ``instance`` (or class) has a synchronous ``receive`` and no
+    coroutine hooks. Classes that passed are cached, so the check costs O(1) per spawn."""
+    cls = instance if isinstance(instance, type) else type(instance)
+    if cls in _CHECKED_TYPES:
+        attrs = None if cls is instance else getattr(instance, "__dict__", None)
+        if not attrs or not attrs.keys() & _HOOKS_SET:
+            return
+    _check_hooks(instance)
+    if cls is instance:
+        _CHECKED_TYPES.add(cls)
+
+
+def _check_hooks(instance: Any) -> None:
     if not callable(getattr(instance, "receive", None)):
         raise TypeError(f"actor factory returned {type(instance).__name__!r}, which has no receive()")
     for name in _HOOKS:
@@ -154,36 +170,55 @@ class Cell:
     # ------------------------------------------------------------------ run loop
 
     def run(self) -> None:
-        """Process up to ``THROUGHPUT`` items, then yield the worker (resubmitting if needed)."""
+        """Process up to ``THROUGHPUT`` items, then yield the worker (resubmitting if needed).
+
+        Envelopes are taken in batches (one mailbox lock per batch). A batch is cut short, and
+        its unprocessed rest handed back to the mailbox, when a control item arrives or an
+        immediate stop is requested, so neither waits behind the batch.
+        """
         prev = set_current_cell(self)
         try:
             mailbox = self.mailbox
-            if self.stop_now:
-                self._terminate()
-                return
-            for _ in range(THROUGHPUT):
-                item = mailbox.pop()
-                if item is None:
+            budget = THROUGHPUT
+            while budget > 0:
+                batch = mailbox.take(budget)
+                if batch is None:
                     return
-                if type(item) is tuple:
-                    self._handle_envelope(item)
-                else:
-                    self._handle_control(item)
-                if self.done:
-                    return
-                if self.stop_now:
-                    self._terminate()
-                    return
+                budget -= len(batch)
+                for index, item in enumerate(batch):
+                    if type(item) is not tuple:
+                        self._handle_control(item)
+                    else:
+                        message, slot = item
+                        if slot is None and message is not STOP and type(message) is not ProxyOp:
+                            # Fast path: a plain tell.
+                            try:
+                                self.actor.receive(message)
+                            except BaseException as exc:
+                                self._on_failure(exc)
+                            self.processed += 1
+                        elif self._handle_envelope(message, slot, batch, index):
+                            return
+                    if self.done:
+                        return
+                    if self.stop_now:
+                        mailbox.unpop(batch[index + 1 :])
+                        self._terminate()
+                        return
+                    if mailbox.has_control:
+                        mailbox.unpop(batch[index + 1 :])
+                        break
             if mailbox.reschedule():
                 self.system._dispatcher_submit(self)
         finally:
             set_current_cell(prev)
 
-    def _handle_envelope(self, envelope: tuple[Any, ReplySlot | None]) -> None:
-        message, slot = envelope
+    def _handle_envelope(self, message: Any, slot: ReplySlot | None, batch: list[Any], index: int) -> bool:
+        """Asks, proxy operations and the STOP sentinel. True when the cell is done."""
         if message is STOP:
+            self.mailbox.unpop(batch[index + 1 :])
             self._terminate()
-            return
+            return True
         try:
             is_proxy = type(message) is ProxyOp
             result = self._proxy(message) if is_proxy else self.actor.receive(message)
@@ -193,10 +228,15 @@ class Cell:
             error = exc
             self._on_failure(exc)
         self.processed += 1
+        done = False
         if self.stop_now and not self.done:
-            self._terminate()  # finalize before the reply (when no child is left to wait for)
+            # Finalize before the reply (when no child is left to wait for).
+            self.mailbox.unpop(batch[index + 1 :])
+            self._terminate()
+            done = True
         if slot is not None:
             slot.set(result, error)
+        return done or self.done
 
     def _proxy(self, op: ProxyOp) -> Any:
         if op.name.startswith("_"):
@@ -322,7 +362,7 @@ class Cell:
         if self.done:
             return
         system = self.system
-        leftovers, wait_for_children = system._begin_termination(self)
+        leftovers, wait_for_children, watchers = system._begin_termination(self)
         if leftovers:
             error_reason = self.stop_reason
             for message, slot in leftovers:
@@ -333,14 +373,15 @@ class Cell:
                     slot.set(None, ActorStopped("Actor stopped before processing the message.",
                                                 reason=error_reason))
         if not wait_for_children:
-            self._finalize()
+            self._finalize(watchers)
 
-    def _finalize(self) -> None:
+    def _finalize(self, watchers: list[Cell] | None = None) -> None:
         """Phase 2: watchers, ``on_stop``, ``ActorStopped`` event, bookkeeping. Runs once."""
         system = self.system
-        watchers = system._mark_dead(self)
         if watchers is None:
-            return
+            watchers = system._mark_dead(self)
+            if watchers is None:
+                return
         for watcher in watchers:
             system._deliver_terminated(watcher, self)
         self._call_on_stop(self.actor)

@@ -18,17 +18,21 @@ from papyra.exceptions import AskDeadlock
 
 __all__ = ["WAITS", "WaitGraph", "current_cell", "set_current_cell"]
 
-_tls = threading.local()
+class _Local(threading.local):
+    cell: Any = None  # class default: reading an unset attribute costs no exception
+
+
+_tls = _Local()
 
 
 def current_cell() -> Any:
     """The actor cell running on this thread, or None outside actors."""
-    return getattr(_tls, "cell", None)
+    return _tls.cell
 
 
 def set_current_cell(cell: Any) -> Any:
     """Set the running cell; returns the previous one (to restore)."""
-    prev = getattr(_tls, "cell", None)
+    prev = _tls.cell
     _tls.cell = cell
     return prev
 

@@ -120,7 +120,9 @@ class RuntimeCore:
         with self._lock:
             cell.restarting = flag
 
-    def _begin_termination(self, cell: Cell) -> tuple[list[tuple[Any, Any]], bool]:
+    def _begin_termination(self, cell: Cell) -> tuple[list[tuple[Any, Any]], bool, list[Cell] | None]:
+        """Phase 1 bookkeeping. Without live children the actor is also marked dead here (one
+        lock section instead of two) and its watchers are returned."""
         with self._lock:
             cell.done = True
             if not cell.stopping:
@@ -131,7 +133,12 @@ class RuntimeCore:
             leftovers = cell.mailbox.close()
             wait = cell.live_children > 0
             cell.awaiting_children = wait
-        return leftovers, wait
+            watchers: list[Cell] | None = None
+            if not wait:
+                cell.alive = False
+                watchers = list(cell.watchers.values())
+                cell.watchers.clear()
+        return leftovers, wait, watchers
 
     def _mark_dead(self, cell: Cell) -> list[Cell] | None:
         with self._lock:

@@ -29,7 +29,13 @@ __all__ = ["Dispatcher", "Task", "current_worker_dispatcher"]
 logger = logging.getLogger("papyra")
 
 _thread_ids = itertools.count(1)
-_tls = threading.local()
+
+
+class _Local(threading.local):
+    dispatcher: Dispatcher | None = None
+
+
+_tls = _Local()
 
 
 class Task(Protocol):
@@ -38,7 +44,7 @@ class Task(Protocol):
 
 def current_worker_dispatcher() -> Dispatcher | None:
     """The dispatcher whose worker is the calling thread, or None."""
-    return getattr(_tls, "dispatcher", None)
+    return _tls.dispatcher
 
 
 class Dispatcher:

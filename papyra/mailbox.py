@@ -131,6 +131,20 @@ class Mailbox:
             self._scheduled = True
             return PutResult.SCHEDULE
 
+    def offer(self, envelope: tuple[Any, Any]) -> PutResult:
+        """Non-blocking put (the ``tell`` fast path): ``FULL`` instead of applying the policy."""
+        with self._lock:
+            if self._closed:
+                return PutResult.CLOSED
+            cap = self.capacity
+            if cap is not None and len(self._user) >= cap:
+                return PutResult.FULL
+            self._user.append(envelope)
+            if self._scheduled:
+                return PutResult.ACCEPTED
+            self._scheduled = True
+            return PutResult.SCHEDULE
+
     def _wait_for_space(
         self, cap: int, timeout: float | None, on_block: Callable[[bool], None] | None
     ) -> bool:
@@ -177,6 +191,37 @@ class Mailbox:
                 return item
             self._scheduled = False
             return None
+
+    def take(self, limit: int) -> list[Any] | None:
+        """Up to ``limit`` items: one control item if any, else user envelopes in FIFO order.
+        ``None`` (and the scheduled flag cleared) when empty."""
+        with self._lock:
+            if self._control:
+                return [self._control.popleft()]
+            user = self._user
+            n = len(user)
+            if not n:
+                self._scheduled = False
+                return None
+            if n > limit:
+                n = limit
+            popleft = user.popleft
+            batch = [popleft() for _ in range(n)]
+            if self._putters:
+                self._not_full.notify(n)
+            return batch
+
+    def unpop(self, items: list[Any]) -> None:
+        """Give back envelopes taken but not processed (they return to the front, in order).
+        Only the consumer calls this, and never after closing."""
+        if items:
+            with self._lock:
+                self._user.extendleft(reversed(items))
+
+    @property
+    def has_control(self) -> bool:
+        """A control item is waiting (racy read; no lock)."""
+        return bool(self._control)
 
     def reschedule(self) -> bool:
         """After a fairness quantum: True (stay scheduled) if items remain, else go idle."""

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["ActorProxy", "ActorRef"]
 
 
+_ACCEPTED = PutResult.ACCEPTED
+_SCHEDULE = PutResult.SCHEDULE
+
+
 def _on_block(blocking: bool) -> None:
     """Compensation hook: a worker thread about to block lets the pool start a replacement."""
     dispatcher = current_worker_dispatcher()
@@ -87,16 +91,25 @@ class ActorRef:
             return
         if not cell.accepting:
             self._system._reject(self, message, False)
-        mailbox = cell.mailbox
-        result = mailbox.put(
-            (message, None),
-            bypass=current_cell() is cell,
-            timeout=mailbox.put_timeout,
-            on_block=_on_block,
-        )
-        if result is PutResult.SCHEDULE:
+        result = cell.mailbox.offer((message, None))
+        if result is _ACCEPTED:
+            return
+        if result is _SCHEDULE:
             self._system._dispatcher_submit(cell)
-        elif result is not PutResult.ACCEPTED:
+            return
+        self._tell_slow(cell, message, result)
+
+    def _tell_slow(self, cell: Cell, message: Any, result: PutResult) -> None:
+        # The mailbox was full (or closed): self-tells bypass capacity, BLOCK waits, others fail.
+        mailbox = cell.mailbox
+        if result is PutResult.FULL:
+            if current_cell() is cell:
+                result = mailbox.put((message, None), bypass=True)
+            elif mailbox.overflow is OverflowPolicy.BLOCK:
+                result = mailbox.put((message, None), timeout=mailbox.put_timeout, on_block=_on_block)
+        if result is _SCHEDULE:
+            self._system._dispatcher_submit(cell)
+        elif result is not _ACCEPTED:
             self._system._put_failed(self, message, result, expects_reply=False)
 
     def ask(self, message: Any, *, timeout: float | None = None) -> Any:
@@ -127,11 +140,13 @@ class ActorRef:
             WAITS.enter(caller, cell, slot)
         try:
             mailbox = cell.mailbox
-            block = mailbox.overflow is OverflowPolicy.BLOCK
-            result = mailbox.put((message, slot), block=block, timeout=timeout, on_block=_on_block)
-            if result is PutResult.SCHEDULE:
+            envelope = (message, slot)
+            result = mailbox.offer(envelope)
+            if result is PutResult.FULL and mailbox.overflow is OverflowPolicy.BLOCK:
+                result = mailbox.put(envelope, block=True, timeout=timeout, on_block=_on_block)
+            if result is _SCHEDULE:
                 system._dispatcher_submit(cell)
-            elif result is not PutResult.ACCEPTED:
+            elif result is not _ACCEPTED:
                 system._put_failed(
                     self, message, result, expects_reply=True, ask_timeout=timeout, from_ask=True
                 )

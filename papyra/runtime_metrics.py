@@ -63,12 +63,16 @@ class _ThreadHistogram:
         self.total = 0.0
 
 
+class _Local(threading.local):
+    hist: _ThreadHistogram | None = None
+
+
 class RuntimeMetrics:
     """Counters/gauges/histogram of one system (see the module docstring). Thread-safe."""
 
     def __init__(self, collect: Callable[[], dict[str, Any]]) -> None:
         self._collect = collect
-        self._tls = threading.local()
+        self._tls = _Local()
         self._hist_lock = threading.Lock()
         self._histograms: list[_ThreadHistogram] = []
         self._base_counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
@@ -77,7 +81,7 @@ class RuntimeMetrics:
 
     def observe_ask(self, seconds: float) -> None:
         """Record one ask round trip (lock-free: a per-thread histogram)."""
-        hist: _ThreadHistogram | None = getattr(self._tls, "hist", None)
+        hist = self._tls.hist
         if hist is None:
             hist = _ThreadHistogram()
             self._tls.hist = hist

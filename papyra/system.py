@@ -327,28 +327,33 @@ class ActorSystem(RuntimeCore):
             if not isinstance(parent, ActorRef) or parent._system is not self:
                 raise ValueError("parent must be an ActorRef of this ActorSystem")
             parent_cell = parent._cell
-        with self._lock:
-            self._check_spawn_allowed(parent_cell)
-            if name is not None and (name in self._names or name in self._reserved):
-                raise ValueError(f"Actor name '{name}' already exists.")
-            rid = self._next_id
-            self._next_id += 1
-            if name is not None:
-                self._reserved.add(name)
-        try:
+        if name is None:
+            # No name to reserve: call the factory first, then one lock section.
+            if self._state != _RUNNING:  # fail fast (re-checked under the lock below)
+                raise ActorStopped("ActorSystem is not running.", reason="shutdown")
             instance = factory()
             check_actor_instance(instance)
-        except BaseException:
-            if name is not None:
+        else:
+            with self._lock:
+                self._check_spawn_allowed(parent_cell)
+                if name in self._names or name in self._reserved:
+                    raise ValueError(f"Actor name '{name}' already exists.")
+                self._reserved.add(name)
+            try:
+                instance = factory()
+                check_actor_instance(instance)
+            except BaseException:
                 with self._lock:
                     self._reserved.discard(name)
-            raise
-        address = ActorAddress(self.system_id, rid)
-        cell = Cell(self, rid, address, factory, instance, mailbox, policy, name, parent_cell)
+                raise
         with self._lock:
             if name is not None:
                 self._reserved.discard(name)
             self._check_spawn_allowed(parent_cell)
+            rid = self._next_id
+            self._next_id += 1
+            address = ActorAddress(self.system_id, rid)
+            cell = Cell(self, rid, address, factory, instance, mailbox, policy, name, parent_cell)
             self._actors.append(cell)
             self._by_id[rid] = cell
             self._live_cells[rid] = cell
