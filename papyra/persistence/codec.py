@@ -132,8 +132,13 @@ def normalize_address(value: Any) -> str | None:
 # --------------------------------------------------------------------------- encode
 
 
+_INF = float("inf")
+
+
 def _check_timestamp(record: PersistedRecord) -> None:
     ts = record.timestamp
+    if type(ts) is float and -_INF < ts < _INF:  # fast path: a finite float
+        return
     if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
         raise ValueError(f"record timestamp must be a finite number, got {ts!r}")
 

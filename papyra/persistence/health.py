@@ -22,10 +22,12 @@ import contextlib
 import enum
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
-from papyra.persistence.codec import LineError, decode_record, iter_lines
+from papyra.persistence.codec import MAX_LINE_BYTES, LineError, RawLine, decode_record, iter_lines
 from papyra.persistence.filestore import create_exclusive, open_read, replace_durably, temp_path_for
 from papyra.persistence.models import PersistenceAnomaly, PersistenceAnomalyType
 from papyra.persistence.quarantine import quarantine_copy
@@ -46,7 +48,8 @@ __all__ = [
 #: At most this many anomalies are listed per file; the rest are summarised in one entry.
 MAX_ANOMALIES_PER_FILE = 10_000
 
-_TEMP_RE = re.compile(r"^(?:[a-z]+)\.(\d+)\.[0-9a-f]+\.tmp$")
+# "<purpose>.<pid>.<hex>.tmp", optionally after a rotated member index ("1.recover.<pid>.<hex>.tmp")
+_TEMP_RE = re.compile(r"^(?:\d+\.)?(?:[a-z]+)\.(\d+)\.[0-9a-f]+\.tmp$")
 
 
 @dataclass
@@ -99,9 +102,20 @@ def scan_file(path: str | os.PathLike[str], *, display_path: str | None = None) 
             nul_run = None
 
     with f:
-        for raw in iter_lines(f):
+        for item in split_lines(f):
+            data = item[2]
+            if item[3] and not item[4]:
+                try:  # fast path: a valid record
+                    decode_record(data)
+                except LineError:
+                    pass
+                else:
+                    if nul_run is not None:
+                        flush_nul_run_as_corruption()
+                    result.records += 1
+                    continue
+            raw = RawLine(*item)
             result.lines = raw.number
-            data = raw.data
             if not raw.complete:
                 has_nul = b"\x00" in data
                 if nul_run is not None and has_nul:
@@ -136,7 +150,7 @@ def scan_file(path: str | os.PathLike[str], *, display_path: str | None = None) 
                 add(_anomaly(PersistenceAnomalyType.CORRUPTED_LINE, shown, exc.reason,
                              raw.number, raw.offset))
                 continue
-            result.records += 1
+            result.records += 1  # pragma: no cover - the fast path accepted it already
         result.size = f.tell()
     if nul_run is not None:
         line, off, count = nul_run
@@ -146,6 +160,58 @@ def scan_file(path: str | os.PathLike[str], *, display_path: str | None = None) 
         out.append(_anomaly(PersistenceAnomalyType.CORRUPTED_LINE, shown,
                             f"{extra} further anomalies not listed", result.lines, result.size))
     return result
+
+
+LineTuple = tuple[int, int, bytes, bool, bool]
+
+
+def split_lines(
+    f: BinaryIO, *, max_line: int = MAX_LINE_BYTES, chunk: int = 1024 * 1024
+) -> Iterator[LineTuple]:
+    """Like :func:`~papyra.persistence.codec.iter_lines` (bounded memory; plain tuples
+    ``(number, offset, data, complete, oversized)`` instead of ``RawLine``) but splits whole
+    1 MiB blocks in C (``bytes.split``): about twice as fast per line."""
+    number = 0
+    offset = 0  # offset of ``pending``
+    pending = b""
+    skipping = False  # inside a line longer than max_line
+    skip_offset = 0
+    while True:
+        block = f.read(chunk)
+        if not block:
+            break
+        if skipping:
+            nl = block.find(b"\n")
+            if nl < 0:
+                offset += len(block)
+                continue
+            number += 1
+            yield (number, skip_offset, b"", True, True)
+            skipping = False
+            offset += nl + 1
+            block = block[nl + 1 :]
+        data = pending + block if pending else block
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            pending = data
+        else:
+            pending = data[cut + 1 :]
+            for line in data[:cut].split(b"\n"):
+                number += 1
+                if len(line) > max_line:
+                    yield (number, offset, b"", True, True)
+                else:
+                    yield (number, offset, line, True, False)
+                offset += len(line) + 1
+        if len(pending) > max_line:
+            skipping = True
+            skip_offset = offset
+            offset += len(pending)
+            pending = b""
+    if skipping:
+        yield (number + 1, skip_offset, b"", False, True)
+    elif pending:
+        yield (number + 1, offset, pending, False, False)
 
 
 # --------------------------------------------------------------------------- sibling files

@@ -98,7 +98,7 @@ class BackgroundWriter:
         self._retry_max = retry_max
         self._cond = threading.Condition(threading.Lock())
         self._queue: collections.deque[tuple[bytes, float]] = collections.deque()
-        self._submitted = 0  # items ever accepted
+        self._inflight = 0  # items taken from the queue, not yet written
         self._written = 0  # items handed to the sink successfully
         self._synced = 0  # items known durable
         self._sync_requested = False
@@ -107,6 +107,8 @@ class BackgroundWriter:
         self._closing = False
         self._closed = False
         self._retrying = False
+        self._waiting = False  # the writer thread is (about to be) asleep on the condition
+        self._exited = False
         self._thread = threading.Thread(target=self._run, name=f"papyra-writer-{name}", daemon=True)
         self._thread.start()
 
@@ -139,12 +141,20 @@ class BackgroundWriter:
         Blocks up to ``put_timeout`` while ``max_pending`` records are queued, then raises
         :class:`BackPressureError`. Raises :class:`DurabilityError` after a fail-stop and
         :class:`PersistenceClosedError` after close.
+
+        The common case takes no lock (``deque.append`` is atomic): producers only lock to wake
+        a sleeping writer thread, to wait for queue space, or around close/fail-stop, so several
+        producer threads do not convoy on the writer's lock.
         """
-        with self._cond:
-            self._check_usable()
-            if len(self._queue) >= self._max_pending:
+        if self._failed is not None or self._closing or self._closed:
+            with self._cond:
+                self._check_usable()
+        queue = self._queue
+        entry = (item, time.monotonic())
+        if len(queue) >= self._max_pending:
+            with self._cond:
                 deadline = time.monotonic() + self._put_timeout
-                while len(self._queue) >= self._max_pending:
+                while len(queue) >= self._max_pending:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         self._metrics.incr("backpressure_rejections")
@@ -154,12 +164,35 @@ class BackgroundWriter:
                         )
                     self._cond.wait(remaining)
                     self._check_usable()
-            self._queue.append((item, time.monotonic()))
-            self._submitted += 1
-            depth = len(self._queue)
-            if depth == 1:
+                queue.append(entry)
                 self._cond.notify_all()
-        self._metrics.set_gauge("queue_depth", depth)
+            depth = len(queue)
+        else:
+            queue.append(entry)
+            depth = len(queue)
+            if self._waiting:
+                with self._cond:
+                    self._cond.notify_all()
+            if self._failed is not None or self._closing:
+                self._withdraw_if_orphaned(entry)
+        if depth == 1 or not depth & 255:
+            # also refreshed after every batch; not per record (the metrics lock is a hot spot)
+            self._metrics.set_gauge("queue_depth", depth)
+
+    def _withdraw_if_orphaned(self, entry: tuple[bytes, float]) -> None:
+        """A close or fail-stop raced with a lock-free append: if no writer will ever take the
+        entry, take it back and raise instead of reporting success."""
+        with self._cond:
+            if not (self._exited or self._failed is not None):
+                return  # the writer is still draining: the entry will be written
+            try:
+                self._queue.remove(entry)
+            except ValueError:
+                return  # already taken (and written or counted as dropped)
+            if self._failed is not None:
+                self._metrics.incr("records_dropped")
+            self._check_usable()
+            raise PersistenceClosedError("backend is closed; record not accepted")
 
     def _check_usable(self) -> None:
         if self._failed is not None:
@@ -176,7 +209,7 @@ class BackgroundWriter:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            target = self._submitted
+            target = self._written + self._inflight + len(self._queue)
             need_sync = durable and self._fsync != "never"
             while True:
                 done = self._synced if need_sync else self._written
@@ -203,7 +236,7 @@ class BackgroundWriter:
         """
         with self._cond:
             if self._closed:
-                return self._written >= self._submitted and self._failed is None
+                return not self._queue and not self._inflight and self._failed is None
             self._closing = True
             self._sync_requested = True
             self._cond.notify_all()
@@ -211,19 +244,30 @@ class BackgroundWriter:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            return self._written >= self._submitted and self._failed is None
+            return not self._queue and not self._inflight and self._failed is None
 
     # ------------------------------------------------------------------ writer thread
 
     def _take_batch(self) -> list[tuple[bytes, float]]:
         n = min(len(self._queue), self._max_batch)
+        self._inflight = n
         return [self._queue.popleft() for _ in range(n)]
 
     def _run(self) -> None:
+        try:
+            self._run_loop()
+        finally:
+            with self._cond:
+                self._exited = True
+                self._waiting = False
+                self._cond.notify_all()
+
+    def _run_loop(self) -> None:
         backoff = self._retry_initial
         while self._failed is None:
             with self._cond:
                 while True:
+                    self._waiting = True  # set before looking, so a producer's append is never missed
                     if self._queue:
                         break
                     dirty = self._written > self._synced
@@ -238,6 +282,7 @@ class BackgroundWriter:
                         return
                     wait = self._interval if dirty else None
                     self._cond.wait(wait)
+                self._waiting = False
                 batch = self._take_batch()
             if batch:
                 if not self._write(batch):
@@ -266,6 +311,7 @@ class BackgroundWriter:
             self._sink.write_batch(items, sync=sync)
         except TransientWriteError as exc:
             with self._cond:
+                self._inflight = 0
                 self._queue.extendleft(reversed(batch))
                 if not self._retrying:
                     logger.warning("papyra writer: backend unavailable, buffering: %s", exc)
@@ -275,6 +321,7 @@ class BackgroundWriter:
         except BaseException as exc:  # fail-stop
             with self._cond:
                 self._failed = exc
+                self._inflight = 0
                 dropped = len(batch) + len(self._queue)
                 self._queue.clear()
                 self._cond.notify_all()
@@ -301,6 +348,7 @@ class BackgroundWriter:
             if self._retrying:
                 logger.warning("papyra writer: backend reachable again, buffer draining")
             self._retrying = False
+            self._inflight = 0
             self._written += len(items)
             if sync:
                 self._synced = self._written

@@ -253,3 +253,19 @@ def test_compaction_keeps_a_valid_record_missing_its_newline(tmp_path: Path, jso
     report = json_store(path).compact()
     assert (report.before_records, report.after_records, report.quarantined_records) == (2, 2, 0)
     assert path.read_bytes() == GOOD[0] + GOOD[1]
+
+
+def test_fast_line_splitter_matches_the_reference_reader(tmp_path: Path) -> None:
+    import io
+    import random
+
+    from papyra.persistence.codec import iter_lines
+    from papyra.persistence.health import split_lines
+
+    rng = random.Random(7)
+    for _ in range(50):
+        parts = [bytes(rng.choice(b"ab{}\x00") for _ in range(rng.choice([0, 1, 5, 40]))) for _ in range(30)]
+        data = b"\n".join(parts) + (b"\n" if rng.random() < 0.5 else b"")
+        expected = [tuple(r) for r in iter_lines(io.BytesIO(data), max_line=20)]
+        got = list(split_lines(io.BytesIO(data), max_line=20, chunk=7))
+        assert got == expected
