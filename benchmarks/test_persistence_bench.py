@@ -10,8 +10,8 @@ with ``PAPYRA_BENCH_FULL=1``; CI runs every benchmark once with ``--benchmark-di
 * ``scan()`` vs a raw msgspec typed-decode loop over the same file: **≥ 0.5**;
 * ``compact()`` keeping half vs raw decode + encode (kept half) + write + fsync: **≥ 0.33**;
 * peak RSS growth (VmHWM, in a fresh subprocess) of scan and compaction **< 64 MiB**, also for a
-  10× larger file;
-* ``list_events(limit=100)`` **≥ 50×** faster than a full ``scan()``.
+  10x larger file;
+* ``list_events(limit=100)`` **≥ 50x** faster than a full ``scan()``.
 
 Sizes: default 50,000 records (memory check: 500,000); ``PAPYRA_BENCH_FULL=1``: 1,000,000
 (memory check: 10,000,000, ~2.6 GB on disk).
@@ -65,7 +65,8 @@ def _write_store(path: Path, n: int) -> None:
             if i % 100 == 99:
                 chunk.append(encode_record(PersistedAudit(timestamp=1.7e9 + i, total_actors=i % 50)))
             elif i % 100 == 98:
-                chunk.append(encode_record(PersistedDeadLetter(target="bench:1", payload="x", timestamp=1.7e9 + i)))
+                dl = PersistedDeadLetter(target="bench:1", payload="x", timestamp=1.7e9 + i)
+                chunk.append(encode_record(dl))
             else:
                 chunk.append(encode_record(_record(i)))
             if len(chunk) >= 10_000:
