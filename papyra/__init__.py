@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from papyra.exceptions import (
@@ -76,6 +77,10 @@ def __dir__() -> list[str]:
 
 
 __version__ = "0.4.0"
+
+# Library logging etiquette: the "papyra" logger gets a NullHandler and the library never
+# configures the root logger; applications decide where records go.
+logging.getLogger("papyra").addHandler(logging.NullHandler())
 
 # The lifecycle *event* ActorStopped lives in papyra.events (the name ActorStopped here is the
 # exception); import it as ``from papyra.events import ActorStopped``.

@@ -31,6 +31,7 @@ takes the system lock briefly and is O(live actors + threads that ever asked).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -78,9 +79,23 @@ class RuntimeMetrics:
         self._base_counters: dict[str, int] = dict.fromkeys(COUNTER_NAMES, 0)
         self._base_hist: tuple[list[int], float] = ([0] * (len(ASK_LATENCY_BOUNDS) + 1), 0.0)
         self._reset_lock = threading.Lock()
+        self._listeners: tuple[Callable[[str, float], None], ...] = ()
+
+    def add_listener(self, listener: Callable[[str, float], None]) -> None:
+        """Also pass every ask latency to ``listener("ask_latency_seconds", seconds)`` (used by
+        the OpenTelemetry bridge). Called on the asking thread; must be fast and thread-safe."""
+        with self._hist_lock:
+            self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: Callable[[str, float], None]) -> None:
+        with self._hist_lock:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
 
     def observe_ask(self, seconds: float) -> None:
         """Record one ask round trip (lock-free: a per-thread histogram)."""
+        for listener in self._listeners:
+            with contextlib.suppress(Exception):  # an exporter must never break an ask
+                listener("ask_latency_seconds", seconds)
         hist = self._tls.hist
         if hist is None:
             hist = _ThreadHistogram()

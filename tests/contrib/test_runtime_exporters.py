@@ -64,3 +64,34 @@ def test_otel_instrument_reads_runtime_snapshot() -> None:
         assert dict(processed.data.data_points[0].attributes) == {"system_id": "otel"}
         handle.uninstrument()
     provider.shutdown()
+
+
+def test_otel_ask_histogram_receives_each_ask() -> None:
+    pytest.importorskip("opentelemetry.sdk.metrics")
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from papyra.contrib.otel import instrument
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    with ActorSystem(system_id="otel-ask") as system:
+        handle = instrument(system, meter_provider=provider)
+        ref = system.spawn(Echo)
+        for i in range(7):
+            ref.ask(i, timeout=5)
+        handle.uninstrument()
+        ref.ask("after", timeout=5)  # not recorded any more
+        data = reader.get_metrics_data()
+        assert data is not None
+        hist = next(
+            m
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == "papyra.actor.ask.duration"
+        )
+        (point,) = hist.data.data_points
+        assert point.count == 7
+        assert hist.unit == "s"
+    provider.shutdown()
