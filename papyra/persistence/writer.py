@@ -26,6 +26,7 @@ import collections
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from typing import Literal, Protocol
 
 from papyra.exceptions import BackPressureError, DurabilityError, PersistenceClosedError
@@ -82,6 +83,7 @@ class BackgroundWriter:
         max_batch: int = 10_000,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
+        log_extra: Mapping[str, str] | None = None,
     ) -> None:
         if max_pending <= 0:
             raise ValueError(f"max_pending must be positive, got {max_pending!r}")
@@ -96,6 +98,8 @@ class BackgroundWriter:
         self._max_batch = max_batch
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        # Structured fields on every log record (backend, path or stream key; never credentials).
+        self._log_extra: dict[str, str] = {"papyra_backend": metrics.backend, **(log_extra or {})}
         self._cond = threading.Condition(threading.Lock())
         self._queue: collections.deque[tuple[bytes, float]] = collections.deque()
         self._inflight = 0  # items taken from the queue, not yet written
@@ -314,7 +318,9 @@ class BackgroundWriter:
                 self._inflight = 0
                 self._queue.extendleft(reversed(batch))
                 if not self._retrying:
-                    logger.warning("papyra writer: backend unavailable, buffering: %s", exc)
+                    logger.warning(
+                        "papyra writer: backend unavailable, buffering: %s", exc, extra=self._log_extra
+                    )
                 self._retrying = True
             self._metrics.incr("write_errors")
             return False
@@ -332,7 +338,7 @@ class BackgroundWriter:
                 "papyra writer: write failed, backend is now fail-stop (%d records not written): %s",
                 dropped,
                 exc,
-                extra={"papyra_backend": self._metrics.backend},
+                extra=self._log_extra,
             )
             return False
         finished = time.monotonic()
@@ -346,7 +352,9 @@ class BackgroundWriter:
             self._metrics.observe("fsync_seconds", finished - started)
         with self._cond:
             if self._retrying:
-                logger.warning("papyra writer: backend reachable again, buffer draining")
+                logger.warning(
+                    "papyra writer: backend reachable again, buffer draining", extra=self._log_extra
+                )
             self._retrying = False
             self._inflight = 0
             self._written += len(items)
@@ -381,7 +389,9 @@ class BackgroundWriter:
                 self._cond.notify_all()
             self._metrics.add_many(write_errors=1)
             self._metrics.set_gauge("failed", 1)
-            logger.error("papyra writer: fsync failed, backend is now fail-stop: %s", exc)
+            logger.error(
+                "papyra writer: fsync failed, backend is now fail-stop: %s", exc, extra=self._log_extra
+            )
             return
         finished = time.monotonic()
         self._metrics.incr("fsyncs")
