@@ -1,0 +1,216 @@
+"""``RotatingFilePersistence``: a set of NDJSON files with bounded disk use.
+
+The set is ``path`` (active), ``path.1`` (newest rotated) … ``path.{max_files-1}`` (oldest), all
+kinds in one log, in the line format of :class:`~papyra.persistence.json.JsonFilePersistence`
+(files of the earlier implementation — kind last, ``\\u`` escapes, spaced separators — read as
+well). Everything the JSON backend guarantees holds here too, because it is the same machinery:
+the background writer (group commit, ``fsync`` policies, back-pressure, fail-stop), the store
+lock ``<path>.lock``, torn-tail healing, the inode check, scan/repair/quarantine and streaming
+compaction. What rotation adds (details and the crash-safety invariants in
+:mod:`papyra.persistence.rotation`):
+
+* **Rotation** happens in the writer, under the store lock, before the record that would push
+  the active file past ``max_bytes``: the oldest file is deleted (by design), the others shift
+  up, the active file becomes ``.1``. No file exceeds ``max_bytes`` unless it holds one record
+  that is larger. ``max_files=1`` is one file that is restarted (its history is dropped).
+* **Disk bound**: at most ``max_files`` files of at most ``max_bytes`` each (or one record), so
+  the set never holds more than ``max_files * max(max_bytes, largest record)`` bytes — also with
+  writers in several processes, since each checks the size under the lock. Compaction needs
+  room for one extra copy of the retained records while it runs.
+* **Reads** go newest file first and stop as soon as ``limit`` (or retention) is satisfied, so
+  ``list_*(limit=N)`` opens only the newest files it needs.
+* **compact()** rewrites the set atomically as a set; **recover()** repairs each damaged file in
+  place (valid records kept verbatim, never duplicated) and disposes of orphans (QUARANTINE
+  keeps their bytes). Crash leftovers are made consistent by the next write, read, open or
+  ``recover()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any
+
+from papyra.exceptions import ConfigurationError, PersistenceError
+from papyra.persistence.base import R
+from papyra.persistence.compaction import CompactionResult
+from papyra.persistence.filestore import AppendFile, FileSink
+from papyra.persistence.health import repair_file
+from papyra.persistence.json import JsonFilePersistence
+from papyra.persistence.locking import BatchLock, maintenance_lock
+from papyra.persistence.models import PersistenceAnomaly, PersistenceRecoveryReport, PersistenceScanReport
+from papyra.persistence.reading import select_newest
+from papyra.persistence.retention import RetentionPolicy
+from papyra.persistence.rotation import (
+    RotatingSink,
+    RotationSet,
+    compact_set,
+    dispose_stray,
+    iter_set_newest_first,
+)
+
+__all__ = ["RotatingFilePersistence"]
+
+#: Upper bound on ``max_files`` (reads and rotation walk the slots).
+MAX_FILES_LIMIT = 10_000
+
+
+def _positive_int(name: str, value: object, upper: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
+    if upper is not None and value > upper:
+        raise ConfigurationError(f"{name} must be at most {upper}, got {value!r}")
+    return value
+
+
+class RotatingFilePersistence(JsonFilePersistence):
+    """A rotating set of NDJSON files (see the module docs for guarantees and costs)."""
+
+    backend_name = "rotating"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int = 50_000_000,
+        max_files: int = 5,
+        retention_policy: RetentionPolicy | None = None,
+        fsync: str | bool = "always",
+        fsync_interval: float = 0.05,
+        max_pending: int = 100_000,
+        lock_timeout: float = 10.0,
+        file_mode: int = 0o600,
+        backpressure_timeout: float = 1.0,
+    ) -> None:
+        max_bytes = _positive_int("max_bytes", max_bytes)
+        max_files = _positive_int("max_files", max_files, MAX_FILES_LIMIT)
+        super().__init__(
+            path,
+            retention_policy=retention_policy,
+            fsync=fsync,
+            fsync_interval=fsync_interval,
+            max_pending=max_pending,
+            lock_timeout=lock_timeout,
+            file_mode=file_mode,
+            backpressure_timeout=backpressure_timeout,
+        )
+        self._set = RotationSet(self._path, max_files=max_files, max_bytes=max_bytes, file_mode=file_mode)
+        self._finish_pending_swap()
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def max_bytes(self) -> int:
+        return self._set.max_bytes
+
+    @property
+    def max_files(self) -> int:
+        return self._set.max_files
+
+    @property
+    def files(self) -> list[Path]:
+        """The member files that exist, oldest first."""
+        return self._set.existing()
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        try:
+            total: int | None = self._set.total_bytes()
+        except OSError:
+            total = None
+        info.update(
+            max_bytes=self._set.max_bytes,
+            max_files=self._set.max_files,
+            files=[str(p) for p in self._set.existing()],
+            total_bytes=total,
+            disk_bound_bytes=self._set.max_bytes * self._set.max_files,
+        )
+        return info
+
+    # ------------------------------------------------------------------ writer / swap
+
+    def _make_sink(self) -> FileSink:
+        return RotatingSink(
+            AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics),
+            BatchLock(self._path, file_mode=self._file_mode),
+            self._set,
+            durable=self._fsync != "never",
+        )
+
+    def _finish_pending_swap(self) -> None:
+        """Finish a compaction swap that a crashed process committed (cheap check first)."""
+        if not self._set.pending_commit():
+            return
+        try:
+            with maintenance_lock(self._path, timeout=self._lock_timeout, file_mode=self._file_mode):
+                self._set.finish_swap()
+        except OSError as exc:
+            msg = f"cannot finish the interrupted compaction of {self._path}: {exc}"
+            raise PersistenceError(msg) from exc
+
+    # ------------------------------------------------------------------ reads
+
+    def _list(
+        self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
+    ) -> list[R]:
+        self._sync_point()
+        self._finish_pending_swap()
+        try:
+            with contextlib.ExitStack() as stack:
+                return select_newest(
+                    iter_set_newest_first(self._set, stack),
+                    kind,
+                    policy=self._retention,
+                    limit=limit,
+                    since=since,
+                    until=until,
+                )
+        except OSError as exc:
+            raise PersistenceError(f"cannot read the rotating set {self._path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ health
+
+    def _scan_unlocked(self) -> PersistenceScanReport:
+        self._metrics.incr("scans")
+        try:
+            anomalies: list[PersistenceAnomaly] = self._set.scan()
+        except OSError as exc:
+            self._metrics.incr("scan_errors")
+            raise PersistenceError(f"cannot scan {self._path}: {exc}") from exc
+        if anomalies:
+            self._metrics.incr("anomalies_detected", len(anomalies))
+        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies))
+
+    def _repair(self, scan: PersistenceScanReport, qdir: Path | None) -> PersistenceRecoveryReport:
+        """Under the store lock: finish a committed swap, repair each damaged member in place,
+        dispose of strays. ``qdir`` is None for REPAIR."""
+        repaired: list[str] = []
+        quarantined: list[str] = []
+        rset = self._set
+        if rset.finish_swap():
+            repaired.append(str(rset.marker))
+        strays = rset.strays()
+        stray_paths = {str(s.path) for s in strays}
+        damaged = {a.path for a in rset.scan() if a.path not in stray_paths}
+        for member in rset.existing():
+            if str(member) not in damaged:
+                continue
+            result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir)
+            repaired.append(str(member))
+            if result.quarantine_path is not None:
+                quarantined.append(str(result.quarantine_path))
+        for stray in strays:
+            moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode)
+            repaired.append(str(stray.path))
+            if moved is not None:
+                quarantined.append(str(moved))
+        return PersistenceRecoveryReport(
+            backend=self.backend_name,
+            scan=scan,
+            repaired_files=tuple(repaired),
+            quarantined_files=tuple(quarantined),
+        )
+
+    def _compact_locked(self) -> CompactionResult:
+        return compact_set(self._set, self._retention)

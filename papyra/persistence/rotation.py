@@ -1,0 +1,445 @@
+"""Rotating file sets: layout, crash-safe rotation, set-atomic compaction, reads and scans.
+
+The machinery behind :class:`~papyra.persistence.backends.rotating.RotatingFilePersistence`,
+built on the single-file pieces (:class:`~papyra.persistence.filestore.AppendFile`,
+:class:`~papyra.persistence.filestore.FileSink`, the store lock, the codec, ``scan_file`` /
+``repair_file``, :class:`~papyra.persistence.compaction.StreamingCompactor`, quarantine).
+
+Layout: slot 0 is ``path`` (the active file), slot ``k`` is ``path.k``; ``path.1`` is the newest
+rotated file and ``path.{max_files-1}`` the oldest. A missing slot (a *gap*) is allowed anywhere.
+
+**Rotation invariant.** Files only ever move to a higher slot, one slot at a time, and a higher
+slot always holds older records than a lower one. Rotation (under the store lock) fills the
+lowest gap: it finds the first missing slot ``g`` in ``1..max_files-1`` (if none, it deletes the
+oldest slot — the only data rotation drops, by design — and ``g`` is that slot), then renames
+``g-1 → g``, ``g-2 → g-1``, …, ``path → .1``, each rename onto a free name. Every intermediate
+state is therefore a valid set with at most one gap; a SIGKILL at any point loses nothing else,
+and the next rotation fills the gap instead of deleting anything. Readers skip gaps.
+
+**Compaction invariant (atomic as a set).** The new set is written to temp files beside the store
+(``<name>.compact.<pid>.<hex>.tmp``), each fsynced; then a manifest naming each temp and its slot
+is written, fsynced and renamed to ``<name>.commit`` (the commit point; directory fsynced). Then
+the swap: old slots beyond the new set are deleted, each temp is renamed over its slot, and the
+marker is removed. Before the commit point a crash leaves the old set intact (the temps are
+orphans that ``recover()`` removes); after it, whoever takes the store lock next — a writer before
+its next batch, a read, a new backend, ``recover()`` — finishes the swap (idempotently) before
+touching the set. So after a crash either the old or the new set is read, never a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from papyra.exceptions import CorruptionError
+from papyra.persistence.compaction import CompactionResult, StreamingCompactor
+from papyra.persistence.filestore import (
+    AppendFile,
+    FileSink,
+    create_exclusive,
+    fsync_dir,
+    open_read,
+    temp_path_for,
+)
+from papyra.persistence.health import SiblingKind, list_siblings, scan_file
+from papyra.persistence.locking import BatchLock
+from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
+from papyra.persistence.quarantine import LineQuarantine, quarantine_name
+from papyra.persistence.reading import iter_records_reversed
+from papyra.persistence.retention import RetentionPolicy
+
+__all__ = ["RotatingSink", "RotationSet", "StrayFile", "compact_set", "iter_set_newest_first"]
+
+logger = logging.getLogger("papyra")
+
+_MEMBER_LIKE = re.compile(r"^\d+(?:\..*)?$")
+_OWN_TEMP = re.compile(r"^(?:\d+\.)?[a-z]+\.\d+\.[0-9a-f]+\.tmp$")
+COMMIT_SUFFIX = "commit"
+
+
+@dataclass(frozen=True)
+class StrayFile:
+    """A file beside the set that is not a member: what scan reports and recover disposes of."""
+
+    path: Path
+    type: PersistenceAnomalyType
+    detail: str
+    own_temp: bool = False  # a temp file of ours whose process is gone (a redundant copy)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RotationSet:
+    """The files of one rotating store. Methods that change files expect the store lock held."""
+
+    def __init__(self, path: Path, *, max_files: int, max_bytes: int, file_mode: int = 0o600) -> None:
+        self.path = path
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self.file_mode = file_mode
+        self.marker = path.with_name(f"{path.name}.{COMMIT_SUFFIX}")
+
+    def member(self, slot: int) -> Path:
+        return self.path if slot == 0 else self.path.with_name(f"{self.path.name}.{slot}")
+
+    def existing(self) -> list[Path]:
+        """Member files that exist, oldest first."""
+        return [p for p in (self.member(k) for k in range(self.max_files - 1, -1, -1)) if os.path.lexists(p)]
+
+    def total_bytes(self) -> int:
+        total = 0
+        for p in self.existing():
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(p).st_size
+        return total
+
+    # ------------------------------------------------------------------ rotation
+
+    def rotate(self, *, durable: bool) -> None:
+        """Shift the set by one slot (see the module docs for the crash-safety invariant)."""
+        n = self.max_files
+        if n == 1:
+            self.path.unlink(missing_ok=True)  # one file, restarted: its history is dropped by design
+        else:
+            gap = next((k for k in range(1, n) if not os.path.lexists(self.member(k))), None)
+            if gap is None:
+                os.unlink(self.member(n - 1))  # the oldest file: dropped by design
+                gap = n - 1
+            for k in range(gap - 1, 0, -1):
+                os.rename(self.member(k), self.member(k + 1))
+            if os.path.lexists(self.path):
+                os.rename(self.path, self.member(1))
+        if durable:
+            fsync_dir(self.path.parent)
+        logger.debug("papyra: rotated %s", self.path)
+
+    # ------------------------------------------------------------------ set-atomic swap
+
+    def pending_commit(self) -> bool:
+        """True when a committed compaction swap waits to be finished (cheap: one lstat)."""
+        return os.path.lexists(self.marker)
+
+    def _read_manifest(self) -> tuple[int, int, list[tuple[str, int]]]:
+        try:
+            doc = json.loads(self.marker.read_bytes())
+            pid = int(doc["pid"])
+            count = int(doc["count"])
+            files = [(str(name), int(slot)) for name, slot in doc["files"]]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CorruptionError(f"unreadable compaction commit marker {self.marker}: {exc}") from exc
+        for name, slot in files:
+            if "/" in name or os.sep in name or not name.startswith(self.path.name + ".") or slot < 0:
+                raise CorruptionError(f"invalid entry {name!r} in compaction commit marker {self.marker}")
+        return pid, count, files
+
+    def marker_pid(self) -> int | None:
+        try:
+            return self._read_manifest()[0]
+        except (OSError, CorruptionError):
+            return None
+
+    def commit_swap(self, temps_oldest_first: list[Path]) -> None:
+        """Write the commit marker for ``temps`` (the commit point), then finish the swap."""
+        count = len(temps_oldest_first)
+        files = [[t.name, count - 1 - i] for i, t in enumerate(temps_oldest_first)]
+        doc = json.dumps({"pid": os.getpid(), "count": count, "files": files}).encode()
+        tmp = temp_path_for(self.path, "commit")
+        try:
+            with create_exclusive(tmp, self.file_mode) as out:
+                out.write(doc)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, self.marker)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fsync_dir(self.path.parent)  # committed
+        self.finish_swap()
+
+    def finish_swap(self) -> bool:
+        """Roll a committed swap forward (idempotent). Returns False when none was pending."""
+        if not self.pending_commit():
+            return False
+        _, count, files = self._read_manifest()
+        directory = self.path.parent
+        for k in range(max(count, 1), self.max_files):
+            self.member(k).unlink(missing_ok=True)
+        for name, slot in files:
+            src = directory / name
+            if os.path.lexists(src):
+                os.replace(src, self.member(slot))
+        fsync_dir(directory)
+        self.marker.unlink(missing_ok=True)
+        fsync_dir(directory)
+        logger.info("papyra: compaction swap of %s completed (%d files)", self.path, count)
+        return True
+
+    # ------------------------------------------------------------------ strays
+
+    def strays(self) -> list[StrayFile]:
+        """Files of the store that are not members (quarantine files, the lock and temp files of
+        live processes excluded). Read-only."""
+        out: list[StrayFile] = []
+        orphan = PersistenceAnomalyType.ORPHANED_ROTATED_FILE
+        unexpected = PersistenceAnomalyType.UNEXPECTED_FILE
+        for s in list_siblings(self.path):
+            suffix = s.suffix
+            if s.kind in (SiblingKind.LOCK, SiblingKind.QUARANTINE, SiblingKind.TEMP_IN_PROGRESS):
+                continue
+            if suffix == COMMIT_SUFFIX:
+                pid = self.marker_pid()
+                if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                    continue  # a live compaction in another process is swapping right now
+                out.append(StrayFile(s.path, orphan, "commit marker of an interrupted compaction: the "
+                                     "next write, read, open or recover() completes the swap"))
+            elif suffix.isdigit() and suffix.isascii() and str(int(suffix)) == suffix \
+                    and 1 <= int(suffix) < self.max_files:
+                continue  # a member
+            elif s.kind is SiblingKind.TEMP_LEFTOVER:
+                own = _OWN_TEMP.match(suffix) is not None
+                out.append(StrayFile(s.path, orphan, "leftover temp file of an interrupted compaction, "
+                                     "recovery or rotation", own_temp=own))
+            elif _MEMBER_LIKE.match(suffix):
+                detail = f"looks like a rotated file but is not a member (max_files={self.max_files})"
+                out.append(StrayFile(s.path, orphan, detail))
+            elif s.kind is SiblingKind.LOCK_ORPHAN:
+                out.append(StrayFile(s.path, unexpected, "orphaned lock file"))
+            else:
+                out.append(StrayFile(s.path, unexpected, "stray file of the store"))
+        return out
+
+    def scan(self) -> list[PersistenceAnomaly]:
+        """Anomalies of every member (oldest first; line and offset each) plus strays. Read-only."""
+        anomalies: list[PersistenceAnomaly] = []
+        for p in self.existing():
+            anomalies.extend(scan_file(p).anomalies)
+        for s in self.strays():
+            anomalies.append(PersistenceAnomaly(type=s.type, path=str(s.path), detail=s.detail))
+        return anomalies
+
+
+def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600) -> Path | None:
+    """REPAIR (``quarantine_dir`` None): delete our own leftover temps (redundant copies), keep
+    every other stray's bytes under a quarantine name beside the store. QUARANTINE: keep every
+    stray's bytes in ``quarantine_dir``. Returns the quarantine path, if any."""
+    from papyra.persistence.quarantine import quarantine_copy
+
+    path = stray.path
+    if quarantine_dir is None and stray.own_temp:
+        path.unlink(missing_ok=True)
+        return None
+    target_dir = quarantine_dir or path.parent
+    if path.is_dir() and not path.is_symlink():
+        target = target_dir / quarantine_name(path.name)
+        try:
+            os.rename(path, target)
+        except OSError:
+            target = path.parent / quarantine_name(path.name)
+            os.rename(path, target)
+        fsync_dir(path.parent)
+        return target
+    target = quarantine_copy(path, target_dir, file_mode=file_mode)
+    path.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return target
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def iter_set_newest_first(
+    rset: RotationSet, stack: contextlib.ExitStack
+) -> Iterator[tuple[PersistedRecord, int]]:
+    """``(record, line_bytes)`` across the set, newest first, opening files only as consumed.
+
+    Lock-free yet safe against a concurrent rotation: files only move to higher slots, so a file
+    seen again under a higher slot (same inode) is skipped; handles stay open (in ``stack``)
+    until the caller is done, so no inode is reused meanwhile.
+    """
+    seen: set[tuple[int, int]] = set()
+    for slot in range(rset.max_files):
+        f = open_read(rset.member(slot))
+        if f is None:
+            continue
+        stack.enter_context(f)
+        st = os.fstat(f.fileno())
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            continue
+        seen.add(key)
+        yield from iter_records_reversed(f, end=st.st_size)
+
+
+# --------------------------------------------------------------------------- writer sink
+
+
+class RotatingSink(FileSink):
+    """The writer's sink for a set: per batch, under the store lock, finish a committed
+    compaction swap if one is pending, reopen the active file if another process rotated or
+    replaced it, heal a torn tail, then append — rotating first whenever the next record would
+    push the active file past ``max_bytes`` (a batch may be split across a rotation)."""
+
+    def __init__(self, file: AppendFile, lock: BatchLock, rset: RotationSet, *, durable: bool) -> None:
+        super().__init__(file, lock)
+        self.rset = rset
+        self.durable = durable
+
+    def write_batch(self, items: list[bytes], *, sync: bool) -> None:
+        rset = self.rset
+        limit = rset.max_bytes
+        with self.lock.held_for_batch():
+            if rset.pending_commit():
+                self._io(rset.finish_swap, "cannot finish the compaction swap of")
+            size = self.file.ensure_current()
+            size = self.file.heal_tail(size)
+            if size + sum(map(len, items)) <= limit:
+                self.file.append(b"".join(items), size, sync=sync)
+                return
+            first = 0
+            filled = size
+            for i, item in enumerate(items):
+                n = len(item)
+                if filled > 0 and filled + n > limit:
+                    if i > first:
+                        self.file.append(b"".join(items[first:i]), size, sync=sync)
+                    size = self._rotate()
+                    filled = size
+                    first = i
+                filled += n
+            self.file.append(b"".join(items[first:]), size, sync=sync)
+
+    def _rotate(self) -> int:
+        if self.durable:
+            self.file.sync()  # what went into the outgoing file is durable before it moves
+        self.file.close()
+        self._io(lambda: self.rset.rotate(durable=False), "cannot rotate")
+        size = self.file.ensure_current()  # creates the new active file
+        if self.durable:
+            self._io(lambda: fsync_dir(self.rset.path.parent), "cannot fsync the directory of")
+        return size
+
+    def _io(self, fn: object, what: str) -> None:
+        from papyra.exceptions import DurabilityError
+
+        try:
+            fn()  # type: ignore[operator]
+        except OSError as exc:
+            err = DurabilityError(exc.errno, f"{what} {self.rset.path}: {exc.strerror or exc}")
+            raise err from exc
+
+
+# --------------------------------------------------------------------------- compaction
+
+
+def _finish_temp(out: BinaryIO) -> None:
+    out.flush()
+    os.fsync(out.fileno())
+    out.close()
+
+
+def compact_set(
+    rset: RotationSet, policy: RetentionPolicy, *, now: float | None = None
+) -> CompactionResult:
+    """Rewrite the set with only retained records, packed oldest first into files of at most
+    ``max_bytes`` (a larger record alone in its file), atomically as a set. Caller holds the lock.
+
+    Unreadable lines go to one ``<name>.quarantine.<stamp>`` file beside the store. If the
+    retained records need more than ``max_files`` files (only possible when the store already
+    exceeded its bound, e.g. files of the earlier implementation), the oldest file takes the
+    surplus instead of dropping retained records.
+    """
+    rset.finish_swap()
+    result = CompactionResult()
+    file_mode = rset.file_mode
+    with contextlib.ExitStack() as stack:
+        sources: list[tuple[BinaryIO, int]] = []
+        for p in rset.existing():
+            f = open_read(p)
+            if f is None:
+                continue
+            stack.enter_context(f)
+            size = os.fstat(f.fileno()).st_size
+            sources.append((f, size))
+            result.before_bytes += size
+        if not sources:
+            return result
+        quarantine = LineQuarantine(rset.path.parent, rset.path.name, file_mode=file_mode)
+        temps: list[Path] = []
+        out: BinaryIO | None = None
+        written = 0
+        try:
+            compactor = StreamingCompactor(sources, policy, quarantine, now=now)
+            compactor.plan()
+            filled = 0
+            for line in compactor.retained_lines():
+                if out is None or (filled and filled + len(line) > rset.max_bytes):
+                    if out is not None:
+                        _finish_temp(out)
+                    tmp = temp_path_for(rset.path, "compact")
+                    temps.append(tmp)
+                    out = create_exclusive(tmp, file_mode)
+                    filled = 0
+                out.write(line)
+                filled += len(line)
+                written += len(line)
+            if out is None:  # nothing retained: the new set is one empty active file
+                tmp = temp_path_for(rset.path, "compact")
+                temps.append(tmp)
+                out = create_exclusive(tmp, file_mode)
+            _finish_temp(out)
+            out = None
+            if len(temps) > rset.max_files:
+                temps = _merge_oldest(rset.path, temps, len(temps) - rset.max_files + 1, file_mode)
+            quarantine.commit()
+            rset.commit_swap(temps)
+        except BaseException:
+            if out is not None:
+                with contextlib.suppress(OSError):
+                    out.close()
+            if not rset.pending_commit():  # not committed: the old set stands, drop the new one
+                for t in temps:
+                    with contextlib.suppress(OSError):
+                        t.unlink()
+                with contextlib.suppress(OSError):
+                    quarantine.discard()
+            raise
+    result.before_records = compactor.valid_records
+    result.after_records = compactor.kept_records
+    result.after_bytes = written
+    result.quarantined_records = quarantine.count
+    result.quarantine_path = quarantine.path
+    return result
+
+
+def _merge_oldest(store: Path, temps: list[Path], n: int, file_mode: int) -> list[Path]:
+    """Concatenate the ``n`` oldest temps into one (fsynced) temp; returns the new list."""
+    merged = temp_path_for(store, "compact")
+    try:
+        with create_exclusive(merged, file_mode) as out:
+            for t in temps[:n]:
+                with open(t, "rb") as src:
+                    shutil.copyfileobj(src, out, 1024 * 1024)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        merged.unlink(missing_ok=True)
+        raise
+    for t in temps[:n]:
+        t.unlink()
+    return [merged, *temps[n:]]
