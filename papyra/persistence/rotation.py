@@ -268,22 +268,45 @@ def iter_set_newest_first(
 ) -> Iterator[tuple[PersistedRecord, int]]:
     """``(record, line_bytes)`` across the set, newest first, opening files only as consumed.
 
-    Lock-free yet safe against a concurrent rotation: files only move to higher slots, so a file
-    seen again under a higher slot (same inode) is skipped; handles stay open (in ``stack``)
-    until the caller is done, so no inode is reused meanwhile.
+    Lock-free yet safe against concurrent rotation: the identities (inodes) of the members are
+    taken first (``lstat`` only, no file is opened), then each file is opened when the reader
+    reaches it, found at its slot or — if a rotation moved it meanwhile — at a higher one. So a
+    read sees the set as it was when it started (plus appends to the file that was active):
+    never a file twice, never a newer file out of order. Handles stay open (in ``stack``) until
+    the caller is done. A file rotation deleted meanwhile (the oldest) is skipped.
     """
-    seen: set[tuple[int, int]] = set()
+    snapshot: list[tuple[int, tuple[int, int]]] = []
     for slot in range(rset.max_files):
-        f = open_read(rset.member(slot))
+        try:
+            st = os.lstat(rset.member(slot))
+        except FileNotFoundError:
+            continue
+        snapshot.append((slot, (st.st_dev, st.st_ino)))
+    for slot, key in snapshot:
+        f = _open_identity(rset, slot, key)
         if f is None:
             continue
         stack.enter_context(f)
-        st = os.fstat(f.fileno())
-        key = (st.st_dev, st.st_ino)
-        if key in seen:
+        yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size)
+
+
+def _open_identity(rset: RotationSet, slot: int, key: tuple[int, int]) -> BinaryIO | None:
+    for k in range(slot, rset.max_files):
+        p = rset.member(k)
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
             continue
-        seen.add(key)
-        yield from iter_records_reversed(f, end=st.st_size)
+        if (st.st_dev, st.st_ino) != key:
+            continue
+        f = open_read(p)
+        if f is None:
+            continue
+        fst = os.fstat(f.fileno())
+        if (fst.st_dev, fst.st_ino) == key:
+            return f
+        f.close()  # moved on between lstat and open: look further up
+    return None
 
 
 # --------------------------------------------------------------------------- writer sink

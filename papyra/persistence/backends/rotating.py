@@ -110,7 +110,8 @@ class RotatingFilePersistence(JsonFilePersistence):
 
     @property
     def files(self) -> list[Path]:
-        """The member files that exist, oldest first."""
+        """The member files that exist, oldest first (after this process's accepted records)."""
+        self._sync_point(strict=False)
         return self._set.existing()
 
     def describe(self) -> dict[str, Any]:
