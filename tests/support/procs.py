@@ -125,6 +125,9 @@ def fill_until_limit(path: str, limit: str) -> None:
     from papyra.exceptions import DurabilityError
     from papyra.persistence.json import JsonFilePersistence
 
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)  # the papyra logger has only a NullHandler
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), int(limit)))
     backend = JsonFilePersistence(path, fsync="always")
