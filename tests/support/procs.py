@@ -122,10 +122,10 @@ def mp_compactor(path: str) -> None:
 def fill_until_limit(path: str, limit: str) -> None:
     """With RLIMIT_FSIZE set to ``limit`` bytes (a real EFBIG from the kernel), write until the
     backend fails; report what happened."""
+    import logging
+
     from papyra.exceptions import DurabilityError
     from papyra.persistence.json import JsonFilePersistence
-
-    import logging
 
     logging.basicConfig(level=logging.WARNING)  # the papyra logger has only a NullHandler
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
