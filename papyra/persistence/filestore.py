@@ -212,6 +212,7 @@ class AppendFile:
             fragment_len,
             head[:80],
             action,
+            extra={"papyra_location": str(self.path)},
         )
         self._healthy_end = new_size
         return new_size
@@ -239,7 +240,11 @@ class AppendFile:
             try:
                 os.ftruncate(fd, start)
             except OSError:
-                logger.error("papyra: could not truncate the partial batch in %s", self.path)
+                logger.error(
+                    "papyra: could not truncate the partial batch in %s",
+                    self.path,
+                    extra={"papyra_location": str(self.path)},
+                )
             self._healthy_end = None
             raise _durability(exc, f"write to {self.path} failed") from exc
         self._healthy_end = start + len(data)
@@ -258,7 +263,12 @@ class AppendFile:
             try:
                 os.close(fd)
             except OSError:  # pragma: no cover - close errors after fsync are not actionable
-                logger.warning("papyra: closing %s failed", self.path, exc_info=True)
+                logger.warning(
+                    "papyra: closing %s failed",
+                    self.path,
+                    exc_info=True,
+                    extra={"papyra_location": str(self.path)},
+                )
 
 
 class FileSink:

@@ -185,6 +185,7 @@ class JsonFilePersistence(PersistenceBackend):
                     fsync_interval=self._fsync_interval,
                     max_pending=self._max_pending,
                     put_timeout=self._put_timeout,
+                    log_extra={"papyra_location": str(self._path)},
                 )
             return self._writer
 

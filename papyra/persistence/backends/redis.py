@@ -180,6 +180,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             max_batch=config.max_batch,
             retry_initial=0.02,
             retry_max=1.0,
+            log_extra={"papyra_location": config.base_key},
         )
 
     # ------------------------------------------------------------------ helpers
@@ -280,7 +281,10 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             if lost:
                 self._metrics.incr("records_dropped", lost)
                 logger.error(
-                    "papyra redis: closed with %d records not written to %s", lost, self._config.safe_url
+                    "papyra redis: closed with %d records not written to %s",
+                    lost,
+                    self._config.safe_url,
+                    extra={"papyra_backend": "redis", "papyra_location": self._config.base_key},
                 )
         with contextlib.suppress(Exception):
             self._client.close()
