@@ -269,25 +269,52 @@ def iter_set_newest_first(
     """``(record, line_bytes)`` across the set, newest first, opening files only as consumed.
 
     Lock-free yet safe against concurrent rotation: the identities (inodes) of the members are
-    taken first (``lstat`` only, no file is opened), then each file is opened when the reader
-    reaches it, found at its slot or — if a rotation moved it meanwhile — at a higher one. So a
-    read sees the set as it was when it started (plus appends to the file that was active):
-    never a file twice, never a newer file out of order. Handles stay open (in ``stack``) until
-    the caller is done. A file rotation deleted meanwhile (the oldest) is skipped.
+    taken first (``lstat`` only, no file is opened; repeated until two passes agree, so the view
+    is a state the set really was in), then each file is opened when the reader reaches it,
+    found at its slot or — if a rotation moved it meanwhile — at a higher one. So a read sees
+    the set as it was when it started (plus appends to the file that was active): never a file
+    twice, never a newer file out of order. Handles stay open (in ``stack``) until the caller is
+    done. A file deleted meanwhile (the oldest, by rotation) is skipped. A compaction by another
+    process during the read can make the read miss records it rewrote (never see them twice).
     """
-    snapshot: list[tuple[int, tuple[int, int]]] = []
-    for slot in range(rset.max_files):
-        try:
-            st = os.lstat(rset.member(slot))
-        except FileNotFoundError:
-            continue
-        snapshot.append((slot, (st.st_dev, st.st_ino)))
+    snapshot = _stable_snapshot(rset)
     for slot, key in snapshot:
         f = _open_identity(rset, slot, key)
         if f is None:
             continue
         stack.enter_context(f)
         yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size)
+
+
+def _snapshot(rset: RotationSet) -> list[tuple[int, tuple[int, int]]]:
+    out: list[tuple[int, tuple[int, int]]] = []
+    for slot in range(rset.max_files):
+        try:
+            st = os.lstat(rset.member(slot))
+        except FileNotFoundError:
+            continue
+        out.append((slot, (st.st_dev, st.st_ino)))
+    return out
+
+
+def _stable_snapshot(rset: RotationSet, attempts: int = 50) -> list[tuple[int, tuple[int, int]]]:
+    """Member identities from two consecutive identical passes (no rotation step between them).
+    Files only move up one slot per rotation step, so equal passes are a real state of the set.
+    After ``attempts`` disagreeing passes (a set rotating non-stop), the last pass is used with
+    duplicates dropped."""
+    previous = _snapshot(rset)
+    for _ in range(attempts):
+        current = _snapshot(rset)
+        if current == previous:
+            return current
+        previous = current
+    seen: set[tuple[int, int]] = set()
+    unique = []
+    for slot, key in previous:
+        if key not in seen:
+            seen.add(key)
+            unique.append((slot, key))
+    return unique
 
 
 def _open_identity(rset: RotationSet, slot: int, key: tuple[int, int]) -> BinaryIO | None:

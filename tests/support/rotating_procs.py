@@ -67,10 +67,10 @@ def writer(path: str, max_bytes: str, max_files: str, name: str, count: str, pad
     print("done", flush=True)
 
 
-def rotate_crash(path: str, max_bytes: str, max_files: str, start: str) -> None:
-    """Write forever, 3 records per flushed batch, into a tiny set (a rotation every few batches);
-    print the next unacknowledged seq after each flush. The parent SIGKILLs us."""
-    backend = _backend(path, max_bytes, max_files, fsync="always")
+def rotate_crash(path: str, max_bytes: str, max_files: str, start: str, fsync: str = "always") -> None:
+    """Write forever, 3 records per flushed batch, into a tiny set (a rotation every batch or
+    two); print the next unacknowledged seq after each flush. The parent SIGKILLs us."""
+    backend = _backend(path, max_bytes, max_files, fsync=fsync)
     seq = int(start)
     while True:
         for _ in range(3):
