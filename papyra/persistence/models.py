@@ -9,7 +9,7 @@ Addresses are stored as the string ``"system:actor_id"``.
 from __future__ import annotations
 
 import enum
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import msgspec
 
@@ -164,6 +164,23 @@ class PersistenceScanReport(msgspec.Struct, frozen=True, kw_only=True):
         }
 
 
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_choice(cls: type[E], value: object, what: str) -> E:
+    """Parse a string-valued enum member from a member or its value, case-insensitively
+    (``-`` accepted for ``_``); raise ``ValueError`` listing the choices otherwise."""
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, str):
+        key = value.strip().lower().replace("-", "_")
+        for member in cls:
+            if member.value == key:
+                return member
+    choices = ", ".join(str(m.value) for m in cls)
+    raise ValueError(f"Unknown {what} {value!r}; expected one of: {choices}")
+
+
 class PersistenceRecoveryMode(str, enum.Enum):
     """What ``recover()`` does with damage: report only, repair, or repair and keep originals."""
 
@@ -173,16 +190,8 @@ class PersistenceRecoveryMode(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | PersistenceRecoveryMode) -> PersistenceRecoveryMode:
-        """Accept a member or its value/name, case-insensitively; raise ``ValueError`` otherwise."""
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            key = value.strip().lower()
-            for member in cls:
-                if member.value == key:
-                    return member
-        choices = ", ".join(m.value for m in cls)
-        raise ValueError(f"Unknown recovery mode {value!r}; expected one of: {choices}")
+        """Accept a member or its value, case-insensitively; raise ``ValueError`` otherwise."""
+        return parse_choice(cls, value, "recovery mode")
 
 
 class PersistenceRecoveryConfig(msgspec.Struct, frozen=True, kw_only=True):

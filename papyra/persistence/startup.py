@@ -26,6 +26,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryMode,
     PersistenceRecoveryReport,
     PersistenceScanReport,
+    parse_choice,
 )
 
 __all__ = [
@@ -46,16 +47,8 @@ class PersistenceStartupMode(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | PersistenceStartupMode) -> PersistenceStartupMode:
-        """Accept a member or its value/name case-insensitively (``-`` allowed for ``_``)."""
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            key = value.strip().lower().replace("-", "_")
-            for member in cls:
-                if member.value == key:
-                    return member
-        choices = ", ".join(m.value for m in cls)
-        raise ValueError(f"Unknown startup mode {value!r}; expected one of: {choices}")
+        """Accept a member or its value case-insensitively (``-`` allowed for ``_``)."""
+        return parse_choice(cls, value, "startup mode")
 
 
 @dataclass(frozen=True)
