@@ -1,13 +1,17 @@
 """Shared persistence test helpers and the backend factories of the contract tests.
 
 ``BACKEND_FACTORIES`` maps a backend name to ``factory(tmp_path, **kwargs) -> backend``; the
-contract tests (tests/persistence/test_contract.py) run once per entry. Add rotating and Redis
-factories here when those backends land (kwargs: ``retention_policy``).
+contract tests (tests/persistence/test_contract.py) run once per entry (kwargs:
+``retention_policy``). The Redis factory also receives the suite's ``redis_server`` and a unique
+stream prefix. ``PER_KIND_RETENTION`` names the backends whose retention window is per kind (Redis:
+one stream per kind) rather than one window over the whole store.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from typing import Any
 import pytest
 
 from papyra.persistence.backends.memory import InMemoryPersistence
+from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
@@ -28,12 +33,27 @@ def _json(tmp_path: Path, **kwargs: Any) -> PersistenceBackend:
     return JsonFilePersistence(tmp_path / "store.ndjson", **kwargs)
 
 
+def _rotating(tmp_path: Path, **kwargs: Any) -> PersistenceBackend:
+    return RotatingFilePersistence(tmp_path / "store.ndjson", max_bytes=65_536, max_files=8, **kwargs)
+
+
+def _redis(tmp_path: Path, *, server: Any, **kwargs: Any) -> PersistenceBackend:
+    from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+
+    prefix = f"contract-{uuid.uuid4().hex[:12]}"
+    return RedisStreamsPersistence(RedisStreamsConfig(url=server.url, prefix=prefix), **kwargs)
+
+
 BackendFactory = Callable[..., PersistenceBackend]
 
 BACKEND_FACTORIES: dict[str, BackendFactory] = {
     "memory": _memory,
     "json": _json,
+    "rotating": _rotating,
+    "redis": _redis,
 }
+
+PER_KIND_RETENTION = frozenset({"redis"})
 
 
 @pytest.fixture(params=sorted(BACKEND_FACTORIES))
@@ -43,12 +63,15 @@ def make_backend(
     """``make_backend(**kwargs)`` builds the parametrized backend; all are closed at teardown."""
     made: list[PersistenceBackend] = []
     factory = BACKEND_FACTORIES[request.param]
+    if request.param == "redis":
+        factory = functools.partial(factory, server=request.getfixturevalue("redis_server"))
 
     def make(**kwargs: Any) -> PersistenceBackend:
         backend = factory(tmp_path, **kwargs)
         made.append(backend)
         return backend
 
+    make.backend_name = request.param  # type: ignore[attr-defined]
     yield make
     for backend in made:
         backend.close()
