@@ -36,7 +36,9 @@ flags/environment/settings, ``exists``); the command's own keys follow:
 * ``persistence scan``: ``scan`` = ``{backend, has_anomalies, anomalies: [{type, path, detail,
   line, offset}]}``;
 * ``persistence recover``: ``mode``, ``dry_run``, ``recovery`` (``{backend, scan,
-  repaired_files, quarantined_files}`` or ``null`` for a dry run), ``post_scan``;
+  repaired_files, quarantined_files}`` or ``null`` for a dry run), ``post_scan``; a dry run adds
+  ``plan`` = ``{files_to_rewrite, files_to_quarantine, files_to_remove, quarantine_dir}``
+  (``files_to_remove``: files that are not members of the store, e.g. orphaned rotated files);
 * ``persistence compact``: ``dry_run``, ``compaction`` = ``{backend, before_records,
   after_records, before_bytes, after_bytes, removed_records, reclaimed_bytes, …}`` and
   ``removed`` per kind;

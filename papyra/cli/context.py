@@ -39,6 +39,8 @@ class Context:
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.spec())
+            for note in self._store.notes:
+                self.out.note(note)
             if self._store.missing:
                 self.out.note(f"store {self._store.spec.location} does not exist yet (nothing recorded)")
         return self._store

@@ -11,7 +11,7 @@ from typing import Any
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, UsageError
-from papyra.cli.render import anomaly_text, render_anomalies
+from papyra.cli.render import anomaly_text, recovery_lines, render_anomalies
 
 __all__ = ["run_health_check"]
 
@@ -92,10 +92,8 @@ def run_health_check(ctx: Context, *, doctor: bool) -> int:
     report = outcome.recovery
     assert recovery is not None
     out.info(f"Recovery ({recovery.mode.value}) ran:")
-    for path in getattr(report, "repaired_files", ()) or ():
-        out.info(f"  repaired {path}")
-    for path in getattr(report, "quarantined_files", ()) or ():
-        out.info(f"  quarantined {path}")
+    for line in recovery_lines(report):
+        out.info(f"  {line}")
     if remaining:
         out.problem(f"Recovery attempted but anomalies still exist: {len(remaining)}")
         for anomaly in remaining:

@@ -7,7 +7,14 @@ from typing import Any
 
 from papyra.cli.output import Output, format_ts, to_json_text
 
-__all__ = ["anomaly_text", "payload_text", "render_anomalies", "retention_text"]
+__all__ = [
+    "anomaly_text",
+    "is_stray",
+    "payload_text",
+    "recovery_lines",
+    "render_anomalies",
+    "retention_text",
+]
 
 _PAYLOAD_WIDTH = 60
 
@@ -30,6 +37,30 @@ def render_anomalies(out: Output, anomalies: Sequence[Any], *, header: str) -> N
     out.problem(header)
     for anomaly in anomalies:
         out.problem(f"- {anomaly_text(anomaly)}")
+
+
+#: Anomalies about a whole file that is not a member of the store (an orphaned rotated file, a
+#: leftover temp file, a commit marker): recovery takes such a file out of the store instead of
+#: rewriting it.
+_STRAY_TYPES = ("ORPHANED_ROTATED_FILE", "UNEXPECTED_FILE")
+
+
+def is_stray(anomaly: Any) -> bool:
+    kind = getattr(getattr(anomaly, "type", None), "value", None)
+    return kind in _STRAY_TYPES and getattr(anomaly, "line", None) is None
+
+
+def recovery_lines(report: Any) -> list[str]:
+    """What a recovery did, one line per file: ``repaired <member>``, ``removed <stray> from the
+    store`` (see :func:`is_stray`) and ``quarantined <copy>``."""
+    anomalies = getattr(getattr(report, "scan", None), "anomalies", ()) or ()
+    strays = {str(getattr(a, "path", "")) for a in anomalies if is_stray(a)}
+    lines = [
+        f"removed {path} from the store (not a member)" if str(path) in strays else f"repaired {path}"
+        for path in getattr(report, "repaired_files", ()) or ()
+    ]
+    lines += [f"quarantined {path}" for path in getattr(report, "quarantined_files", ()) or ()]
+    return lines
 
 
 def retention_text(retention: Any) -> str:

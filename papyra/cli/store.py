@@ -24,7 +24,13 @@ CLI opens backends with ``--max-records`` / ``PAPYRA_MAX_RECORDS``, ``--max-age`
 or use a settings module whose backend carries it).
 
 Without ``--backend``: a path means ``json`` (``rotating`` when ``--max-bytes``/``--max-files``
-is given too); a Redis URL means ``redis``. Nothing configured is a usage error (exit 64).
+or ``PAPYRA_MAX_BYTES``/``PAPYRA_MAX_FILES`` is given too); a Redis URL means ``redis``. Nothing
+configured is a usage error (exit 64).
+
+A rotating set opened without ``--max-files`` (or ``PAPYRA_MAX_FILES``) is opened with enough
+slots for the rotated files found on disk (at least the backend default), with a note on
+stderr: with too few slots, members would look like orphans and ``recover`` would take them out
+of the set. Pass the application's ``--max-files`` so that real orphans are reported.
 
 Backends are imported lazily by module path, so ``papyra --help`` loads none of them. A file
 store that does not exist yet is **not created** (backends open files lazily, and the CLI
@@ -169,15 +175,16 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
     rotating_flags = flag("max_bytes") is not None or flag("max_files") is not None
     backend: str | None = flag("backend")
     if backend is None:
+        rotating_env = env("PAPYRA_MAX_BYTES") is not None or env("PAPYRA_MAX_FILES") is not None
         if path_flag is not None:
+            # the rotation options of the environment describe the set a flag path points at too
             backend = env_backend if env_backend in FILE_BACKENDS else None
-            backend = backend or ("rotating" if rotating_flags else "json")
+            backend = backend or ("rotating" if rotating_flags or rotating_env else "json")
         elif url_flag is not None:
             backend = "redis"
         elif env_backend is not None:
             backend = env_backend
         elif env("PAPYRA_PATH") is not None:
-            rotating_env = env("PAPYRA_MAX_BYTES") is not None or env("PAPYRA_MAX_FILES") is not None
             backend = "rotating" if rotating_flags or rotating_env else "json"
         elif env("PAPYRA_REDIS_URL") is not None:
             backend = "redis"
@@ -260,10 +267,14 @@ class Store:
     commands then avoid every operation that would create files (compaction, recovery locks).
     """
 
-    def __init__(self, spec: StoreSpec, backend: Any, *, missing: bool = False) -> None:
+    def __init__(
+        self, spec: StoreSpec, backend: Any, *, missing: bool = False, notes: tuple[str, ...] = ()
+    ) -> None:
         self.spec = spec
         self.backend = backend
         self.missing = missing
+        #: Lines the command prints on stderr about how the store was opened.
+        self.notes = notes
 
     @property
     def kind(self) -> str:
@@ -279,20 +290,16 @@ class Store:
             return []
         if self.kind != "rotating":
             return [path] if path.is_file() else []
+        members = getattr(self.backend, "files", None)  # the backend's own view of its set
+        if isinstance(members, list):
+            return [Path(p) for p in members]
         max_files = self.spec.max_files or getattr(self.backend, "max_files", None)
-        rotated: list[tuple[int, Path]] = []
-        pattern = re.compile(re.escape(path.name) + r"\.(\d+)$")
-        try:
-            siblings = list(path.parent.iterdir())
-        except OSError:
-            siblings = []
-        for entry in siblings:
-            m = pattern.match(entry.name)
-            if m and entry.is_file():
-                index = int(m.group(1))
-                if index >= 1 and (not isinstance(max_files, int) or index < max_files):
-                    rotated.append((index, entry))
-        ordered = [p for _, p in sorted(rotated, reverse=True)]
+        rotated = [
+            (index, path.with_name(f"{path.name}.{index}"))
+            for index in _rotated_indexes(path)
+            if not isinstance(max_files, int) or index < max_files
+        ]
+        ordered = [p for _, p in sorted(rotated, reverse=True) if p.is_file()]
         if path.is_file():
             ordered.append(path)
         return ordered
@@ -369,6 +376,17 @@ def _check_file_location(path: Path) -> None:
         raise OperationalError(f"{path} is a directory, not a store file")
 
 
+def _rotated_indexes(path: Path) -> list[int]:
+    """Indexes ``k >= 1`` of the files named ``<name>.k`` beside ``path`` (canonical digits only,
+    as the backend names its members: ``.01`` is not slot 1)."""
+    pattern = re.compile(re.escape(path.name) + r"\.([1-9]\d*)$")
+    try:
+        names = [e.name for e in os.scandir(path.parent)]
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for m in map(pattern.match, names) if m)
+
+
 def _file_store_missing(spec: StoreSpec) -> bool:
     path = Path(str(spec.path))
     if path.exists():
@@ -380,6 +398,31 @@ def _file_store_missing(spec: StoreSpec) -> bool:
         except OSError:
             return True
     return True
+
+
+def _infer_max_files(cls: Any, path: Path) -> tuple[int | None, str | None]:
+    """``max_files`` for a rotating set opened without one: the backend default, or more when
+    rotated files beyond it exist (so that no member is mistaken for an orphan). Returns
+    ``(value or None for the default, note)``."""
+    try:
+        default = inspect.signature(cls).parameters["max_files"].default
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    if not isinstance(default, int):
+        return None, None
+    limit = getattr(importlib.import_module(cls.__module__), "MAX_FILES_LIMIT", None)
+    indexes = _rotated_indexes(path)
+    if isinstance(limit, int):
+        indexes = [k for k in indexes if k < limit]
+    if not indexes or indexes[-1] < default:
+        return None, None
+    inferred = indexes[-1] + 1
+    note = (
+        f"--max-files not given: opening the rotating set with {inferred} files "
+        f"({path.name}.{indexes[-1]} exists; the default is {default}); pass the application's "
+        "--max-files (or PAPYRA_MAX_FILES) so that orphaned files are reported"
+    )
+    return inferred, note
 
 
 def open_store(spec: StoreSpec) -> Store:
@@ -395,10 +438,22 @@ def open_store(spec: StoreSpec) -> Store:
         kwargs: dict[str, Any] = {"lock_timeout": spec.lock_timeout, "retention_policy": retention}
         if spec.max_bytes is not None:
             kwargs["max_bytes"] = spec.max_bytes
+        notes: tuple[str, ...] = ()
+        rotated = _rotated_indexes(path) if spec.backend == "json" else []
+        if rotated:
+            notes = (
+                f"{path.name}.{rotated[0]} exists beside the store: if it is a rotating set, pass "
+                f"--backend rotating (and its --max-files); the json backend reads only {path.name}",
+            )
         if spec.max_files is not None:
             kwargs["max_files"] = spec.max_files
+        elif spec.backend == "rotating":
+            inferred, note = _infer_max_files(cls, path)
+            if inferred is not None:
+                kwargs["max_files"] = inferred
+            notes = (note,) if note else ()
         backend = cls(str(path), **_accepted_kwargs(cls, kwargs))
-        return Store(spec, backend, missing=missing)
+        return Store(spec, backend, missing=missing, notes=notes)
     cls = _load_backend_class("redis")
     module = importlib.import_module(BACKEND_CLASSES["redis"][0])
     config_cls = getattr(module, "RedisStreamsConfig", None)

@@ -75,16 +75,6 @@ def test_usage_errors_exit_64_on_one_line(args: list[str], fragment: str) -> Non
     assert fragment in r.err
 
 
-def test_unavailable_backend_module_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "papyra.persistence.backends.rotating", None)
-    r = invoke("persistence", "scan", "--path", str(tmp_path / "r.log"), "--max-files", "3")
-    assert r.code == 3
-    assert r.err == (
-        "papyra: error: the rotating backend is not available in this installation "
-        "(papyra.persistence.backends.rotating not found)\n"
-    )
-
-
 def test_no_store_configured_is_usage_error() -> None:
     r = invoke("persistence", "scan")
     assert r.code == 64

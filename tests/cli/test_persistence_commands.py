@@ -143,7 +143,12 @@ def test_recover_dry_run_json_clean(store: Path) -> None:
     assert r.code == 0
     doc = json.loads(r.out)
     assert doc["dry_run"] is True and doc["recovery"] is None
-    assert doc["plan"] == {"files_to_rewrite": [], "files_to_quarantine": [], "quarantine_dir": None}
+    assert doc["plan"] == {
+        "files_to_rewrite": [],
+        "files_to_quarantine": [],
+        "files_to_remove": [],
+        "quarantine_dir": None,
+    }
 
 
 def test_recover_ignore_leaves_anomalies_exit_2(damaged: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_ANOMALIES, EXIT_OK, OperationalError
 from papyra.cli.health import run_health_check
 from papyra.cli.output import format_bytes, format_ts
-from papyra.cli.render import anomaly_text, render_anomalies, retention_text
+from papyra.cli.render import anomaly_text, is_stray, recovery_lines, render_anomalies, retention_text
 from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files, retained_from_files
 
 __all__ = ["compact", "inspect", "recover", "scan", "startup_check"]
@@ -108,10 +108,8 @@ def recover(ctx: Context) -> int:
     out.info(f"  anomalies found: {len(found)}")
     for anomaly in found:
         out.info(f"  - {anomaly_text(anomaly)}")
-    for path in report.repaired_files:
-        out.info(f"  repaired {path}")
-    for path in report.quarantined_files:
-        out.info(f"  quarantined {path}")
+    for line in recovery_lines(report):
+        out.info(f"  {line}")
     if remaining:
         render_anomalies(
             out, remaining, header=f"{len(remaining)} persistence anomalies remain after recovery:"
@@ -128,12 +126,14 @@ def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
     out = ctx.out
     report = store.backend.scan()
     anomalies = tuple(report.anomalies)
-    files = sorted({a.path for a in anomalies})
+    strays = sorted({a.path for a in anomalies if is_stray(a)})
+    files = sorted({a.path for a in anomalies if not is_stray(a)})
     code = EXIT_ANOMALIES if anomalies else EXIT_OK
     if not out.is_text:
         plan = {
             "files_to_rewrite": files if mode != "ignore" else [],
-            "files_to_quarantine": files if mode == "quarantine" else [],
+            "files_to_quarantine": files + strays if mode == "quarantine" else [],
+            "files_to_remove": strays if mode != "ignore" else [],
             "quarantine_dir": qdir,
         }
         out.json(
@@ -151,6 +151,10 @@ def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
         out.info(f"  would rewrite {path}, keeping every readable record")
         if mode == "quarantine":
             out.info(f"  would keep the damaged original in {qdir or Path(path).parent}")
+    for path in strays if mode != "ignore" else []:
+        out.info(f"  would take {path} out of the store (it is not a member)")
+        if mode == "quarantine":
+            out.info(f"  would keep its bytes in {qdir or Path(path).parent}")
     return code
 
 
@@ -350,8 +354,19 @@ def inspect(ctx: Context) -> int:
     ]
     if figures.unreadable_lines:
         pairs.append(("unreadable lines", str(figures.unreadable_lines)))
+    rotating = _rotation_figures(backend)
+    if rotating is not None:
+        max_files, max_bytes = rotating
+        pairs.append(
+            (
+                "rotation",
+                f"at most {max_files} files of {format_bytes(max_bytes)} "
+                f"(disk bound {format_bytes(max_files * max_bytes)}, "
+                f"{max_files * max_bytes} bytes)",
+            )
+        )
     out.kv(pairs)
-    if len(files) > 1:
+    if len(files) > 1 or (rotating is not None and files):
         out.write("")
         out.table(["file", "bytes"], [(p, s) for p, s in files], right=(1,), indent=2)
     if show_metrics:
@@ -362,6 +377,14 @@ def inspect(ctx: Context) -> int:
             out.heading("metrics:")
             out.kv([(k, v) for k, v in snapshot.items() if not isinstance(v, dict)])
     return EXIT_OK
+
+
+def _rotation_figures(backend: Any) -> tuple[int, int] | None:
+    """``(max_files, max_bytes)`` of a rotating backend, else None."""
+    max_files, max_bytes = getattr(backend, "max_files", None), getattr(backend, "max_bytes", None)
+    if isinstance(max_files, int) and isinstance(max_bytes, int):
+        return max_files, max_bytes
+    return None
 
 
 # --------------------------------------------------------------------------- startup-check
