@@ -42,23 +42,37 @@ class Instrumentation:
         self.attributes = attributes
         self._active = True
         self._lock = threading.Lock()
-        self._snapshot: dict[str, Any] | None = None
         self._histograms: dict[str, Any] = {}
+        # Counter continuity across ``metrics.reset()``: OpenTelemetry counters must never go
+        # backwards, so a drop in a raw counter adds the value seen before the reset to an offset.
+        self._last: dict[str, float] = {}
+        self._offset: dict[str, float] = {}
 
     @property
     def active(self) -> bool:
         return self._active
 
-    def _read(self, key: str) -> float | None:
+    def _read(self, key: str, *, monotonic: bool) -> float | None:
         if not self._active:
             return None
         snap = self.target.metrics.snapshot()
         value = snap.get(key)
-        return value if isinstance(value, (int, float)) else None
+        if not isinstance(value, (int, float)):
+            return None
+        if not monotonic:
+            return value
+        with self._lock:
+            last = self._last.get(key, 0)
+            if value < last:  # the source was reset: carry what was already reported
+                self._offset[key] = self._offset.get(key, 0) + last
+            self._last[key] = value
+            return value + self._offset.get(key, 0)
 
     def _callback(self, spec: MetricSpec) -> Any:
+        monotonic = spec.kind == "counter"
+
         def observe(options: CallbackOptions) -> Iterable[Observation]:
-            value = self._read(spec.key)
+            value = self._read(spec.key, monotonic=monotonic)
             if value is None:
                 return []
             return [Observation(value, self.attributes)]

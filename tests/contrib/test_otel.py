@@ -83,3 +83,24 @@ def test_importing_papyra_does_not_import_opentelemetry() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_counters_stay_monotonic_across_metrics_reset() -> None:
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    backend = InMemoryPersistence()
+    handle = instrument(backend, meter_provider=provider)
+    try:
+        for i in range(10):
+            backend.record_event(PersistedEvent(timestamp=float(i)))
+        first = collect(reader)["papyra.persistence.records.written"]
+        assert [p.value for p in first.data.data_points] == [10]
+        backend.metrics.reset()
+        for i in range(3):
+            backend.record_event(PersistedEvent(timestamp=float(i)))
+        after = collect(reader)["papyra.persistence.records.written"]
+        assert [p.value for p in after.data.data_points] == [13]  # never goes backwards
+    finally:
+        handle.uninstrument()
+        provider.shutdown()
+        backend.close()
