@@ -7,6 +7,10 @@ Two libraries, one lock: both take ``flock(2)`` on the same lock file, so they e
   for the writer's whole life and locked/unlocked around each batch append: about 13 µs per
   batch instead of about 200 µs for an open+lock+close cycle. It blocks until the lock is free
   (the writer thread has nothing better to do; ``record_*`` callers never wait for it).
+  portalocker is imported **lazily**, when a writer first takes its batch lock: ``import
+  portalocker`` also imports its Redis lock module, hence ``redis``, ``asyncio`` and (with recent
+  redis-py) ``opentelemetry`` whenever redis is installed — about 100 ms that reads, scans,
+  compaction, recovery and the CLI's read-only commands must not pay.
 * :func:`maintenance_lock` (filelock) — **maintenance** operations (compaction, recovery, CLI
   destructive commands): acquired once per operation with a timeout, polling, and a clean
   :class:`~papyra.exceptions.LockTimeout` when another process holds it too long.
@@ -23,7 +27,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import filelock
-import portalocker
 
 from papyra.exceptions import DurabilityError, LockTimeout, PersistenceError
 
@@ -64,10 +67,13 @@ class BatchLock:
 
     @property
     def held(self) -> bool:
+        """True between a successful acquire and the matching release."""
         return self._held
 
     def acquire(self) -> None:
-        """Block until the store lock is ours."""
+        """Block until the store lock is ours. The first call imports portalocker (module docs)."""
+        import portalocker
+
         fd = self._handle()
         try:
             portalocker.lock(fd, portalocker.LockFlags.EXCLUSIVE)
@@ -77,6 +83,8 @@ class BatchLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free right now; never blocks."""
+        import portalocker
+
         fd = self._handle()
         try:
             portalocker.lock(fd, portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
@@ -88,7 +96,10 @@ class BatchLock:
         return True
 
     def release(self) -> None:
+        """Unlock (the handle stays open for the next batch). No-op when not held."""
         if self._fd is not None and self._held:
+            import portalocker  # already imported by acquire()
+
             self._held = False
             portalocker.unlock(self._fd)
 
