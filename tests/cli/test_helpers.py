@@ -32,13 +32,38 @@ NOW = 1718000000.0
         ("2024-06-10T06:13:20", NOW),
         ("2024-06-10T08:13:20+02:00", NOW),
         ("2024-06-10 06:13:20.5z", NOW + 0.5),
+        # forms datetime.fromisoformat rejects on Python 3.10: Z, 1/2/4/5/7+ fraction digits
+        ("2024-06-10T06:13:20.25Z", NOW + 0.25),
+        ("2024-06-10T06:13:20.1234Z", NOW + 0.1234),
+        ("2024-06-10T06:13:20.12345678+00:00", NOW + 0.123456),
+        ("2024-06-10t06:13:20,5", NOW + 0.5),
+        ("2024-06-10T06:13", NOW - 20),
+        ("2024-06-10T07:43:20+0130", NOW),
+        ("2024-06-10T04:13:20-02", NOW),
+        ("2024-06-10T06:13:20.000Z", NOW),
     ],
 )
 def test_parse_time(text: str, expected: float) -> None:
     assert parse_time(text, now=NOW) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "15 minutes", "-5m", "2024-13-40", "1e9"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "soon",
+        "15 minutes",
+        "-5m",
+        "2024-13-40",
+        "1e9",
+        "2024-02-30T00:00:00Z",
+        "2024-06-10T25:00:00",
+        "2024-06-10T06:13:20.",
+        "2024-06-10T06:13:20+24:00",
+        "2024-06-10X06:13:20",
+        "2024-06-10T06:13:20Zjunk",
+    ],
+)
 def test_parse_time_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="invalid time"):
         parse_time(text, now=NOW)
