@@ -42,10 +42,14 @@ store selection (flags beat environment beat settings):
 
 
 class PapyraArgumentParser(argparse.ArgumentParser):
-    """ArgumentParser whose errors raise :class:`UsageError` (exit 64, one line) instead of exiting 2."""
+    """ArgumentParser whose errors raise :class:`UsageError` (exit 64, one line) instead of exiting 2.
+
+    The message carries no program prefix: :func:`run` prints every error as ``papyra: error: …``
+    and the ``--help`` hint names the (sub)command.
+    """
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
 # --------------------------------------------------------------------------- argument types
@@ -440,7 +444,12 @@ def run(
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(out_stream):  # --help / --version print to sys.stdout
-            args = parser.parse_args(args_list)
+            args, extras = parser.parse_known_args(args_list)
+        if extras:  # name the (sub)command whose options these are not
+            owner = getattr(args, "group_parser", None) or parser
+            command = getattr(args, "command_name", None)
+            prog = f"{parser.prog} {command}" if command else owner.prog
+            raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see '{prog} --help')")
     except UsageError as exc:
         err_stream.write(f"papyra: error: {redact(str(exc))}\n")
         return EXIT_USAGE

@@ -75,6 +75,36 @@ def test_usage_errors_exit_64_on_one_line(args: list[str], fragment: str) -> Non
     assert fragment in r.err
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["bogus"],
+            "papyra: error: argument {persistence,doctor,inspect,metrics}: invalid choice: 'bogus' "
+            "(choose from 'persistence', 'doctor', 'inspect', 'metrics') (see 'papyra --help')\n",
+        ),
+        (
+            ["persistence", "scan", "--nope"],
+            "papyra: error: unrecognized arguments: --nope (see 'papyra persistence scan --help')\n",
+        ),
+        (
+            ["persistence", "--nope"],
+            "papyra: error: unrecognized arguments: --nope (see 'papyra persistence --help')\n",
+        ),
+        (
+            ["inspect", "events", "--path", "x", "--limit", "0"],
+            "papyra: error: argument --limit: expected a positive integer, got '0' "
+            "(see 'papyra inspect events --help')\n",
+        ),
+    ],
+)
+def test_argparse_errors_have_one_prefix(args: list[str], expected: str) -> None:
+    r = invoke(*args)
+    assert (r.code, r.out) == (64, "")
+    assert r.err.count("papyra:") == 1
+    assert r.err == expected
+
+
 def test_no_store_configured_is_usage_error() -> None:
     r = invoke("persistence", "scan")
     assert r.code == 64
