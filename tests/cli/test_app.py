@@ -143,6 +143,14 @@ def test_unreachable_redis_is_operational_and_redacted() -> None:
     assert "hunter2" not in r.err and r.err.count("\n") == 1
 
 
+def test_query_password_redaction_keeps_the_closing_bracket() -> None:
+    r = invoke("persistence", "scan", "--redis-url", "redis://127.0.0.1:1/0?password=hunter2")
+    assert r.code == 3 and "hunter2" not in r.err
+    assert r.err.startswith(
+        "papyra: error: backend unavailable: redis read failed (redis://127.0.0.1:1/0?password=***): "
+    )
+
+
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True

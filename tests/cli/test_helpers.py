@@ -79,6 +79,17 @@ def test_parse_time_rejects(text: str) -> None:
             "error connecting to redis://h:1/0?password=***&db=1",
         ),
         ("no secrets here: a=b", "no secrets here: a=b"),
+        # closers that belong to the message survive; closers inside the secret do not show
+        (
+            "redis read failed (redis://h:1/0?password=s3cret): refused",
+            "redis read failed (redis://h:1/0?password=***): refused",
+        ),
+        ("failed (redis://h:1/0?password=***)", "failed (redis://h:1/0?password=***)"),
+        ("url 'redis://h/0?token=abc' rejected", "url 'redis://h/0?token=***' rejected"),
+        ("[a (redis://h/0?pass=x)] done.", "[a (redis://h/0?pass=***)] done."),
+        ("(redis://h/0?password=p)w)", "(redis://h/0?password=***)"),
+        ("no opener redis://h/0?password=pw)", "no opener redis://h/0?password=***"),
+        ("end redis://h/0?password=pw.", "end redis://h/0?password=***"),
         ("redis://host:6379/0", "redis://host:6379/0"),
     ],
 )
