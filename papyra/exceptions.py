@@ -26,6 +26,7 @@ __all__ = [
     "ConfigurationError",
     "CorruptionError",
     "DurabilityError",
+    "EncodingError",
     "LockTimeout",
     "MailboxClosed",
     "MailboxFull",
@@ -109,6 +110,11 @@ class DurabilityError(PersistenceError, OSError):
 
 class CorruptionError(PersistenceError, ValueError):
     """Stored data could not be decoded where a valid record was required."""
+
+
+class EncodingError(PersistenceError, ValueError):
+    """A record could not be encoded (a cyclic or too deeply nested payload, a non-finite
+    timestamp); it was *not* accepted. Counted in the ``encoding_errors`` metric."""
 
 
 class BackendUnavailable(PersistenceError, ConnectionError):

@@ -67,6 +67,9 @@ PERSISTENCE_METRICS: tuple[MetricSpec, ...] = (
        "Store lock acquisitions that timed out."),
     _p("backpressure_rejections", "counter", "backpressure.rejections", "backpressure_rejections_total",
        "{record}", "Records refused because the writer queue was full."),
+    _p("encoding_errors", "counter", "encoding.errors", "encoding_errors_total", "{record}",
+       "Records refused because they could not be encoded (cyclic or too deeply nested payload, "
+       "non-finite timestamp)."),
     _p("queue_depth", "gauge", "queue.depth", "queue_depth_records", "{record}",
        "Records accepted and waiting for the writer thread."),
     _p("failed", "gauge", "failed", "failed", "1", "1 when the backend is fail-stopped after an I/O error."),

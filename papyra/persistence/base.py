@@ -18,7 +18,7 @@ import abc
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from papyra.exceptions import PersistenceClosedError
+from papyra.exceptions import EncodingError, PersistenceClosedError
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import (
     CompactionReport,
@@ -137,7 +137,11 @@ class PersistenceBackend(abc.ABC):
             raise TypeError(f"expected {expected.__name__}, got {type(record).__name__}")
         if self._closed:
             raise PersistenceClosedError(f"{self.backend_name} backend is closed")
-        self._record(record)
+        try:
+            self._record(record)
+        except EncodingError:
+            self._metrics.incr("encoding_errors")
+            raise
 
     @abc.abstractmethod
     def _record(self, record: PersistedRecord) -> None: ...

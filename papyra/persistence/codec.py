@@ -2,7 +2,13 @@
 
 Writing: :func:`encode_record` produces one compact UTF-8 JSON object with ``kind`` first and
 every field present, followed by ``\\n``. Non-finite floats are refused in timestamps and written
-as ``null`` inside payloads, so every line passes ``json.loads``.
+as ``null`` inside payloads, so every line passes ``json.loads``. Payload values msgspec knows are
+encoded natively (sets and tuples as arrays, bytes as base64, datetimes as ISO strings…); any
+other object goes through :func:`to_plain` (its ``repr`` in the end). A payload that cannot be
+encoded at all — a reference cycle, nesting deeper than the interpreter's recursion limit —
+raises :class:`~papyra.exceptions.EncodingError` (a ``ValueError``), never a raw
+``RecursionError``. Backends return what :func:`decode_record` makes of the encoded line, so every
+backend (memory included) hands back the same plain JSON values.
 
 Reading: :func:`decode_record` takes one line's bytes (without the newline) and returns the
 typed record, or raises :class:`LineError` naming what is wrong (invalid UTF-8, bad JSON, not an
@@ -24,6 +30,7 @@ from typing import Any, BinaryIO, NamedTuple, Union
 
 import msgspec
 
+from papyra.exceptions import EncodingError
 from papyra.persistence.models import (
     RECORD_KINDS,
     PersistedAudit,
@@ -50,7 +57,18 @@ __all__ = [
 MAX_LINE_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 
-_encoder = msgspec.json.Encoder(decimal_format="number")
+def _enc_hook(value: Any) -> Any:
+    """Objects msgspec cannot encode natively become plain data (see :func:`to_plain`).
+
+    msgspec encodes containers (and their subclasses) natively as values, so a container here
+    is a dict *key* (e.g. a tuple): it becomes its ``str``, as in :func:`to_plain`.
+    """
+    if isinstance(value, (tuple, list, dict, set, frozenset)):
+        return str(value)
+    return to_plain(value)
+
+
+_encoder = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
 _typed_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
     Union[PersistedEvent, PersistedAudit, PersistedDeadLetter]  # noqa: UP007
 )
@@ -140,13 +158,15 @@ def _check_timestamp(record: PersistedRecord) -> None:
     if type(ts) is float and -_INF < ts < _INF:  # fast path: a finite float
         return
     if not isinstance(ts, (int, float)) or isinstance(ts, bool) or not math.isfinite(ts):
-        raise ValueError(f"record timestamp must be a finite number, got {ts!r}")
+        raise EncodingError(f"record timestamp must be a finite number, got {ts!r}")
 
 
 def encode_record_body(record: PersistedRecord) -> bytes:
     """Encode one record as compact JSON without the trailing newline (Redis ``data`` field).
 
-    Raises ``TypeError`` for a non-record and ``ValueError`` for a non-finite timestamp.
+    Raises ``TypeError`` for a non-record and :class:`~papyra.exceptions.EncodingError` (a
+    ``ValueError``) for a non-finite timestamp or a payload that cannot be encoded (a reference
+    cycle, nesting deeper than the recursion limit). Cost: one msgspec encode, O(record size).
     """
     if type(record) not in _KIND_OF:
         raise TypeError(
@@ -154,12 +174,19 @@ def encode_record_body(record: PersistedRecord) -> bytes:
         )
     _check_timestamp(record)
     try:
-        return _encoder.encode(record)
-    except (TypeError, msgspec.EncodeError):
-        # Payloads built by hand may hold arbitrary objects: make them plain and retry.
-        plain = to_plain(msgspec.structs.asdict(record))
-        plain = {"kind": _KIND_OF[type(record)], **plain}
-        return _encoder.encode(plain)
+        try:
+            return _encoder.encode(record)
+        except (TypeError, msgspec.EncodeError):
+            # e.g. dict keys msgspec cannot encode: make the whole record plain and retry.
+            plain = to_plain(msgspec.structs.asdict(record))
+            plain = {"kind": _KIND_OF[type(record)], **plain}
+            return _encoder.encode(plain)
+    except RecursionError:
+        raise EncodingError(
+            f"cannot encode {_KIND_OF[type(record)]} record: its payload is cyclic or nested too deeply"
+        ) from None
+    except Exception as exc:  # e.g. a payload object whose __repr__ raises
+        raise EncodingError(f"cannot encode {_KIND_OF[type(record)]} record: {exc}") from exc
 
 
 def encode_record(record: PersistedRecord) -> bytes:

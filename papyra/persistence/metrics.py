@@ -34,6 +34,7 @@ COUNTERS: tuple[str, ...] = (
     "reconnects",
     "lock_timeouts",
     "backpressure_rejections",
+    "encoding_errors",
 )
 
 #: Point-in-time values (set, not incremented).

@@ -7,12 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from papyra.exceptions import PersistenceClosedError
+from papyra.exceptions import EncodingError, PapyraError, PersistenceClosedError
 from papyra.persistence.base import PersistenceBackend, backend_capabilities, safe_metrics_snapshot
 from papyra.persistence.codec import encode_record
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,
+    PersistedDeadLetter,
+    PersistedEvent,
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
     PersistenceRecoveryReport,
@@ -203,3 +205,83 @@ def test_metrics_and_capabilities(make_backend: Make) -> None:
     assert snap["scans"] >= 2 and snap["compactions"] == 1 and snap["recoveries"] == 1
     assert snap["pending"] == 0
     assert b.describe()["backend"] == b.backend_name
+
+
+class _Custom:
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __repr__(self) -> str:
+        return f"Custom({self.n})"
+
+
+class _SelfRef:
+    """An object whose repr recurses for ever (it contains itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __repr__(self) -> str:
+        return f"SelfRef({self.me!r})"
+
+
+def test_payloads_are_returned_as_the_same_plain_json_values(make_backend: Make) -> None:
+    """Every backend (memory included) returns what the encoded line decodes to, never the live
+    objects it was given: sets/tuples -> lists, NaN -> None, bytes -> base64, objects -> repr."""
+    live = {
+        "set": {3, 1, 2},
+        "tuple": (1, "a", (2.5,)),
+        "nan": float("nan"),
+        "inf": [float("inf")],
+        "bytes": b"\x00ab",
+        "obj": _Custom(7),
+        "error": ValueError("boom"),
+        (1, 2): "tuple key",
+        5: "int key",
+    }
+    plain = {
+        "set": [1, 2, 3],
+        "tuple": [1, "a", [2.5]],
+        "nan": None,
+        "inf": [None],
+        "bytes": "AGFi",
+        "obj": "Custom(7)",
+        "error": "ValueError: boom",
+        "(1, 2)": "tuple key",
+        "5": "int key",
+    }
+    b = make_backend()
+    b.record_event(PersistedEvent(actor_address="local:p", event_type="X", payload=live, timestamp=1.0))
+    b.record_dead_letter(PersistedDeadLetter(target="local:p", payload={_Custom(1)}, timestamp=2.0))
+    [stored] = b.list_events()
+    assert stored.payload == plain
+    assert stored.payload is not live
+    assert b.list_dead_letters()[0].payload == ["Custom(1)"]
+    assert stored == PersistedEvent(actor_address="local:p", event_type="X", payload=plain, timestamp=1.0)
+
+
+def test_unencodable_payload_raises_typed_error_and_is_counted(make_backend: Make) -> None:
+    cyclic: dict[str, object] = {"a": 1}
+    cyclic["self"] = cyclic
+    deep: list[object] = []
+    cursor = deep
+    for _ in range(100_000):
+        nxt: list[object] = []
+        cursor.append(nxt)
+        cursor = nxt
+    bad_payloads: list[object] = [cyclic, deep, [_SelfRef()]]
+    b = make_backend()
+    for payload in bad_payloads:
+        with pytest.raises(EncodingError) as info:
+            b.record_event(PersistedEvent(payload=payload, timestamp=1.0))
+        assert isinstance(info.value, PapyraError) and isinstance(info.value, ValueError)
+        assert not isinstance(info.value, RecursionError)
+    with pytest.raises(EncodingError, match="finite"):
+        b.record_audit(PersistedAudit(timestamp=float("nan")))
+    b.record_event(event(2))  # the backend keeps working; nothing of the refused records is stored
+    assert b.list_events() == (event(2),)
+    assert b.list_audits() == ()
+    snap = b.metrics.snapshot()
+    assert snap["encoding_errors"] == 4
+    assert snap["records_written"] == 1
+    assert snap["write_errors"] == 0

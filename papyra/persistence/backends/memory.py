@@ -1,9 +1,12 @@
 """In-memory backend: the default for an ``ActorSystem`` without persistence configured.
 
 Records live in one list (one log for all kinds, like a file store) guarded by a lock; nothing
-survives the process. ``record_*`` is O(1) plus one msgspec encode (to know the record's real
-encoded size for ``max_total_bytes``); reads are O(n); ``compact()`` applies retention
-physically.
+survives the process. ``record_*`` is O(1) plus one msgspec encode and one decode of the encoded
+line: the encode gives the record's real encoded size for ``max_total_bytes`` and validates it,
+and keeping the *decoded* record means the memory backend returns exactly what the file and
+Redis backends return (plain JSON values: sets and tuples as lists, NaN as ``None``, bytes as
+base64, other objects as their ``repr``) instead of the live objects it was given. Reads are
+O(n) under the lock; ``compact()`` applies retention physically.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import threading
 from typing import Any
 
 from papyra.persistence.base import PersistenceBackend, R, select_window
-from papyra.persistence.codec import encode_record
+from papyra.persistence.codec import decode_record, encode_record
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,
@@ -39,9 +42,11 @@ class InMemoryPersistence(PersistenceBackend):
         self._log: list[tuple[PersistedRecord, int]] = []
 
     def _record(self, record: PersistedRecord) -> None:
-        size = len(encode_record(record))  # validates too
+        line = encode_record(record)  # validates too (EncodingError)
+        stored = decode_record(line[:-1])  # plain values, as every other backend returns them
+        size = len(line)
         with self._lock:
-            self._log.append((record, size))
+            self._log.append((stored, size))
         self._metrics.add_many(records_written=1, bytes_written=size)
 
     def _retained(self) -> list[tuple[PersistedRecord, int]]:
