@@ -13,6 +13,8 @@ from typing import Any, TypeVar, Union
 
 import msgspec
 
+from papyra.exceptions import ConfigurationError
+
 __all__ = [
     "RECORD_KINDS",
     "CompactionReport",
@@ -169,7 +171,8 @@ E = TypeVar("E", bound=enum.Enum)
 
 def parse_choice(cls: type[E], value: object, what: str) -> E:
     """Parse a string-valued enum member from a member or its value, case-insensitively
-    (``-`` accepted for ``_``); raise ``ValueError`` listing the choices otherwise."""
+    (``-`` accepted for ``_``); raise :class:`~papyra.exceptions.ConfigurationError` (a
+    ``ValueError``) listing the choices otherwise."""
     if isinstance(value, cls):
         return value
     if isinstance(value, str):
@@ -178,7 +181,7 @@ def parse_choice(cls: type[E], value: object, what: str) -> E:
             if member.value == key:
                 return member
     choices = ", ".join(str(m.value) for m in cls)
-    raise ValueError(f"Unknown {what} {value!r}; expected one of: {choices}")
+    raise ConfigurationError(f"Unknown {what} {value!r}; expected one of: {choices}")
 
 
 class PersistenceRecoveryMode(str, enum.Enum):
@@ -190,7 +193,8 @@ class PersistenceRecoveryMode(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | PersistenceRecoveryMode) -> PersistenceRecoveryMode:
-        """Accept a member or its value, case-insensitively; raise ``ValueError`` otherwise."""
+        """Accept a member or its value, case-insensitively; raise
+        :class:`~papyra.exceptions.ConfigurationError` (a ``ValueError``) otherwise."""
         return parse_choice(cls, value, "recovery mode")
 
 

@@ -7,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from papyra.exceptions import PapyraError, PersistenceStartupError
+from papyra.exceptions import ConfigurationError, PapyraError, PersistenceStartupError
 from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.codec import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistenceRecoveryConfig,
+    PersistenceRecoveryMode,
     PersistenceRecoveryReport,
     PersistenceScanReport,
 )
@@ -54,6 +55,15 @@ def test_modes_parse_case_insensitively(value: str, expected: str) -> None:
 def test_unknown_mode_is_rejected() -> None:
     with pytest.raises(ValueError):
         PersistenceStartupConfig(mode="repair_everything")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="Unknown startup mode 'repair_everything'"):
+        PersistenceStartupConfig(mode="repair_everything")  # type: ignore[arg-type]
+    for bad in ("", None, 3, "scan only"):
+        with pytest.raises(ConfigurationError, match="expected one of: ignore, scan_only"):
+            PersistenceStartupMode.parse(bad)  # type: ignore[arg-type]
+        with pytest.raises(ConfigurationError, match="Unknown recovery mode"):
+            PersistenceRecoveryMode.parse(bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="expected one of: ignore, repair, quarantine"):
+        PersistenceRecoveryConfig(mode="fix")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         PersistenceStartupConfig(mode="recover", recovery="repair")  # type: ignore[arg-type]
 
