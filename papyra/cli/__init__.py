@@ -8,7 +8,8 @@ Commands::
     papyra metrics persistence | reset
 
 Every command chooses its store the same way — flags, then environment variables, then the
-settings module (see :mod:`papyra.cli.store`) — and takes ``--format text|json``
+settings module (see :mod:`papyra.cli.spec`; a path with numbered siblings ``PATH.1``…
+is read as a rotating set unless ``--backend json``) — and takes ``--format text|json``
 (``ndjson`` too for the ``inspect`` listings, ``prometheus`` for ``metrics persistence``) and
 ``--debug``.
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import math
 import os
 import sys
 import traceback
@@ -18,27 +17,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 from papyra.cli.errors import EXIT_OK, EXIT_OPERATIONAL, EXIT_USAGE, CliError, UsageError
+from papyra.cli.options import (
+    EPILOG,
+    RECOVERY_MODES,
+    add_common,
+    add_time_filters,
+    choice,
+    seconds,
+    startup_options,
+    time_value,
+)
 from papyra.cli.redact import redact
 
 __all__ = ["PapyraArgumentParser", "build_parser", "run"]
-
-STARTUP_MODES = ("ignore", "scan_only", "fail_on_anomaly", "recover")
-RECOVERY_MODES = ("ignore", "repair", "quarantine")
-
-_EPILOG = """\
-exit codes:
-  0   success / store clean
-  1   anomalies found while the mode is fail_on_anomaly
-  2   anomalies found (scan) or still present after recovery
-  3   operational error (I/O, backend unreachable, store lock not acquired in time)
-  64  usage error (bad arguments, no store configured)
-
-store selection (flags beat environment beat settings):
-  --path / PAPYRA_PATH, --backend / PAPYRA_BACKEND (json|rotating|redis),
-  --max-bytes / PAPYRA_MAX_BYTES, --max-files / PAPYRA_MAX_FILES,
-  --redis-url / PAPYRA_REDIS_URL, --prefix / PAPYRA_PREFIX, --system-id / PAPYRA_SYSTEM_ID,
-  or PAPYRA_SETTINGS_MODULE (a settings class/object whose `persistence` is a backend).
-"""
 
 
 class PapyraArgumentParser(argparse.ArgumentParser):
@@ -52,160 +43,6 @@ class PapyraArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-# --------------------------------------------------------------------------- argument types
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _choice(choices: Sequence[str]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        key = text.strip().lower().replace("-", "_")
-        if key not in choices:
-            raise argparse.ArgumentTypeError(f"invalid choice {text!r} (choose from {', '.join(choices)})")
-        return key
-
-    parse.__name__ = "mode"
-    return parse
-
-
-def _duration(text: str) -> float:
-    from papyra.cli.store import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _time(text: str) -> float:
-    from papyra.cli.timeparse import parse_time
-
-    try:
-        return parse_time(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-# --------------------------------------------------------------------------- common options
-
-
-def _add_common(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
-    s = argparse.SUPPRESS
-    store = parser.add_argument_group("store selection")
-    store.add_argument("--path", default=s, help="store file (env PAPYRA_PATH)")
-    store.add_argument(
-        "--backend",
-        default=s,
-        type=_choice(("json", "rotating", "redis")),
-        metavar="{json,rotating,redis}",
-        help="backend type (env PAPYRA_BACKEND)",
-    )
-    store.add_argument(
-        "--max-bytes",
-        default=s,
-        type=_positive_int,
-        metavar="N",
-        help="rotating: rotate at N bytes (env PAPYRA_MAX_BYTES)",
-    )
-    store.add_argument(
-        "--max-files",
-        default=s,
-        type=_positive_int,
-        metavar="N",
-        help="rotating: files in the set (env PAPYRA_MAX_FILES)",
-    )
-    store.add_argument("--redis-url", default=s, metavar="URL", help="redis URL (env PAPYRA_REDIS_URL)")
-    store.add_argument("--prefix", default=s, help="redis key prefix (env PAPYRA_PREFIX, default papyra)")
-    store.add_argument(
-        "--system-id", default=s, metavar="ID", help="redis system id (env PAPYRA_SYSTEM_ID, default local)"
-    )
-    store.add_argument(
-        "--lock-timeout",
-        default=s,
-        type=_seconds,
-        metavar="SECONDS",
-        help="wait at most this long for the store lock (default 10; env PAPYRA_LOCK_TIMEOUT)",
-    )
-    keep = parser.add_argument_group("retention (default: keep everything)")
-    keep.add_argument(
-        "--max-records",
-        default=s,
-        type=_positive_int,
-        metavar="N",
-        help="keep the newest N records (env PAPYRA_MAX_RECORDS)",
-    )
-    keep.add_argument(
-        "--max-age",
-        default=s,
-        type=_duration,
-        metavar="AGE",
-        help="keep records younger than AGE: seconds or 30m/12h/7d (env PAPYRA_MAX_AGE)",
-    )
-    keep.add_argument(
-        "--max-total-bytes",
-        default=s,
-        type=_positive_int,
-        metavar="N",
-        help="keep the newest records within N encoded bytes (env PAPYRA_MAX_TOTAL_BYTES)",
-    )
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--format", default=s, choices=list(formats), help=f"output format (default {formats[0]})"
-    )
-    out.add_argument("--debug", default=s, action="store_true", help="show tracebacks on errors")
-
-
-def _add_time_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--since",
-        type=_time,
-        metavar="WHEN",
-        help="only records at or after WHEN (ISO-8601, 15m/2h/7d ago, or epoch seconds)",
-    )
-    parser.add_argument("--until", type=_time, metavar="WHEN", help="only records at or before WHEN")
-    parser.add_argument("--limit", type=_positive_int, metavar="N", help="only the newest N (after filters)")
-    parser.add_argument("--reverse", action="store_true", help="newest first")
-
-
-def _startup_options(parser: argparse.ArgumentParser, *, mode_default: str) -> None:
-    parser.add_argument(
-        "--mode",
-        type=_choice(STARTUP_MODES),
-        default=mode_default,
-        metavar="{" + ",".join(STARTUP_MODES) + "}",
-        help=f"startup mode (default {mode_default})",
-    )
-    parser.add_argument(
-        "--recovery-mode",
-        type=_choice(RECOVERY_MODES),
-        metavar="{" + ",".join(RECOVERY_MODES) + "}",
-        help="recovery used by --mode recover (default repair)",
-    )
-    parser.add_argument(
-        "--quarantine-dir",
-        metavar="DIR",
-        help="where quarantine recovery keeps damaged originals (default: next to the store)",
-    )
-
-
 # --------------------------------------------------------------------------- the tree
 
 
@@ -215,7 +52,7 @@ def build_parser() -> PapyraArgumentParser:
     root = PapyraArgumentParser(
         prog="papyra",
         description="Operate Papyra stores: health checks, recovery, compaction, inspection, metrics.",
-        epilog=_EPILOG,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     root.add_argument("--version", action="version", version=f"papyra {__version__}")
@@ -230,7 +67,7 @@ def build_parser() -> PapyraArgumentParser:
             name,
             help=help_text,
             description=help_text,
-            epilog=_EPILOG,
+            epilog=EPILOG,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         parser.set_defaults(group_parser=parser)
@@ -246,7 +83,7 @@ def build_parser() -> PapyraArgumentParser:
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
         parser.set_defaults(handler=handler, command_name=f"{group_name} {name}", group_parser=None)
-        _add_common(parser, formats)
+        add_common(parser, formats)
         return parser
 
     # persistence
@@ -267,7 +104,7 @@ def build_parser() -> PapyraArgumentParser:
     )
     p.add_argument(
         "--mode",
-        type=_choice(RECOVERY_MODES),
+        type=choice(RECOVERY_MODES),
         default="repair",
         metavar="{" + ",".join(RECOVERY_MODES) + "}",
         help="recovery mode (default repair)",
@@ -299,7 +136,7 @@ def build_parser() -> PapyraArgumentParser:
         "Exactly what ActorSystem.start() would decide about the store.",
         "papyra.cli.commands.persistence:startup_check",
     )
-    _startup_options(p, mode_default="fail_on_anomaly")
+    startup_options(p, mode_default="fail_on_anomaly")
 
     # doctor
     _, sub = group(
@@ -312,7 +149,7 @@ def build_parser() -> PapyraArgumentParser:
         "Pre-flight check: 0 healthy or repaired, 1 fail_on_anomaly, 2 not repaired.",
         "papyra.cli.commands.doctor:run",
     )
-    _startup_options(p, mode_default="fail_on_anomaly")
+    startup_options(p, mode_default="fail_on_anomaly")
 
     # inspect
     _, sub = group("inspect", "Inspect persisted Papyra system state")
@@ -324,13 +161,13 @@ def build_parser() -> PapyraArgumentParser:
         "papyra.cli.commands.inspect:events",
         ("text", "json", "ndjson"),
     )
-    _add_time_filters(p)
+    add_time_filters(p)
     p.add_argument("--event-type", action="append", metavar="TYPE", help="only this event type (repeatable)")
     p.add_argument("--actor", action="append", metavar="ADDRESS", help="only this actor address (repeatable)")
     p.add_argument("--follow", "-f", action="store_true", help="keep printing new events until interrupted")
     p.add_argument(
         "--interval",
-        type=_seconds,
+        type=seconds,
         default=0.5,
         metavar="SECONDS",
         help="--follow poll interval (default 0.5)",
@@ -343,7 +180,7 @@ def build_parser() -> PapyraArgumentParser:
         "papyra.cli.commands.inspect:audits",
         ("text", "json", "ndjson"),
     )
-    _add_time_filters(p)
+    add_time_filters(p)
     p = leaf(
         sub,
         "inspect",
@@ -352,7 +189,7 @@ def build_parser() -> PapyraArgumentParser:
         "papyra.cli.commands.inspect:dead_letters",
         ("text", "json", "ndjson"),
     )
-    _add_time_filters(p)
+    add_time_filters(p)
     p.add_argument(
         "--target", action="append", metavar="ADDRESS", help="only this target address (repeatable)"
     )
@@ -366,8 +203,8 @@ def build_parser() -> PapyraArgumentParser:
         "Latest audit plus counts and time range.",
         "papyra.cli.commands.inspect:summary",
     )
-    p.add_argument("--since", type=_time, metavar="WHEN", help="count only records at or after WHEN")
-    p.add_argument("--until", type=_time, metavar="WHEN", help="count only records at or before WHEN")
+    p.add_argument("--since", type=time_value, metavar="WHEN", help="count only records at or after WHEN")
+    p.add_argument("--until", type=time_value, metavar="WHEN", help="count only records at or before WHEN")
 
     # metrics
     _, sub = group("metrics", "Inspect runtime metrics and observability counters")

@@ -37,7 +37,7 @@ def _kept_suffix(value: str, before: str) -> str:
         if ch in _BRACKETS and opened[ch] > 0:
             opened[ch] -= 1
             cut = i - 1
-        elif ch in quotes and quotes[ch]:
+        elif quotes.get(ch):
             quotes[ch] = 0
             cut = i - 1
         elif ch not in _TRAILING_PUNCT:  # "x):" keeps "):"; a bare "x." keeps nothing

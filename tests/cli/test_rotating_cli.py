@@ -181,8 +181,12 @@ def test_environment_only_selects_the_rotating_set(rset: Path, tmp_path: Path) -
     assert r.out.count("ORPHANED_ROTATED_FILE") == 2 and "<tmp>/r.log.5 " in r.out
 
 
-def test_plain_path_is_json_with_a_hint(rset: Path, tmp_path: Path) -> None:
-    r = invoke("inspect", "summary", "--path", str(rset), "--format", "json", tmp=tmp_path)
+def test_explicit_json_on_a_rotating_set_reads_the_active_file_with_a_hint(
+    rset: Path, tmp_path: Path
+) -> None:
+    r = invoke(
+        "inspect", "summary", "--path", str(rset), "--backend", "json", "--format", "json", tmp=tmp_path
+    )
     assert r.code == 0
     assert json.loads(r.out)["counts"] == {"events": 0, "audits": 0, "dead_letters": 1}  # the active file
     assert r.err == (
