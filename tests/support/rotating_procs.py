@@ -67,6 +67,24 @@ def writer(path: str, max_bytes: str, max_files: str, name: str, count: str, pad
     print("done", flush=True)
 
 
+def writer_until(path: str, max_bytes: str, max_files: str, name: str, stop_file: str) -> None:
+    """Append events tagged ``name`` (seq 0…), flushing every 100, until ``stop_file`` exists
+    (checked after each flush); then report ``done <number written>``."""
+    backend = _backend(path, max_bytes, max_files)
+    print("ready", flush=True)
+    seq = 0
+    while True:
+        backend.record_event(_event(name, seq))
+        seq += 1
+        if seq % 100 == 0:
+            backend.flush()
+            if os.path.exists(stop_file):
+                break
+    backend.flush()
+    backend.close()
+    print(f"done {seq}", flush=True)
+
+
 def rotate_crash(path: str, max_bytes: str, max_files: str, start: str, fsync: str = "always") -> None:
     """Write forever, 3 records per flushed batch, into a tiny set (a rotation every batch or
     two); print the next unacknowledged seq after each flush. The parent SIGKILLs us."""
@@ -99,7 +117,12 @@ def compact_crash(path: str, max_bytes: str, max_files: str, keep: str, start: s
             backend.compact()
 
 
-COMMANDS = {"writer": writer, "rotate_crash": rotate_crash, "compact_crash": compact_crash}
+COMMANDS = {
+    "writer": writer,
+    "writer_until": writer_until,
+    "rotate_crash": rotate_crash,
+    "compact_crash": compact_crash,
+}
 
 
 # --------------------------------------------------------------------------- raw set reading

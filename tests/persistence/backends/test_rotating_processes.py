@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from papyra.persistence.backends.rotating import RotatingFilePersistence
-from papyra.persistence.locking import maintenance_lock
+from papyra.persistence.locking import BatchLock
 from papyra.persistence.models import (
     PersistenceAnomalyType,
     PersistenceRecoveryConfig,
@@ -82,47 +82,75 @@ def test_three_processes_append_while_a_fourth_rotates_the_set(tmp_path: Path) -
     backend.close()
 
 
-def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> None:
-    path = tmp_path / "rot.ndjson"
-    max_bytes, max_files, count = 8192, 4, 4000
-    procs = [
-        spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count)) for i in range(3)
-    ]
-    for proc in procs:
-        wait_line(proc, "ready")
-    largest = 0
-    worst = 0
-    samples = 0
-    done = threading.Event()
-    def wait_all() -> None:
-        _finish(procs)
-        done.set()
+def _sample_set(lock: BatchLock, path: Path, max_files: int) -> tuple[int, int, int, bytes]:
+    """Under the store lock (a consistent view: no rotation under way): (number of members,
+    total bytes, largest line incl. newline, first line of the oldest slot). The lock is taken
+    with a blocking flock like the writers' (a polling filelock would queue behind them)."""
+    with lock.held_for_batch():
+        files = _members(path, max_files + 5)
+        total = sum(p.stat().st_size for p in files)
+        largest = 0
+        for p in files:
+            lines = p.read_bytes().split(b"\n")[:-1]
+            largest = max([largest, *(len(line) + 1 for line in lines)])
+        oldest = path.with_name(f"{path.name}.{max_files - 1}")
+        first = oldest.read_bytes().split(b"\n", 1)[0] if oldest.exists() else b""
+    return len(files), total, largest, first
 
-    waiter = threading.Thread(target=wait_all, daemon=True)
-    waiter.start()
-    while not done.is_set():
-        with maintenance_lock(path, timeout=30):  # a consistent view: no rotation under way
-            files = _members(path, max_files + 5)
-            total = sum(p.stat().st_size for p in files)
-            assert len(files) <= max_files, [p.name for p in files]
-            for p in files:
-                data = p.read_bytes()
-                if data:
-                    largest = max(largest, max(len(line) + 1 for line in data.split(b"\n")[:-1] or [b""]))
-        worst = max(worst, total)
-        samples += 1
-        assert total <= max_files * max_bytes + largest, (total, largest)
-        time.sleep(0.01)
-    waiter.join(60)
-    assert samples > 5 and worst > (max_files - 1) * max_bytes  # the set was full while we measured
+
+def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> None:
+    """Three processes write until the parent has checked the bound often enough while the set is
+    full and rotating (deleting its oldest file): the writers run as long as the sampling needs,
+    so the number of samples and rotations seen is guaranteed, not a matter of speed."""
+    path = tmp_path / "rot.ndjson"
+    stop = tmp_path / "stop"
+    max_bytes, max_files = 8192, 4
+    min_samples, min_full_samples, min_rotations = 30, 10, 5
+    procs = [
+        spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop))
+        for i in range(3)
+    ]
+    lock = BatchLock(path)
+    try:
+        for proc in procs:
+            wait_line(proc, "ready")
+        samples = full_samples = 0
+        worst = 0
+        oldest_heads: set[bytes] = set()
+        deadline = time.monotonic() + 300  # a hang guard only: the loop ends on counts
+        while samples < min_samples or full_samples < min_full_samples or len(oldest_heads) < min_rotations:
+            assert time.monotonic() < deadline, (samples, full_samples, len(oldest_heads))
+            assert all(proc.poll() is None for proc in procs)  # writers run until told to stop
+            count, total, largest, head = _sample_set(lock, path, max_files)
+            assert count <= max_files
+            assert total <= max_files * max_bytes + largest, (total, largest)
+            samples += 1
+            worst = max(worst, total)
+            if count == max_files:
+                full_samples += 1
+                oldest_heads.add(head)  # a new head of the oldest slot: the set rotated while full
+            time.sleep(0.005)
+    finally:
+        stop.touch()  # the writers finish even when an assertion failed
+    written: dict[str, int] = {}
+    for i, proc in enumerate(procs):
+        assert proc.stdout is not None
+        last = [line.strip() for line in proc.stdout][-1]
+        assert last.startswith("done "), last
+        written[f"w{i}"] = int(last.split()[1])
+    _finish(procs)
+    count, total, largest, _ = _sample_set(lock, path, max_files)
+    lock.close()  # a failed test leaks it to the GC; the store lives in tmp_path
+    assert count <= max_files and total <= max_files * max_bytes + largest
+    assert worst > (max_files - 1) * max_bytes  # the set was full while we measured
     rows = read_set_raw(path, max_files)
     # only the oldest records were dropped (by design): every writer kept a contiguous newest suffix
     by_writer: dict[str, list[int]] = collections.defaultdict(list)
     for r in rows:
         by_writer[r["actor_address"]].append(r["payload"]["seq"])
-    assert by_writer and set(by_writer) <= {"w0", "w1", "w2"}  # early finishers may be rotated out
-    for seqs in by_writer.values():
-        assert seqs == list(range(seqs[0], count))
+    assert by_writer and set(by_writer) <= set(written)
+    for name, seqs in by_writer.items():
+        assert seqs == list(range(seqs[0], written[name]))
 
 
 def _run_until_killed(args: list[str], rng: random.Random, max_delay: float) -> tuple[int, float]:
