@@ -28,14 +28,25 @@ Exit codes
 Errors are one line on stderr (``papyra: error: …``); ``--debug`` adds the traceback. Output
 never contains credentials (URL passwords are shown as ``***``).
 
+A store that does not exist
+---------------------------
+A file store whose path does not exist yet is **not an error** (the first start of an
+application is legitimate) and is never created by the CLI. ``persistence scan``, ``doctor
+run`` and ``persistence startup-check`` exit 0 and say so explicitly instead of "healthy":
+text output prints ``Store does not exist (nothing to check).``, JSON output has
+``"status": "missing"`` (and ``store.exists`` is ``false``); ``persistence recover`` prints
+``Store does not exist (nothing to recover).``. stderr carries a note as well. Stray files
+beside a missing path (e.g. orphaned rotated files) are still reported as anomalies. A missing
+parent directory is an operational error (exit 3).
+
 JSON output
 -----------
 ``--format json`` prints one JSON document whose first keys are always ``command`` (e.g.
 ``"persistence scan"``), ``exit_code`` and ``store`` (``backend``, ``location``, ``source``:
 flags/environment/settings, ``exists``); the command's own keys follow:
 
-* ``persistence scan``: ``scan`` = ``{backend, has_anomalies, anomalies: [{type, path, detail,
-  line, offset}]}``;
+* ``persistence scan``: ``status`` (``healthy`` | ``anomalies`` | ``missing``), ``scan`` =
+  ``{backend, has_anomalies, anomalies: [{type, path, detail, line, offset}]}``;
 * ``persistence recover``: ``mode``, ``dry_run``, ``recovery`` (``{backend, scan,
   repaired_files, quarantined_files}`` or ``null`` for a dry run), ``post_scan``; a dry run adds
   ``plan`` = ``{files_to_rewrite, files_to_quarantine, files_to_remove, quarantine_dir}``
@@ -46,8 +57,9 @@ flags/environment/settings, ``exists``); the command's own keys follow:
 * ``persistence inspect``: ``details`` (the backend's own ``describe()``), ``figures`` (records
   and bytes per kind, time range, files), ``retention``, ``anomalies``, and ``metrics`` with
   ``--show-metrics``;
-* ``persistence startup-check`` / ``doctor run``: ``mode``, ``recovery_mode``, ``passed``,
-  ``scan``, ``recovery``, ``post_scan``, ``messages``;
+* ``persistence startup-check`` / ``doctor run``: ``status`` (``healthy`` | ``anomalies`` |
+  ``repaired`` | ``not_repaired`` | ``not_checked`` for mode ignore | ``missing``), ``mode``,
+  ``recovery_mode``, ``passed``, ``scan``, ``recovery``, ``post_scan``, ``messages``;
 * ``inspect events|audits|dead-letters``: ``kind``, ``count``, ``records`` (each record in the
   NDJSON line format, with ``kind``); ``--format ndjson`` prints one record per line instead;
 * ``inspect summary``: ``latest_audit``, ``counts``, ``first_timestamp``, ``last_timestamp``;

@@ -13,7 +13,26 @@ from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, UsageError
 from papyra.cli.render import anomaly_text, recovery_lines, render_anomalies
 
-__all__ = ["run_health_check"]
+__all__ = ["MISSING_TEXT", "run_health_check"]
+
+
+#: What text output says about a file store that does not exist (a first start is legitimate).
+MISSING_TEXT = "Store does not exist (nothing to check)"
+
+
+def _status(outcome: Any, *, missing: bool, recovered: bool) -> str:
+    """The ``status`` of JSON output: ``missing``, ``not_checked`` (mode ignore), ``healthy``,
+    ``anomalies`` (found, not repaired by design), ``repaired`` or ``not_repaired``."""
+    if missing:
+        return "missing"
+    if outcome.scan is None:
+        return "not_checked"
+    if not outcome.scan.anomalies:
+        return "healthy"
+    if not recovered:
+        return "anomalies"
+    post = outcome.post_scan
+    return "not_repaired" if post is not None and post.anomalies else "repaired"
 
 
 def _scan_dict(report: Any) -> Any:
@@ -53,10 +72,12 @@ def run_health_check(ctx: Context, *, doctor: bool) -> int:
     anomalies = tuple(outcome.scan.anomalies) if outcome.scan is not None else ()
     remaining = tuple(outcome.post_scan.anomalies) if outcome.post_scan is not None else ()
 
+    missing = store.missing and outcome.scan is not None and not anomalies
     if not out.is_text:
         out.json(
             ctx.envelope(
                 code,
+                status=_status(outcome, missing=missing, recovered=mode is PersistenceStartupMode.RECOVER),
                 mode=mode.value,
                 recovery_mode=recovery.mode.value if recovery is not None else None,
                 passed=bool(outcome.passed),
@@ -72,6 +93,9 @@ def run_health_check(ctx: Context, *, doctor: bool) -> int:
     out.info(f"{what}: {store.kind} store {store.describe()['location']} (mode {mode.value})")
     if outcome.scan is None:
         out.info("Mode ignore: no scan; ActorSystem.start() would start without checking the store.")
+        return EXIT_OK
+    if missing:
+        out.info(f"{MISSING_TEXT}.")
         return EXIT_OK
     if not anomalies:
         out.success("Persistence is healthy")

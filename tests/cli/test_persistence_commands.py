@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import invoke, write_store
 
 CORRUPT = (
@@ -31,6 +33,7 @@ def test_scan_clean_json(store: Path, tmp_path: Path) -> None:
         "command": "persistence scan",
         "exit_code": 0,
         "store": {"backend": "json", "location": "<tmp>/papyra.ndjson", "source": "flags", "exists": True},
+        "status": "healthy",
         "scan": {"backend": "json", "has_anomalies": False, "anomalies": []},
     }
 
@@ -58,13 +61,61 @@ def test_scan_anomalies_json(damaged: Path, tmp_path: Path) -> None:
     assert set(doc["scan"]["anomalies"][0]) == {"type", "path", "detail", "line", "offset"}
 
 
-def test_scan_missing_file_is_clean_and_not_created(tmp_path: Path) -> None:
+MISSING_NOTE = "ℹ store <tmp>/absent.ndjson does not exist yet (nothing recorded)\n"
+
+
+def test_scan_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
     path = tmp_path / "absent.ndjson"
     r = invoke("persistence", "scan", "--path", str(path), tmp=tmp_path)
-    assert r.code == 0
-    assert "✔ Persistence is healthy." in r.out
-    assert r.err == "ℹ store <tmp>/absent.ndjson does not exist yet (nothing recorded)\n"
+    assert r.code == 0  # the first start of an application is legitimate
+    assert r.out == ("ℹ Scanned json store <tmp>/absent.ndjson\nℹ Store does not exist (nothing to check).\n")
+    assert r.err == MISSING_NOTE
+    r = invoke("persistence", "scan", "--path", str(path), "--format", "json", tmp=tmp_path)
+    doc = json.loads(r.out)
+    assert (r.code, doc["status"], doc["store"]["exists"]) == (0, "missing", False)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "mode"),
+    [
+        (("doctor", "run"), "fail_on_anomaly"),
+        (("doctor", "run", "--mode", "recover"), "recover"),
+        (("doctor", "run", "--mode", "ignore"), "ignore"),
+        (("persistence", "startup-check"), "fail_on_anomaly"),
+        (("persistence", "startup-check", "--mode", "scan_only"), "scan_only"),
+    ],
+)
+def test_health_checks_on_a_missing_store_say_it_does_not_exist(
+    tmp_path: Path, command: tuple[str, ...], mode: str
+) -> None:
+    path = tmp_path / "absent.ndjson"
+    r = invoke(*command, "--path", str(path), tmp=tmp_path)
+    what = "Doctor" if command[0] == "doctor" else "Startup check"
+    assert (r.code, r.err) == (0, MISSING_NOTE)
+    assert r.out == (
+        f"ℹ {what}: json store <tmp>/absent.ndjson (mode {mode})\n"
+        "ℹ Store does not exist (nothing to check).\n"
+    )
+    r = invoke(*command, "--path", str(path), "--format", "json", tmp=tmp_path)
+    doc = json.loads(r.out)
+    assert (r.code, doc["status"], doc["passed"], doc["store"]["exists"]) == (0, "missing", True, False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_health_status_of_existing_stores(tmp_path: Path, damaged: Path) -> None:
+    store = write_store(tmp_path / "healthy.ndjson")
+
+    def status(path: Path, *args: str) -> tuple[int, str]:
+        r = invoke("doctor", "run", "--path", str(path), *args, "--format", "json")
+        return r.code, json.loads(r.out)["status"]
+
+    assert status(store) == (0, "healthy")
+    assert status(damaged) == (1, "anomalies")
+    assert status(damaged, "--mode", "scan_only") == (0, "anomalies")
+    assert status(damaged, "--mode", "recover") == (0, "repaired")
+    r = invoke("persistence", "startup-check", "--path", str(store), "--mode", "ignore", "--format", "json")
+    assert json.loads(r.out)["status"] == "not_checked"
 
 
 def test_missing_parent_directory_is_operational_error(tmp_path: Path) -> None:
@@ -167,7 +218,7 @@ def test_recover_quarantine_dir_needs_quarantine_mode(store: Path) -> None:
 
 def test_recover_missing_store_creates_nothing(tmp_path: Path) -> None:
     r = invoke("persistence", "recover", "--path", str(tmp_path / "absent.ndjson"))
-    assert r.code == 0 and "nothing to recover" in r.out
+    assert r.code == 0 and r.out.endswith("ℹ Store does not exist (nothing to recover).\n")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -225,6 +225,9 @@ def test_missing_rotating_store_is_empty_and_not_created(tmp_path: Path) -> None
         r = invoke(*args, "--path", str(path), *ROT, tmp=tmp_path)
         assert r.code == 0, (args, r.err)
         assert r.err == "ℹ store <tmp>/absent.log does not exist yet (nothing recorded)\n"
+        assert "healthy" not in r.out
+        if args[-1] == "scan":
+            assert r.out.endswith("ℹ Store does not exist (nothing to check).\n")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -240,6 +243,7 @@ def test_scan_clean_text_and_json(rset: Path, tmp_path: Path) -> None:
         "command": "persistence scan",
         "exit_code": 0,
         "store": store_doc(),
+        "status": "healthy",
         "scan": {"backend": "rotating", "has_anomalies": False, "anomalies": []},
     }
 

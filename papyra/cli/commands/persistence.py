@@ -7,7 +7,7 @@ from typing import Any
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_ANOMALIES, EXIT_OK, OperationalError
-from papyra.cli.health import run_health_check
+from papyra.cli.health import MISSING_TEXT, run_health_check
 from papyra.cli.output import format_bytes, format_ts
 from papyra.cli.render import anomaly_text, is_stray, recovery_lines, render_anomalies, retention_text
 from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files, retained_from_files
@@ -37,11 +37,15 @@ def scan(ctx: Context) -> int:
         return EXIT_OK
     anomalies = tuple(report.anomalies)
     code = EXIT_ANOMALIES if anomalies else EXIT_OK
+    missing = store.missing and not anomalies  # stray files beside a missing path still count
     if not out.is_text:
-        out.json(ctx.envelope(code, scan=report.to_dict()))
+        status = "missing" if missing else "anomalies" if anomalies else "healthy"
+        out.json(ctx.envelope(code, status=status, scan=report.to_dict()))
         return code
     out.info(f"Scanned {_where(ctx)}")
-    if not anomalies:
+    if missing:
+        out.info(f"{MISSING_TEXT}.")
+    elif not anomalies:
         out.success("Persistence is healthy.")
     else:
         render_anomalies(out, anomalies, header=f"Found {len(anomalies)} persistence anomalies:")
@@ -116,6 +120,8 @@ def recover(ctx: Context) -> int:
         )
     elif found:
         out.success("Persistence is healthy after recovery.")
+    elif store.missing:
+        out.info("Store does not exist (nothing to recover).")
     else:
         out.success("Persistence is healthy; nothing to recover.")
     return code
@@ -141,6 +147,9 @@ def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
         )
         return code
     out.info(f"Dry run: recovery ({mode}) on {_where(ctx)}; nothing is changed")
+    if not anomalies and store.missing:
+        out.info("Store does not exist (nothing to recover).")
+        return code
     if not anomalies:
         out.success("Persistence is healthy; nothing to recover.")
         return code
