@@ -14,12 +14,12 @@ Textfile recipe (cron, every minute)::
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from papyra.contrib.catalog import MetricSpec, histogram_of, specs_for, target_kind
 
-__all__ = ["render", "render_snapshot"]
+__all__ = ["render", "render_gauge", "render_snapshot"]
 
 
 def _escape_label(value: str) -> str:
@@ -89,6 +89,21 @@ def render_snapshot(
     for spec in specs:
         lines.extend(_render_spec(spec, snapshot, labels))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_gauge(
+    name: str,
+    description: str,
+    samples: Iterable[tuple[Mapping[str, str], float]],
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """One gauge family: ``# HELP``/``# TYPE`` and a sample per ``(sample labels, value)``, each
+    with the constant ``labels`` too. Empty text when there is no sample (a value that is not
+    known is left out rather than exported as NaN)."""
+    rows = [f"{name}{_labels(labels or {}, extra)} {_num(value)}" for extra, value in samples]
+    if not rows:
+        return ""
+    return "\n".join([f"# HELP {name} {description}", f"# TYPE {name} gauge", *rows]) + "\n"
 
 
 def render(target: Any, *, labels: Mapping[str, str] | None = None) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from papyra.contrib.prometheus import render
+from papyra.contrib.prometheus import render, render_gauge
 from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.models import PersistedEvent
 
@@ -65,3 +65,23 @@ def test_label_values_are_escaped() -> None:
     assert 'note="a \\"quoted\\"\\nvalue"' in text
     parse(text)
     backend.close()
+
+
+def test_render_gauge_is_one_valid_family_or_nothing() -> None:
+    text = render_gauge(
+        "papyra_store_records",
+        "Records per kind.",
+        [({"kind": "event"}, 3), ({"kind": 'we"ird'}, 1.5)],
+        {"backend": "json"},
+    )
+    assert text.splitlines()[:2] == [
+        "# HELP papyra_store_records Records per kind.",
+        "# TYPE papyra_store_records gauge",
+    ]
+    types, samples = parse(text)
+    assert types == {"papyra_store_records": "gauge"}
+    assert samples == {
+        'papyra_store_records{backend="json",kind="event"}': 3,
+        'papyra_store_records{backend="json",kind="we\\"ird"}': 1.5,
+    }
+    assert render_gauge("papyra_store_newest_timestamp_seconds", "unknown", []) == ""

@@ -3,7 +3,25 @@
 A CLI process does not share counters with the application: the counters shown are those of
 the CLI's own backend instance *after the command's own work* (a scan and a read of the store),
 next to figures derived from the store itself (records and bytes per kind, anomalies).
-``--format prometheus`` delegates to ``papyra.contrib.prometheus.render(backend)``.
+``--format prometheus`` prints ``papyra.contrib.prometheus.render(backend)`` (those counters)
+followed by gauges derived from the store — the figures the text and JSON formats show — each
+with the ``backend`` label:
+
+==========================================  ===================================================
+``papyra_store_exists``                     1, or 0 for a file store that does not exist yet
+``papyra_store_records{kind}``              records per kind (``event``, ``audit``,
+                                            ``dead_letter``)
+``papyra_store_bytes{kind}``                encoded bytes per kind
+``papyra_store_size_bytes``                 size of the store's files (file stores)
+``papyra_store_files``                      files in the store (file stores; rotating: members)
+``papyra_store_unreadable_lines``           lines that are not readable records (file stores)
+``papyra_store_anomalies``                  anomalies found by the scan (if the backend scans)
+``papyra_store_oldest_timestamp_seconds``   time of the oldest record (absent when empty)
+``papyra_store_newest_timestamp_seconds``   time of the newest record (absent when empty)
+==========================================  ===================================================
+
+File stores are counted from their files (physical content, before retention); other stores
+from their retained records.
 """
 
 from __future__ import annotations
@@ -27,6 +45,53 @@ def _derived(ctx: Context) -> dict[str, Any]:
     derived = figures.to_dict()
     derived["anomalies"] = len(report.anomalies) if report is not None else None
     return derived
+
+
+def _store_gauges(prometheus: Any, backend: Any, derived: dict[str, Any], *, exists: bool) -> str:
+    """The store's own figures as Prometheus gauges (see the module docs)."""
+    from papyra.cli.stats import KIND_KEYS
+
+    labels = {"backend": str(getattr(backend, "backend_name", type(backend).__name__))}
+    kinds = derived["kinds"]
+    files_basis = derived["basis"] == "files"
+    gauges: list[tuple[str, str, list[tuple[dict[str, str], float]]]] = [
+        ("exists", "1 if the store exists, 0 for a file store not created yet.", [({}, int(exists))]),
+        (
+            "records",
+            "Records in the store per kind (file stores: every readable line, before retention).",
+            [({"kind": kind}, kinds[key]["records"]) for kind, key in KIND_KEYS.items()],
+        ),
+        (
+            "bytes",
+            "Encoded bytes of the store's records per kind.",
+            [({"kind": kind}, kinds[key]["bytes"]) for kind, key in KIND_KEYS.items()],
+        ),
+    ]
+    if files_basis:
+        gauges += [
+            ("size_bytes", "Size of the store's files.", [({}, derived["total_bytes"])]),
+            ("files", "Files in the store (a rotating set: its members).", [({}, len(derived["files"]))]),
+            (
+                "unreadable_lines",
+                "Lines of the store's files that are not readable records.",
+                [({}, derived["unreadable_lines"])],
+            ),
+        ]
+    if derived["anomalies"] is not None:
+        gauges.append(("anomalies", "Anomalies found by an integrity scan.", [({}, derived["anomalies"])]))
+    for edge, key in (("oldest", "first_timestamp"), ("newest", "last_timestamp")):
+        if derived[key] is not None:
+            gauges.append(
+                (
+                    f"{edge}_timestamp_seconds",
+                    f"Time of the {edge} record (Unix epoch seconds).",
+                    [({}, float(derived[key]))],
+                )
+            )
+    return "".join(
+        prometheus.render_gauge(f"papyra_store_{name}", description, samples, labels)
+        for name, description, samples in gauges
+    )
 
 
 def _snapshot_rows(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
@@ -85,8 +150,10 @@ def persistence(ctx: Context) -> int:
                 "--format prometheus needs papyra.contrib.prometheus, "
                 "which is not available in this installation"
             ) from exc
-        _derived(ctx)  # the command's own work, as in the other formats
-        text = prometheus.render(ctx.store().backend)
+        derived = _derived(ctx)  # the command's own work, as in the other formats
+        backend = ctx.store().backend
+        text = prometheus.render(backend)
+        text += _store_gauges(prometheus, backend, derived, exists=not ctx.store().missing)
         out.stdout.write(text if text.endswith("\n") else text + "\n")
         out.stdout.flush()
         return EXIT_OK
