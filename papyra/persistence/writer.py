@@ -26,7 +26,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal, Protocol
 
 from papyra.exceptions import BackPressureError, DurabilityError, PersistenceClosedError
@@ -83,6 +83,8 @@ class BackgroundWriter:
         max_batch: int = 10_000,
         retry_initial: float = 0.05,
         retry_max: float = 2.0,
+        close_grace: float = 1.0,
+        interrupt: Callable[[], None] | None = None,
         log_extra: Mapping[str, str] | None = None,
     ) -> None:
         if max_pending <= 0:
@@ -98,6 +100,8 @@ class BackgroundWriter:
         self._max_batch = max_batch
         self._retry_initial = retry_initial
         self._retry_max = retry_max
+        self._close_grace = close_grace
+        self._interrupt = interrupt  # aborts a backend call in progress (close gave up waiting)
         # Structured fields on every log record (backend, path or stream key; never credentials).
         self._log_extra: dict[str, str] = {"papyra_backend": metrics.backend, **(log_extra or {})}
         self._cond = threading.Condition(threading.Lock())
@@ -113,6 +117,7 @@ class BackgroundWriter:
         self._retrying = False
         self._waiting = False  # the writer thread is (about to be) asleep on the condition
         self._exited = False
+        self._abandoned = 0  # records given up at close (counted in records_dropped)
         self._thread = threading.Thread(target=self._run, name=f"papyra-writer-{name}", daemon=True)
         self._thread.start()
 
@@ -236,11 +241,20 @@ class BackgroundWriter:
     def close(self, timeout: float | None = None) -> bool:
         """Write what is queued (best effort within ``timeout``), stop and join the thread.
 
-        Idempotent. Returns True when everything queued was written.
+        When ``timeout`` runs out first (e.g. Redis is down and the writer is retrying), the
+        writer is marked closed and woken: it starts no new write, leaves its retry back-off at
+        once, and on exit counts every record it did not write in ``records_dropped`` and logs
+        them. A write in progress is aborted with the ``interrupt`` callback when one was given
+        (Redis: shut the sockets down), and ``close`` joins the thread for ``close_grace`` more
+        seconds (a write is bounded by the backend's own timeout, e.g. Redis's
+        ``socket_timeout``). A thread still inside such a call after that is logged; it exits
+        (and counts) as soon as the call returns.
+
+        Idempotent. Returns True only when every accepted record was written.
         """
         with self._cond:
             if self._closed:
-                return not self._queue and not self._inflight and self._failed is None
+                return self._all_written()
             self._closing = True
             self._sync_requested = True
             self._cond.notify_all()
@@ -248,7 +262,37 @@ class BackgroundWriter:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-            return not self._queue and not self._inflight and self._failed is None
+        grace_end = time.monotonic() + self._close_grace
+        while self._thread.is_alive():
+            remaining = grace_end - time.monotonic()
+            if remaining <= 0:
+                break
+            if self._interrupt is not None:
+                # repeated: a client that re-dials once after an error would block again
+                try:
+                    self._interrupt()
+                except Exception as exc:  # best effort: the grace join still bounds close()
+                    logger.warning("papyra writer: interrupt failed: %s", exc, extra=self._log_extra)
+            self._thread.join(min(remaining, 0.05) if self._interrupt is not None else remaining)
+        with self._cond:
+            if self._thread.is_alive():
+                logger.error(
+                    "papyra writer: still inside a backend call %g s after close gave up; "
+                    "%d records not written yet (counted as dropped unless that call succeeds)",
+                    self._close_grace,
+                    len(self._queue) + self._inflight,
+                    extra=self._log_extra,
+                )
+            return self._all_written()
+
+    def _all_written(self) -> bool:
+        return (
+            not self._queue
+            and not self._inflight
+            and self._failed is None
+            and not self._abandoned
+            and self._exited
+        )
 
     # ------------------------------------------------------------------ writer thread
 
@@ -264,7 +308,21 @@ class BackgroundWriter:
             with self._cond:
                 self._exited = True
                 self._waiting = False
+                # close() gave up on these (the queue is already empty after a fail-stop)
+                lost = len(self._queue) + self._inflight
+                self._queue.clear()
+                self._inflight = 0
+                self._abandoned += lost
                 self._cond.notify_all()
+            if lost:
+                self._metrics.incr("records_dropped", lost)
+                self._metrics.set_gauge("queue_depth", 0)
+                logger.error(
+                    "papyra writer: closed with %d records not written (the backend was unavailable "
+                    "until close timed out); counted in records_dropped",
+                    lost,
+                    extra=self._log_extra,
+                )
 
     def _run_loop(self) -> None:
         backoff = self._retry_initial
@@ -287,6 +345,8 @@ class BackgroundWriter:
                     wait = self._interval if dirty else None
                     self._cond.wait(wait)
                 self._waiting = False
+                if self._closed:
+                    return  # close() gave up waiting: start no new write (_run counts the rest)
                 batch = self._take_batch()
             if batch:
                 if not self._write(batch):
@@ -324,23 +384,17 @@ class BackgroundWriter:
                 self._retrying = True
             self._metrics.incr("write_errors")
             return False
-        except BaseException as exc:  # fail-stop
+        except Exception as exc:
+            if not self._closed:
+                return self._fail_stop(batch, exc)
+            # close() gave up and interrupted this write: not an I/O failure of the backend;
+            # the batch goes back so that _run counts it as dropped
             with self._cond:
-                self._failed = exc
                 self._inflight = 0
-                dropped = len(batch) + len(self._queue)
-                self._queue.clear()
-                self._cond.notify_all()
-            self._metrics.add_many(write_errors=1, records_dropped=dropped)
-            self._metrics.set_gauge("failed", 1)
-            self._metrics.set_gauge("queue_depth", 0)
-            logger.error(
-                "papyra writer: write failed, backend is now fail-stop (%d records not written): %s",
-                dropped,
-                exc,
-                extra=self._log_extra,
-            )
+                self._queue.extendleft(reversed(batch))
             return False
+        except BaseException as exc:
+            return self._fail_stop(batch, exc)
         finished = time.monotonic()
         nbytes = sum(len(item) for item in items)
         self._metrics.add_many(records_written=len(items), bytes_written=nbytes)
@@ -365,6 +419,25 @@ class BackgroundWriter:
             self._cond.notify_all()
         self._metrics.set_gauge("queue_depth", depth)
         return True
+
+    def _fail_stop(self, batch: list[tuple[bytes, float]], exc: BaseException) -> bool:
+        """A non-transient write error: stop for good, count what can no longer be written."""
+        with self._cond:
+            self._failed = exc
+            self._inflight = 0
+            dropped = len(batch) + len(self._queue)
+            self._queue.clear()
+            self._cond.notify_all()
+        self._metrics.add_many(write_errors=1, records_dropped=dropped)
+        self._metrics.set_gauge("failed", 1)
+        self._metrics.set_gauge("queue_depth", 0)
+        logger.error(
+            "papyra writer: write failed, backend is now fail-stop (%d records not written): %s",
+            dropped,
+            exc,
+            extra=self._log_extra,
+        )
+        return False
 
     def _maybe_sync(self) -> None:
         with self._cond:

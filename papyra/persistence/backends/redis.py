@@ -180,6 +180,9 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             max_batch=config.max_batch,
             retry_initial=0.02,
             retry_max=1.0,
+            # after close_timeout: shut the sockets so a blocked XADD returns, then wait this long
+            close_grace=(config.socket_connect_timeout or config.socket_timeout) + 0.5,
+            interrupt=self._interrupt_writes,
             log_extra={"papyra_location": config.base_key},
         )
 
@@ -274,18 +277,21 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         except DurabilityError:
             pass  # writes are fail-stop; reads still show what Redis holds
 
+    def _interrupt_writes(self) -> None:
+        """Shut down every pooled socket (also one in use by the writer), so a blocked call
+        returns with a connection error now instead of after ``socket_timeout``."""
+        self._client.connection_pool.disconnect(inuse_connections=True)
+
     def _close(self) -> None:
-        done = self._writer.close(self._config.close_timeout)
-        if not done:
-            lost = self._writer.pending
-            if lost:
-                self._metrics.incr("records_dropped", lost)
-                logger.error(
-                    "papyra redis: closed with %d records not written to %s",
-                    lost,
-                    self._config.safe_url,
-                    extra={"papyra_backend": "redis", "papyra_location": self._config.base_key},
-                )
+        """Give the writer ``close_timeout`` seconds to empty its buffer; after that it stops
+        (see :meth:`BackgroundWriter.close`): records it did not write are counted in
+        ``records_dropped`` and logged with the server's (redacted) URL."""
+        if not self._writer.close(self._config.close_timeout) and self._writer.thread_alive:
+            logger.error(
+                "papyra redis: writer for %s did not stop within the close grace period",
+                self._config.safe_url,
+                extra={"papyra_backend": "redis", "papyra_location": self._config.base_key},
+            )
         with contextlib.suppress(Exception):
             self._client.close()
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 import time
 from typing import Any
 
@@ -95,17 +98,59 @@ def test_buffer_overflow_is_a_typed_error_and_counted(private_redis: RedisServer
         b.close()
 
 
-def test_close_while_down_reports_dropped_records(
+def _writer_threads(b: RedisStreamsPersistence) -> list[threading.Thread]:
+    name = f"papyra-writer-redis-{b.config.base_key}"
+    return [t for t in threading.enumerate() if t.name == name and t.is_alive()]
+
+
+def test_close_while_down_stops_the_writer_and_reports_dropped_records(
     private_redis: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Redis stopped: the writer is in its retry back-off. close() gives up after close_timeout,
+    the thread leaves at once and counts what it could not write; close() returns only after it
+    is gone."""
     b = backend_on(private_redis, close_timeout=0.3)
-    private_redis.stop()
-    for i in range(10):
+    for i in range(5):
         b.record_event(ev(i))
+    assert b.flush(5)
+    private_redis.stop()
+    for i in range(5, 55):
+        b.record_event(ev(i))
+    assert wait_until(lambda: not b.reachable)  # retrying with back-off
+    assert len(_writer_threads(b)) == 1
     with caplog.at_level(logging.WARNING, logger="papyra"):
         b.close()
-    assert b.metrics.snapshot()["records_dropped"] == 10
-    assert "10 records not written" in caplog.text
+    assert _writer_threads(b) == []  # joined, not left running
+    snap = b.metrics.snapshot()
+    assert snap["records_dropped"] == 50
+    assert snap["records_written"] == 5
+    assert "50 records not written" in caplog.text
+    b.close()  # idempotent; counts nothing twice
+    assert b.metrics.snapshot()["records_dropped"] == 50
+
+
+def test_close_interrupts_a_write_blocked_on_a_frozen_server(
+    private_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis frozen (SIGSTOP): connections are accepted but never answered, so the writer sits in
+    a socket read bounded only by socket_timeout (60 s here). close() shuts the sockets down and
+    the writer exits within the grace period (connect timeout + 0.5 s) instead of 60 s later."""
+    b = backend_on(private_redis, close_timeout=0.3, socket_timeout=60.0, socket_connect_timeout=1.0)
+    b.record_event(ev(0))
+    assert b.flush(5)
+    assert private_redis.pid is not None
+    os.kill(private_redis.pid, signal.SIGSTOP)
+    try:
+        for i in range(1, 21):
+            b.record_event(ev(i))
+        assert b.flush(0.3) is False  # the batch is stuck in the server's socket
+        with caplog.at_level(logging.WARNING, logger="papyra"):
+            b.close()
+        assert _writer_threads(b) == []
+        assert b.metrics.snapshot()["records_dropped"] == 20
+        assert "20 records not written" in caplog.text
+    finally:
+        os.kill(private_redis.pid, signal.SIGCONT)
 
 
 def test_non_transient_error_is_fail_stop(private_redis: RedisServer) -> None:
