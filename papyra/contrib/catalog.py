@@ -76,9 +76,14 @@ PERSISTENCE_METRICS: tuple[MetricSpec, ...] = (
     _p("batch_size", "histogram", "batch.size", "batch_size_records", "{record}",
        "Records per group-commit batch."),
     _p("fsync_seconds", "histogram", "fsync.duration", "fsync_duration_seconds", "s",
-       "Time spent writing and fsyncing one durable batch."),
+       "fsync=always: duration of one batch's durable append (waiting for the store lock, write, fsync; "
+       "one observation per batch). fsync=interval: duration of one periodic fsync. Never observed "
+       "with fsync=never or by Redis."),
     _p("write_seconds", "histogram", "write.duration", "write_latency_seconds", "s",
-       "Latency from record_* (enqueue) to the record being written (durable with fsync=always)."),
+       "One observation per written batch: time from the enqueue (record_*) of the batch's oldest "
+       "record until the whole batch was written - the worst queue-to-store latency in the batch. "
+       "Includes queueing, store-lock waits, retries during an outage (Redis) and, with "
+       "fsync=always, the fsync; with fsync=interval/never the batch is not yet durable then."),
 )
 
 

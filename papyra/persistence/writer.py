@@ -401,8 +401,9 @@ class BackgroundWriter:
         if sync:
             self._metrics.incr("fsyncs")
         self._metrics.observe("batch_size", len(items))
+        # one observation per batch: the oldest record's enqueue -> batch written (its worst latency)
         self._metrics.observe("write_seconds", finished - batch[0][1])
-        if sync:
+        if sync:  # the whole durable append: lock wait + write + fsync
             self._metrics.observe("fsync_seconds", finished - started)
         with self._cond:
             if self._retrying:

@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from papyra.exceptions import PersistenceError
 from papyra.persistence.json import JsonFilePersistence
+from papyra.persistence.locking import maintenance_lock
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 from papyra.persistence.retention import RetentionPolicy
 from tests.persistence.conftest import audit, dead_letter, event
@@ -216,3 +218,29 @@ def test_missing_file_reads_scans_compacts_cleanly(tmp_path: Path, json_store: S
     assert not b.scan().has_anomalies
     assert b.compact().before_records == 0
     assert not (tmp_path / "nope").exists()  # read-only use creates nothing
+
+
+def test_write_seconds_is_one_observation_per_batch_from_its_oldest_enqueue(
+    json_store: Callable[..., JsonFilePersistence],
+) -> None:
+    """``write_seconds`` gets one observation per written batch (not per record), measured from
+    the enqueue of the batch's oldest record until the batch is written: records queued while
+    this process holds the store lock are written in one or two batches after the release, and
+    the batch holding record 1 waited at least from its enqueue until the release."""
+    b = json_store()
+    b.record_event(event(0))
+    assert b.flush(10)
+    with maintenance_lock(b.path, timeout=5):
+        b.record_event(event(1))
+        first_enqueued = time.monotonic()
+        for i in range(2, 50):
+            b.record_event(event(i))
+        time.sleep(0.05)
+        released = time.monotonic()
+    assert b.flush(10)
+    hist = b.metrics.snapshot()["histograms"]
+    batches = hist["batch_size"]["count"]
+    assert batches in (2, 3) and hist["batch_size"]["sum"] == 50
+    assert hist["write_seconds"]["count"] == batches
+    assert hist["fsync_seconds"]["count"] == batches  # fsync="always": one durable append per batch
+    assert hist["write_seconds"]["sum"] >= released - first_enqueued
