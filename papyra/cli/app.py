@@ -164,7 +164,14 @@ def build_parser() -> PapyraArgumentParser:
     add_time_filters(p)
     p.add_argument("--event-type", action="append", metavar="TYPE", help="only this event type (repeatable)")
     p.add_argument("--actor", action="append", metavar="ADDRESS", help="only this actor address (repeatable)")
-    p.add_argument("--follow", "-f", action="store_true", help="keep printing new events until interrupted")
+    p.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="keep printing new events until interrupted (also across rotation); records the store "
+        "drops between two polls (a rotating set rotating files out) cannot be printed: a warning "
+        "on stderr reports such a gap",
+    )
     p.add_argument(
         "--interval",
         type=seconds,

@@ -9,6 +9,13 @@ events are still each printed once. Cost per poll: one ``list_events(since=…)`
 
 Starts with the newest ``--limit`` events (default 10), like ``tail -f``. SIGINT (Ctrl-C) and
 SIGTERM end it with exit 0.
+
+Gaps. Records a rotating set drops (or compaction/recovery removes) between two polls are gone
+by design and cannot be printed. When a poll no longer finds *any* of the events printed last
+(those inside the watermark window) yet finds newer ones, the store dropped records since the
+previous poll and events written in between may have been lost with them: a warning on stderr
+names the time span (:meth:`EventTail.gap`). Poll more often (``--interval``) or keep more
+files (``--max-files`` in the application) to avoid it.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from typing import Any
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, UsageError
+from papyra.cli.output import format_ts
 
 __all__ = ["SKEW", "EventTail", "follow_events"]
 
@@ -63,6 +71,20 @@ class EventTail:
                     self.newest = r.timestamp
         self._prune()
         return fresh
+
+    def gap(self, polled: list[Any]) -> tuple[float, float] | None:
+        """Call before :meth:`new` with the whole poll (unfiltered). ``(newest printed, oldest
+        now visible)`` when none of the recently printed events is in ``polled`` but newer ones
+        are — the store dropped records since the last poll — else None."""
+        from papyra.persistence.codec import encode_record_body
+
+        if self.newest is None or not self._printed or not polled:
+            return None
+        keys = self._printed
+        if any(encode_record_body(r) in keys for r in polled):
+            return None
+        oldest = min(r.timestamp for r in polled)
+        return (self.newest, oldest) if oldest >= self.newest else None
 
     def _prune(self) -> None:
         cutoff = self.since
@@ -129,6 +151,13 @@ def follow_events(ctx: Context) -> int:
                     raise
                 continue
             errors = 0
+            gap = tail.gap(polled)
+            if gap is not None:
+                out.warn(
+                    f"events after {format_ts(gap[0])} up to {format_ts(gap[1])} may be missing: the "
+                    "store dropped records since the last poll (rotation, compaction) before they "
+                    "could be printed; poll more often (--interval) or keep more files"
+                )
             if match is not None:
                 polled = [r for r in polled if match(r)]
             emit(tail.new(polled), header=False)

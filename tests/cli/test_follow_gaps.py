@@ -1,0 +1,124 @@
+"""``inspect events --follow`` on a rotating set that rotates records out between two polls:
+those records are gone by design, but the follower says so on stderr instead of silently
+skipping them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from papyra.cli.follow import EventTail
+from papyra.persistence.backends.rotating import RotatingFilePersistence
+from papyra.persistence.models import PersistedEvent
+from tests.cli.conftest import ROOT, T0, cli_env
+
+MAX_BYTES, MAX_FILES = 600, 3  # about four events per file: twelve events in the set
+
+
+def write(backend: RotatingFilePersistence, first: int, count: int, *, t0: float = T0) -> None:
+    for i in range(first, first + count):
+        backend.record_event(
+            PersistedEvent(actor_address="local:1", event_type="Tick", payload={"i": i}, timestamp=t0 + i)
+        )
+    backend.flush()
+
+
+def test_tail_reports_a_gap_only_when_printed_events_were_rotated_out(tmp_path: Path) -> None:
+    path = tmp_path / "g.log"
+    writer = RotatingFilePersistence(path, max_bytes=MAX_BYTES, max_files=MAX_FILES, fsync="never")
+    reader = RotatingFilePersistence(path, max_bytes=MAX_BYTES, max_files=MAX_FILES, fsync="never")
+    try:
+        write(writer, 0, 5)
+        tail = EventTail()
+        tail.seen(list(reader.list_events()))
+        assert tail.newest == T0 + 4
+
+        write(writer, 5, 3)  # the printed events are still in the set: no gap
+        polled = list(reader.list_events(since=tail.since))
+        assert tail.gap(polled) is None
+        assert [r.payload["i"] for r in tail.new(polled)] == [5, 6, 7]
+
+        write(writer, 8, 40)  # rotates events 0..~35 out of the three-file set
+        polled = list(reader.list_events(since=tail.since))
+        oldest = min(r.payload["i"] for r in polled)
+        assert oldest > 8, "events 8.. were rotated out before this poll"
+        assert tail.gap(polled) == (T0 + 7, T0 + oldest)
+        fresh = tail.new(polled)
+        assert [r.payload["i"] for r in fresh] == list(range(oldest, 48))
+
+        write(writer, 48, 1)  # the follower caught up: no gap any more
+        polled = list(reader.list_events(since=tail.since))
+        assert tail.gap(polled) is None and [r.payload["i"] for r in tail.new(polled)] == [48]
+        assert tail.gap([]) is None
+    finally:
+        writer.close()
+        reader.close()
+
+
+def test_follow_warns_on_stderr_when_rotation_outruns_it(tmp_path: Path) -> None:
+    """A real follower process and a fast writer: the follower is stopped (SIGSTOP) while the
+    writer rotates everything it printed out of the set, then resumed."""
+    path = tmp_path / "f.log"
+    follower = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "papyra",
+            "inspect",
+            "events",
+            "--follow",
+            "--path",
+            str(path),
+            "--max-bytes",
+            str(MAX_BYTES),
+            "--max-files",
+            str(MAX_FILES),
+            "--format",
+            "ndjson",
+            "--interval",
+            "0.5",
+            "--limit",
+            "100000",
+        ],
+        cwd=str(ROOT),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert follower.stdout is not None
+    writer = RotatingFilePersistence(path, max_bytes=MAX_BYTES, max_files=MAX_FILES, fsync="never")
+    printed: list[int] = []
+
+    def read_until(i: int) -> None:
+        assert follower.stdout is not None
+        while not printed or printed[-1] != i:
+            line = follower.stdout.readline()
+            assert line, "the follower ended early"
+            printed.append(json.loads(line)["payload"]["i"])
+
+    try:
+        write(writer, 0, 5)
+        read_until(4)  # printed at the end of a poll: the follower now sleeps until the next one
+        follower.send_signal(signal.SIGSTOP)
+        try:
+            write(writer, 5, 60)  # far more than the set holds: 0..~52 are rotated out
+        finally:
+            follower.send_signal(signal.SIGCONT)
+        read_until(64)
+    finally:
+        writer.close()
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    printed += [json.loads(line)["payload"]["i"] for line in out.splitlines()]
+    assert printed[:5] == [0, 1, 2, 3, 4]
+    resumed = printed[5]
+    assert resumed > 5 and printed[5:] == list(range(resumed, 65)), "the rest once, in order"
+    warnings = [line for line in err.splitlines() if "may be missing" in line]
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith("⚠ events after 2024-06-10T06:13:24.000Z up to ")
+    assert "Traceback" not in err
