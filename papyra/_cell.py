@@ -135,7 +135,7 @@ class Cell:
         self.policy = policy
         self.name = name
         self.parent = parent
-        self.children: list[Cell] = []
+        self.children: dict[int, Cell] = {}  # retained children by rid, in spawn order
         self.live_children = 0
         self.watchers: dict[int, Cell] = {}
         # Flags (written under the system lock).
@@ -157,8 +157,16 @@ class Cell:
         self.restarts = 0
         self.self_ref = ActorRef(system, self)
 
+    def release(self) -> None:
+        """Drop the actor instance and other heavy state once terminated (under the system lock)."""
+        self.actor = None
+        self.factory = None
+        self.watchers = {}
+        self.restart_timestamps = []
+
     @property
     def state(self) -> str:
+        """``starting``, ``running``, ``restarting``, ``stopping`` or ``stopped`` (racy read)."""
         if self.terminated or not self.alive:
             return "stopped"
         if self.stopping:
@@ -189,6 +197,7 @@ class Cell:
                     if type(item) is not tuple:
                         self._handle_control(item)
                     else:
+                        mailbox.started(index + 1)
                         message, slot = item
                         if slot is None and message is not STOP and type(message) is not ProxyOp:
                             # Fast path: a plain tell.
@@ -293,9 +302,10 @@ class Cell:
         )
         decision: SupervisorDecision | None = None
         parent = self.parent
-        if parent is not None and parent.accepting:
+        parent_actor = parent.actor if parent is not None and parent.accepting else None
+        if parent is not None and parent_actor is not None:
             try:
-                raw = parent.actor.on_child_failure(self.self_ref, exc)
+                raw = parent_actor.on_child_failure(self.self_ref, exc)
                 decision = None if raw is None else SupervisorDecision(raw)
             except Exception:
                 logger.warning("papyra: %s on_child_failure raised; using the child's policy",

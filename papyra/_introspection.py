@@ -1,8 +1,14 @@
 """Read-side and bulk operations of an :class:`~papyra.system.ActorSystem`: name and address
 lookups, refs by type, broadcast, stop-all, ``actor_info``, ``audit`` and the control panel.
 
-Every method takes the system lock only to copy what it needs (O(actors)); user code, hooks and
-persistence are called outside it.
+Every method takes the system lock only to copy what it needs (O(retained actors)); user code,
+hooks and persistence are called outside it.
+
+*Retained actors* are every live actor plus the newest ``terminated_history`` terminated ones
+(constructor setting, default 10,000); older terminated actors are forgotten (their instances are
+freed as soon as they terminate). Lookups of a forgotten actor behave like an unknown one
+(``ActorStopped("Actor does not exist.")``); ``audit().total_actors`` still counts every actor
+ever spawned.
 """
 
 from __future__ import annotations
@@ -27,42 +33,46 @@ __all__ = ["Introspection"]
 class Introspection(RuntimeCore):
     """Mixin of :class:`~papyra.system.ActorSystem` (see the module docstring)."""
 
-    _actors: list[Cell]
-    _by_id: dict[int, Cell]
+    _spawned: int
 
     def _as_system(self) -> ActorSystem:
         return cast("ActorSystem", self)
 
     def list_names(self) -> dict[str, ActorAddress]:
-        """Copy of the name registry."""
+        """Copy of the name registry (running actors only). O(names) under the system lock."""
         with self._lock:
             return dict(self._names)
 
     def list_actors(self, *, alive_only: bool = False) -> tuple[ActorAddress, ...]:
-        """Addresses of every actor ever spawned (spawn order); ``alive_only`` keeps running ones."""
+        """Addresses of the retained actors in spawn order (live ones plus the newest
+        ``terminated_history`` terminated ones); ``alive_only`` keeps running ones.
+        O(retained) under the system lock."""
         with self._lock:
-            return tuple(c.address for c in self._actors if not alive_only or c.accepting)
+            return tuple(c.address for c in self._by_id.values() if not alive_only or c.accepting)
 
     def refs(self, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
-        """Refs of the actors (running ones by default), in spawn order."""
+        """Refs of the actors (running ones by default; else every retained one), in spawn order.
+        O(retained): one copy under the system lock."""
         with self._lock:
-            cells = list(self._actors)
+            cells = list(self._by_id.values())
         return tuple(ActorRef(self._as_system(), c) for c in cells if not alive_only or c.accepting)
 
     def refs_by_type(self, actor_type: type | str, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
         """Refs whose current instance matches ``actor_type``: a class (``isinstance``), or a
-        class name, qualname or ``module.QualName`` string."""
+        class name, qualname or ``module.QualName`` string (a terminated actor, whose instance
+        is gone, matches by its class qualname only). O(retained), one copy under the lock."""
         with self._lock:
-            cells = list(self._actors)
+            cells = list(self._by_id.values())
         return tuple(
             ActorRef(self._as_system(), c)
             for c in cells
-            if (not alive_only or c.accepting) and _matches_type(c.actor, actor_type)
+            if (not alive_only or c.accepting) and _matches_type(c, actor_type)
         )
 
     def broadcast(self, message: Any, *, actor_type: type | str | None = None) -> int:
         """``tell`` ``message`` to every running actor (optionally of ``actor_type``); returns how
-        many accepted it. Rejections are dead letters as usual; a full BLOCK mailbox blocks."""
+        many accepted it. Rejections are dead letters as usual; a full BLOCK mailbox blocks.
+        Cost: O(retained) plus one ``tell`` per running actor."""
         refs = self.refs() if actor_type is None else self.refs_by_type(actor_type)
         accepted = 0
         for ref in refs:
@@ -74,11 +84,12 @@ class Introspection(RuntimeCore):
         return accepted
 
     def stop_all(self) -> int:
-        """Gracefully stop every running actor (children first); returns how many were asked."""
+        """Gracefully stop every running actor (children first); returns how many were asked.
+        Never waits for them. O(retained) under the system lock."""
         submits: list[Cell] = []
         with self._lock:
             count = 0
-            for cell in reversed(self._actors):
+            for cell in reversed(self._by_id.values()):
                 if cell.accepting:
                     count += 1
                     self._request_stop_locked(cell, False, "stopped", submits)
@@ -90,10 +101,10 @@ class Introspection(RuntimeCore):
         if isinstance(target, ActorRef):
             if target._system is not self:
                 raise ActorStopped("Actor does not exist.", reason="shutdown")
-            return target._cell
-        if isinstance(target, bool):
+            rid = target._rid  # looked up like an address: a forgotten actor does not exist
+        elif isinstance(target, bool):
             raise TypeError(f"Unsupported target type for actor lookup: {type(target)!r}")
-        if isinstance(target, int):
+        elif isinstance(target, int):
             rid = target
         elif isinstance(target, (ActorAddress, str)):
             address = ActorAddress.parse(target) if isinstance(target, str) else target
@@ -109,7 +120,8 @@ class Introspection(RuntimeCore):
         return cell
 
     def actor_info(self, target: ActorRef | ActorAddress | str | int) -> ActorInfo:
-        """:class:`ActorInfo` for a ref, address, address string or rid."""
+        """:class:`ActorInfo` for a ref, address, address string or rid of a retained actor
+        (else ``ActorStopped``). O(children) under the system lock."""
         cell = self._resolve(target)
         with self._lock:
             return self._info_locked(cell)
@@ -120,7 +132,7 @@ class Introspection(RuntimeCore):
             address=c.address,
             name=c.name,
             parent_rid=c.parent.rid if c.parent is not None else None,
-            children_rids=tuple(ch.rid for ch in c.children),
+            children_rids=tuple(c.children),
             alive=c.alive,
             stopping=c.stopping and not c.terminated,
             restarting=c.restarting,
@@ -132,9 +144,12 @@ class Introspection(RuntimeCore):
 
     def audit(self, *, include_actor_details: bool = True) -> AuditReport:
         """Snapshot counts (under the lock), call ``on_audit`` with the returned report, and
-        queue a ``PersistedAudit``. O(actors)."""
+        queue a ``PersistedAudit``. ``total_actors`` counts every actor ever spawned; the other
+        counts and ``actors`` cover the retained ones. O(retained) under the system lock; never
+        blocks on persistence (the record is queued)."""
         with self._lock:
-            cells = list(self._actors)
+            cells = list(self._by_id.values())
+            total = self._spawned
             alive = sum(1 for c in cells if c.alive and not c.stopping)
             stopping = sum(1 for c in cells if c.stopping and not c.terminated)
             restarting = sum(1 for c in cells if c.restarting)
@@ -150,7 +165,7 @@ class Introspection(RuntimeCore):
             infos = tuple(self._info_locked(c) for c in cells) if include_actor_details else ()
         report = AuditReport(
             system_id=self.system_id,
-            total_actors=len(cells),
+            total_actors=total,
             alive_actors=alive,
             stopping_actors=stopping,
             restarting_actors=restarting,
@@ -179,7 +194,8 @@ class Introspection(RuntimeCore):
         return report
 
     def control_panel(self) -> str:
-        """An aligned text table of every actor: rid, address, name, type, state, parent, children."""
+        """An aligned text table of the retained actors: rid, address, name, type, state, parent,
+        live children. O(retained) under the system lock, formatting outside it."""
         with self._lock:
             rows = [
                 (
@@ -189,9 +205,9 @@ class Introspection(RuntimeCore):
                     c.actor_type,
                     c.state,
                     str(c.parent.rid) if c.parent is not None else "-",
-                    ",".join(str(ch.rid) for ch in c.children if not ch.terminated) or "-",
+                    ",".join(str(ch.rid) for ch in c.children.values() if not ch.terminated) or "-",
                 )
-                for c in self._actors
+                for c in self._by_id.values()
             ]
         header = ("rid", "address", "name", "actor type", "state", "parent", "children")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -202,7 +218,11 @@ class Introspection(RuntimeCore):
         return "\n".join(lines)
 
 
-def _matches_type(actor: Any, actor_type: type | str) -> bool:
+def _matches_type(cell: Cell, actor_type: type | str) -> bool:
+    actor = cell.actor
+    if actor is None:  # terminated: the instance is gone
+        name = actor_type.__qualname__ if isinstance(actor_type, type) else actor_type
+        return name == cell.actor_type
     cls = type(actor)
     if isinstance(actor_type, type):
         return isinstance(actor, actor_type)

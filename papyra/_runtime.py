@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from papyra._dead_letters import DeadLetterMailbox
 from papyra._envelope import STOP, WAKE_ITEM, ActorTerminated, DeadLetter, EscalatedFailure
+from papyra._event_log import EventLog
 from papyra._recorder import Recorder
 from papyra.dispatcher import Dispatcher
 from papyra.events import ActorEvent
@@ -47,8 +49,11 @@ class RuntimeCore:
     _stopped: int
     _spawned: int
     _retired: dict[str, int]
-    _events: list[ActorEvent]
-    _events_cond: threading.Condition
+    _event_log: EventLog
+    _by_id: dict[int, Cell]
+    _terminated_rids: deque[int]
+    _terminated_history: int
+    _evicted: int
     _hooks: Any
     _dispatcher: Dispatcher | None
     _recorder: Recorder | None
@@ -80,7 +85,7 @@ class RuntimeCore:
         if cell.done:
             return
         child_reason = "shutdown" if reason == "shutdown" else "parent-stopped"
-        for child in reversed(cell.children):
+        for child in reversed(cell.children.values()):
             if not child.done:
                 self._request_stop_locked(child, immediate, child_reason, submits)
         if not cell.stopping:
@@ -106,7 +111,7 @@ class RuntimeCore:
     def _stop_children(self, cell: Cell) -> None:
         submits: list[Cell] = []
         with self._lock:
-            for child in reversed(cell.children):
+            for child in reversed(cell.children.values()):
                 if not child.done:
                     self._request_stop_locked(child, True, "parent-stopped", submits)
         for c in submits:
@@ -155,8 +160,17 @@ class RuntimeCore:
             self._dispatcher_submit(watcher)
 
     def _mark_terminated(self, cell: Cell) -> None:
+        """Last step of phase 2: drop the instance and everything heavy (the cell object stays
+        small, since refs may still point at it), fold its counters into the retired totals and
+        keep at most ``terminated_history`` terminated cells for introspection. O(1) amortised
+        under the system lock."""
         with self._lock:
             cell.terminated = True
+            cell.release()
+            history = self._terminated_rids
+            history.append(cell.rid)
+            while len(history) > self._terminated_history:
+                self._evict_locked(history.popleft())
             self._live_cells.pop(cell.rid, None)
             self._stopped += 1
             retired = self._retired
@@ -171,6 +185,15 @@ class RuntimeCore:
                     self._dispatcher_submit(parent.finalize_task())
             if not self._live_cells:
                 self._all_done.notify_all()
+
+    def _evict_locked(self, rid: int) -> None:
+        cell = self._by_id.pop(rid, None)
+        if cell is None:
+            return
+        self._evicted += 1
+        if cell.parent is not None:
+            cell.parent.children.pop(rid, None)
+        cell.children = {}
 
     def _watch(self, watcher_ref: ActorRef, target_ref: ActorRef, on: bool) -> None:
         if not isinstance(target_ref, ActorRef) or target_ref._system is not self:
@@ -235,9 +258,7 @@ class RuntimeCore:
     # ------------------------------------------------------------------ events, hooks, records
 
     def _emit(self, event: ActorEvent) -> None:
-        with self._events_cond:
-            self._events.append(event)
-            self._events_cond.notify_all()
+        self._event_log.append(event)
         self._hook("on_event", event)
         address = event.address
         self._record(

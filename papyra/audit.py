@@ -18,7 +18,8 @@ __all__ = ["ActorInfo", "AuditReport"]
 class ActorInfo:
     """One actor as seen by ``ActorSystem.actor_info`` / ``audit``.
 
-    ``children_rids`` lists every child ever spawned (dead ones included), in spawn order.
+    ``children_rids`` lists the retained children (live ones and terminated ones still within
+    the system's ``terminated_history``), in spawn order.
     """
 
     rid: int
@@ -37,9 +38,11 @@ class ActorInfo:
 class AuditReport:
     """Point-in-time counts for a system.
 
-    * ``total_actors`` — every actor ever spawned (terminated ones included);
+    * ``total_actors`` — every actor ever spawned (terminated and forgotten ones included);
     * ``alive_actors`` — alive and not stopping; ``stopping_actors`` — stop requested, not yet
-      terminated; ``restarting_actors`` — a restart in progress;
+      terminated; ``restarting_actors`` — a restart in progress (these counts, and ``actors``,
+      cover the retained actors: every live one plus the newest ``terminated_history``
+      terminated ones);
     * ``registry_size`` — registered names; ``registry_orphans`` — names whose actor is unknown;
       ``registry_dead`` — names whose actor is dead or stopping (both sorted; normally empty,
       since names are released when a stop is requested);

@@ -2,8 +2,10 @@
 
 Every event is a frozen, slotted dataclass of **plain data** (safe to log, persist or ship):
 
-* ``address`` — ``{"system": str, "actor_id": int}`` (use ``ActorAddress.from_dict`` to get an
-  :class:`~papyra.address.ActorAddress` back);
+* ``address`` — ``{"system": str, "actor_id": int}``, plain data for serialisation (so
+  ``event.address == ref.address`` is always False: compare ``event.actor_address`` instead);
+* ``actor_address`` (property) — the same address as an :class:`~papyra.address.ActorAddress`,
+  comparable with ``ActorRef.address``;
 * ``timestamp`` — epoch seconds from the system's ``time_fn``;
 * ``payload`` (property) — every other field as a dict of plain JSON values.
 
@@ -27,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from papyra.address import ActorAddress
+
 __all__ = ["ActorCrashed", "ActorEvent", "ActorRestarted", "ActorStarted", "ActorStopped", "describe_error"]
 
 
@@ -41,6 +45,12 @@ class ActorEvent:
 
     address: dict[str, Any]
     timestamp: float = 0.0
+
+    @property
+    def actor_address(self) -> ActorAddress:
+        """``address`` as an :class:`~papyra.address.ActorAddress` (``== ref.address`` works).
+        Builds a new object on each call (O(1))."""
+        return ActorAddress.from_dict(self.address)
 
     @property
     def event_type(self) -> str:

@@ -8,6 +8,12 @@
   user lane (FIFO with user messages) but bypass capacity, so a stop can never deadlock on a full
   mailbox.
 
+**Depth and capacity count the worker's batch.** A worker takes up to 32 envelopes at once
+(:meth:`Mailbox.take`) and reports, per envelope, that it starts processing it
+(:meth:`Mailbox.started`). ``len(mailbox)`` — and the capacity bound — count the envelopes still
+queued *plus* the ones taken but not yet started, so a bound of ``N`` really means at most ``N``
+accepted-but-unstarted messages (the message being processed right now is not counted).
+
 The mailbox also carries the actor's *scheduled* flag: a put on an idle mailbox returns
 ``SCHEDULE`` and the caller submits the actor to the dispatcher; the worker clears the flag
 atomically when it finds the mailbox empty. Every operation is O(1) under one lock; only a
@@ -24,6 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Mailbox", "OverflowPolicy", "PutResult"]
+
+_RECHECK = 0.25  # seconds: upper bound of one wait of a blocked sender before it re-checks
 
 
 class OverflowPolicy(str, enum.Enum):
@@ -55,10 +63,12 @@ class Mailbox:
     __slots__ = (
         "_closed",
         "_control",
+        "_cursor",
         "_lock",
         "_not_full",
         "_putters",
         "_scheduled",
+        "_taken",
         "_user",
         "capacity",
         "overflow",
@@ -89,10 +99,16 @@ class Mailbox:
         self._closed = False
         self._scheduled = False
         self._putters = 0
+        self._taken = 0  # user envelopes in the worker's current batch
+        self._cursor = 0  # ... of which the worker has started this many
 
     def __len__(self) -> int:
-        """Messages waiting in the user lane (a racy read; no lock)."""
-        return len(self._user)
+        """User messages accepted and not yet started: queued plus taken by the worker's current
+        batch but not yet handed to ``receive``. O(1), a racy read (no lock)."""
+        return len(self._user) + self._taken - self._cursor
+
+    def _occupancy(self) -> int:
+        return len(self._user) + self._taken - self._cursor
 
     @property
     def closed(self) -> bool:
@@ -118,7 +134,7 @@ class Mailbox:
             if self._closed:
                 return PutResult.CLOSED
             cap = self.capacity
-            if not bypass and cap is not None and len(self._user) >= cap:
+            if not bypass and cap is not None and self._occupancy() >= cap:
                 if block is None:
                     block = self.overflow is OverflowPolicy.BLOCK
                 if not block:
@@ -137,7 +153,7 @@ class Mailbox:
             if self._closed:
                 return PutResult.CLOSED
             cap = self.capacity
-            if cap is not None and len(self._user) >= cap:
+            if cap is not None and self._occupancy() >= cap:
                 return PutResult.FULL
             self._user.append(envelope)
             if self._scheduled:
@@ -154,14 +170,16 @@ class Mailbox:
         if on_block is not None:
             on_block(True)
         try:
-            while len(self._user) >= cap and not self._closed:
+            while self._occupancy() >= cap and not self._closed:
+                # Space is freed by started() without this lock; it notifies when it sees a
+                # waiting putter. The bounded wait is a safety net should that read be stale.
                 if deadline is None:
-                    self._not_full.wait()
+                    self._not_full.wait(_RECHECK)
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
-                    self._not_full.wait(remaining)
+                    self._not_full.wait(min(remaining, _RECHECK))
             return not self._closed
         finally:
             self._putters -= 1
@@ -194,7 +212,9 @@ class Mailbox:
 
     def take(self, limit: int) -> list[Any] | None:
         """Up to ``limit`` items: one control item if any, else user envelopes in FIFO order.
-        ``None`` (and the scheduled flag cleared) when empty."""
+        ``None`` (and the scheduled flag cleared) when empty. Only the consumer calls this; the
+        envelopes taken keep counting towards depth and capacity until :meth:`started`.
+        O(limit) under the mailbox lock."""
         with self._lock:
             if self._control:
                 return [self._control.popleft()]
@@ -207,9 +227,18 @@ class Mailbox:
                 n = limit
             popleft = user.popleft
             batch = [popleft() for _ in range(n)]
-            if self._putters:
-                self._not_full.notify(n)
+            self._taken = n
+            self._cursor = 0
             return batch
+
+    def started(self, count: int) -> None:
+        """The consumer started the ``count``-th envelope of its current batch (1-based): it no
+        longer counts towards depth or capacity. O(1) and lock-free, unless a sender waits for
+        space (then one lock acquire and a notify)."""
+        self._cursor = count
+        if self._putters:
+            with self._lock:
+                self._not_full.notify()
 
     def unpop(self, items: list[Any]) -> None:
         """Give back envelopes taken but not processed (they return to the front, in order).
@@ -217,6 +246,7 @@ class Mailbox:
         if items:
             with self._lock:
                 self._user.extendleft(reversed(items))
+                self._taken -= len(items)
 
     @property
     def has_control(self) -> bool:
@@ -238,5 +268,6 @@ class Mailbox:
             leftovers = list(self._user)
             self._user.clear()
             self._control.clear()
+            self._taken = self._cursor = 0
             self._not_full.notify_all()
             return leftovers

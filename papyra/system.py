@@ -27,6 +27,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from papyra._cell import Cell, check_actor_instance
 from papyra._dead_letters import DeadLetterMailbox
 from papyra._deadlock import current_cell
 from papyra._envelope import START_ITEM, STOP, DeadLetter
+from papyra._event_log import EventLog
 from papyra._introspection import Introspection
 from papyra._recorder import Recorder
 from papyra.address import ActorAddress
@@ -80,11 +82,15 @@ class ActorSystem(Introspection):
         max_workers: int | None = None,
         dead_letter_capacity: int = 10_000,
         recorder_capacity: int = 65_536,
+        terminated_history: int = 10_000,
+        event_log_capacity: int = 100_000,
     ) -> None:
         if not isinstance(system_id, str) or not system_id:
             raise ValueError("system_id must be a non-empty string")
         if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
             raise ValueError("max_workers must be a positive int or None")
+        if type(terminated_history) is not int or terminated_history < 0:
+            raise ValueError(f"terminated_history must be an int >= 0, got {terminated_history!r}")
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -102,8 +108,12 @@ class ActorSystem(Introspection):
         self._all_done = threading.Condition(self._lock)
         self._start_lock = threading.Lock()
         self._state = _CREATED
-        self._actors: list[Cell] = []
+        # Retained cells by rid, in spawn order: every live cell plus the newest
+        # ``terminated_history`` terminated ones (``_terminated_rids``, oldest first).
         self._by_id: dict[int, Cell] = {}
+        self._terminated_rids: deque[int] = deque()
+        self._terminated_history = terminated_history
+        self._evicted = 0
         self._live_cells: dict[int, Cell] = {}
         self._names: dict[str, ActorAddress] = {}
         self._reserved: set[str] = set()
@@ -112,8 +122,7 @@ class ActorSystem(Introspection):
         self._stopped = 0
         self._retired = {"processed": 0, "crashes": 0, "restarts": 0}
 
-        self._events: list[ActorEvent] = []
-        self._events_cond = threading.Condition(threading.Lock())
+        self._event_log = EventLog(event_log_capacity)
 
         self._dispatcher: Dispatcher | None = None
         self._recorder: Recorder | None = None
@@ -136,6 +145,12 @@ class ActorSystem(Introspection):
     @persistence_startup.setter
     def persistence_startup(self, value: Any) -> None:
         self._persistence_startup = value
+
+    @property
+    def _actors(self) -> list[Cell]:
+        """Retained cells in spawn order (live ones plus recent terminated ones). O(retained)."""
+        with self._lock:
+            return list(self._by_id.values())
 
     @property
     def metrics(self) -> RuntimeMetrics:
@@ -206,7 +221,7 @@ class ActorSystem(Introspection):
             first = state in (_CREATED, _RUNNING)
             if first:
                 self._state = _CLOSING
-                for cell in reversed(self._actors):
+                for cell in reversed(self._by_id.values()):
                     if not cell.done:
                         self._request_stop_locked(cell, False, "shutdown", submits)
         for cell in submits:
@@ -352,13 +367,12 @@ class ActorSystem(Introspection):
             self._next_id += 1
             address = ActorAddress(self.system_id, rid)
             cell = Cell(self, rid, address, factory, instance, mailbox, policy, name, parent_cell)
-            self._actors.append(cell)
             self._by_id[rid] = cell
             self._live_cells[rid] = cell
             if name is not None:
                 self._names[name] = address
             if parent_cell is not None:
-                parent_cell.children.append(cell)
+                parent_cell.children[rid] = cell
                 parent_cell.live_children += 1
             self._spawned += 1
             self._inject_context(cell)
@@ -410,9 +424,21 @@ class ActorSystem(Introspection):
         return ActorRef(self, cell)
 
     def events(self) -> tuple[ActorEvent, ...]:
-        """Snapshot of the event log, in emission order."""
-        with self._events_cond:
-            return tuple(self._events)
+        """Snapshot of the retained event log (the newest ``event_log_capacity`` events), in
+        emission order. Cost: O(retained) under the event-log lock (not the system lock)."""
+        return self._event_log.snapshot()
+
+    @property
+    def event_index(self) -> int:
+        """Absolute index the next event will get (= events emitted since start). Pass it as
+        ``wait_for_event(start_index=...)`` to wait for an event that has not happened yet.
+        O(1), no lock."""
+        return self._event_log.next_index
+
+    @property
+    def events_dropped(self) -> int:
+        """Events evicted from the bounded in-memory log (they were still persisted). O(1)."""
+        return self._event_log.dropped
 
     def wait_for_event(
         self,
@@ -422,30 +448,24 @@ class ActorSystem(Introspection):
         start_index: int = 0,
         poll_interval: float = 0.0,
     ) -> ActorEvent:
-        """Return the first event at or after ``start_index`` matching a class or predicate,
-        waiting up to ``timeout`` seconds (``None``: forever); raise ``TimeoutError`` on expiry.
-        Called from inside an actor for an event only that actor can produce, it can only time
-        out. ``poll_interval`` is accepted for compatibility and ignored."""
+        """Return the first event whose *absolute* index is >= ``start_index`` and that matches
+        a class or predicate, waiting up to ``timeout`` seconds (``None``: forever); raise
+        ``TimeoutError`` on expiry.
+
+        Indices count every event ever emitted (see :attr:`event_index`), not positions in
+        :meth:`events` — they differ once the bounded log has dropped old events. A
+        ``start_index`` older than the oldest retained event starts there. Called from inside an
+        actor for an event only that actor can produce, it can only time out.
+        ``poll_interval`` is accepted for compatibility and ignored. Cost: blocks on the event
+        log's condition (never the system lock); each event is tested once, outside the lock.
+        """
         pred: Callable[[ActorEvent], bool]
         if isinstance(predicate_or_event_type, type):
             cls = predicate_or_event_type
             pred = lambda e: isinstance(e, cls)  # noqa: E731
         else:
             pred = predicate_or_event_type
-        deadline = None if timeout is None else time.monotonic() + timeout
-        index = max(0, start_index)
-        while True:
-            with self._events_cond:
-                while len(self._events) <= index:
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
-                        raise TimeoutError(f"no matching event within {timeout} seconds")
-                    self._events_cond.wait(left)
-                fresh = self._events[index:]
-            index += len(fresh)
-            for event in fresh:
-                if pred(event):
-                    return event
+        return self._event_log.wait_for(pred, timeout=timeout, start_index=start_index)
 
     # ================================================================== stopping (public)
 

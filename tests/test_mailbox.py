@@ -13,6 +13,7 @@ from papyra.actor import Actor
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxFull
 from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
 from papyra.system import ActorSystem
+from tests.support.waiting import wait_until
 
 
 def test_capacity_validation() -> None:
@@ -51,14 +52,18 @@ def test_blocking_put_waits_for_space_and_times_out() -> None:
     mb.put(("a", None))
     assert mb.put(("b", None), timeout=0.01) is PutResult.FULL
     blocked: list[str] = []
+    waiting = threading.Event()
+
+    def on_block(on: bool) -> None:
+        blocked.append(str(on))
+        waiting.set()
 
     def producer() -> None:
-        mb.put(("c", None), on_block=lambda on: blocked.append(str(on)))
+        mb.put(("c", None), on_block=on_block)
 
-    t = threading.Thread(target=producer)
+    t = threading.Thread(target=producer, name="papyra-test-producer")
     t.start()
-    while not blocked:
-        time.sleep(0.001)
+    assert waiting.wait(10)
     assert mb.pop() == ("a", None)
     t.join(5)
     assert blocked == ["True", "False"]
@@ -69,10 +74,9 @@ def test_close_wakes_blocked_producers_and_returns_leftovers() -> None:
     mb = Mailbox(1)
     mb.put(("a", None))
     results: list[PutResult] = []
-    t = threading.Thread(target=lambda: results.append(mb.put(("b", None))))
+    t = threading.Thread(target=lambda: results.append(mb.put(("b", None))), name="papyra-test-producer")
     t.start()
-    while not mb._putters:
-        time.sleep(0.001)
+    wait_until(lambda: mb._putters, what="a blocked producer")
     assert mb.close() == [("a", None)]
     t.join(5)
     assert results == [PutResult.CLOSED]
@@ -86,9 +90,11 @@ def test_close_wakes_blocked_producers_and_returns_leftovers() -> None:
 class Gate(Actor):
     def __init__(self) -> None:
         self.seen: list[Any] = []
+        self.entered = threading.Event()
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, threading.Event):
+            self.entered.set()
             message.wait(10)
         self.seen.append(message)
         return message
@@ -101,9 +107,9 @@ def system() -> Iterator[ActorSystem]:
 
 
 def _fill(system: ActorSystem, ref: Any, gate: threading.Event, n: int) -> None:
+    entered = system._by_id[ref._rid].actor.entered
     ref.tell(gate)
-    while len(system._by_id[ref._rid].mailbox):
-        time.sleep(0.001)
+    assert entered.wait(10)  # the actor is inside the gate message: the mailbox is empty
     for i in range(n):
         ref.tell(i)
 
@@ -118,7 +124,7 @@ def test_capacity_one_backpressure_blocks_tell(system: ActorSystem) -> None:
         ref.tell("blocked")
         done.set()
 
-    t = threading.Thread(target=producer)
+    t = threading.Thread(target=producer, name="papyra-test-producer")
     t.start()
     assert not done.wait(0.05)  # still blocked on the full mailbox
     gate.set()
@@ -164,8 +170,8 @@ def test_drop_policy(system: ActorSystem) -> None:
         ("never", "mailbox-full"),
     ]
     gate.set()
-    while len(system._by_id[ref._rid].mailbox):
-        time.sleep(0.001)
+    mailbox = system._by_id[ref._rid].mailbox
+    wait_until(lambda: len(mailbox) == 0, what="the mailbox to drain")  # DROP: an ask on a full one fails
     assert ref.ask("end", timeout=5) == "end"
     assert system._by_id[ref._rid].actor.seen[1:] == [0, 1, "end"]
 
@@ -212,10 +218,10 @@ def test_stop_unblocks_waiting_producer_with_actor_stopped(system: ActorSystem) 
         except (ActorStopped, AskTimeout) as exc:
             errors.append(exc)
 
-    t = threading.Thread(target=producer)
+    t = threading.Thread(target=producer, name="papyra-test-producer")
     t.start()
-    while not system._by_id[ref._rid].mailbox._putters:
-        time.sleep(0.001)
+    mailbox = system._by_id[ref._rid].mailbox
+    wait_until(lambda: mailbox._putters, what="a blocked producer")
     gate.set()
     t.join(10)
     assert len(errors) == 1 and isinstance(errors[0], ActorStopped)

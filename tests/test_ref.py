@@ -15,6 +15,7 @@ from papyra.events import ActorCrashed
 from papyra.exceptions import ActorStopped, AskDeadlock, AskTimeout
 from papyra.ref import ActorRef
 from papyra.system import STOP, ActorSystem
+from tests.support.waiting import wait_until
 
 
 class Echo(Actor):
@@ -30,6 +31,8 @@ class Gated(Actor):
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, tuple) and message[0] == "wait":
+            if len(message) > 2:
+                message[2].set()  # entered: the actor is now blocked on message[1]
             message[1].wait(10)
         self.handled.append(message)
         return "done"
@@ -56,11 +59,10 @@ def test_ask_timeout_and_late_reply_is_dropped(system: ActorSystem) -> None:
 def test_ask_timeout_covers_waiting_for_mailbox_space(system: ActorSystem) -> None:
     gate = threading.Event()
     ref = system.spawn(Gated, mailbox_capacity=1)
-    ref.tell(("wait", gate))
-    system_ready = threading.Event()
-    # Fill the single slot once the actor has taken the blocking message.
-    while len(system._by_id[ref._rid].mailbox) != 0:
-        system_ready.wait(0.001)
+    entered = threading.Event()
+    ref.tell(("wait", gate, entered))
+    # Fill the single slot once the actor is inside the blocking message.
+    assert entered.wait(10)
     ref.tell("filler")
     with pytest.raises(AskTimeout):
         ref.ask("no-space", timeout=0.05)
@@ -72,10 +74,12 @@ def test_ask_timeout_covers_waiting_for_mailbox_space(system: ActorSystem) -> No
 
 def test_pending_asks_fail_with_actor_stopped_on_immediate_stop(system: ActorSystem) -> None:
     gate = threading.Event()
+    entered = threading.Event()
 
     class Stopper(Actor):
         def receive(self, message: Any) -> Any:
             if message == "wait":
+                entered.set()
                 gate.wait(10)
                 self.context.stop_self()
             return message
@@ -90,11 +94,12 @@ def test_pending_asks_fail_with_actor_stopped_on_immediate_stop(system: ActorSys
         except ActorStopped as exc:
             results.append(exc)
 
-    threads = [threading.Thread(target=asker, args=(i,)) for i in range(3)]
+    assert entered.wait(10)
+    threads = [threading.Thread(target=asker, args=(i,), name=f"papyra-test-asker-{i}") for i in range(3)]
     for t in threads:
         t.start()
-    while len(system._by_id[ref._rid].mailbox) < 3:
-        gate.wait(0.001)
+    # The three asks are queued (or taken by the blocked worker's batch: counted all the same).
+    wait_until(lambda: system.metrics.snapshot()["mailbox_depth"].get("Stopper") == 3, what="3 queued asks")
     gate.set()
     for t in threads:
         t.join(10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +26,8 @@ class Worker(Actor):
 
     def receive(self, message: Any) -> Any:
         if isinstance(message, tuple) and message[0] == "wait":
+            if len(message) > 2:
+                message[2].set()  # entered: now blocked on message[1]
             message[1].wait(10)
         elif message == "stop":
             self.context.stop_self()
@@ -59,6 +60,7 @@ def test_stop_self_replies_after_termination(system: ActorSystem) -> None:
 def test_graceful_stop_processes_queued_messages_then_rejects(system: ActorSystem, how: str) -> None:
     gate = threading.Event()
     ref = system.spawn(Worker)
+    actor = system._by_id[ref._rid].actor  # a stopped actor's instance is freed: keep it
     ref.tell(("wait", gate))
     for i in range(5):
         ref.tell(i)
@@ -72,7 +74,7 @@ def test_graceful_stop_processes_queued_messages_then_rejects(system: ActorSyste
         ref.tell("late")
     gate.set()
     system.wait_for_event(ActorStoppedEvent)
-    assert system._by_id[ref._rid].actor.handled[1:] == [0, 1, 2, 3, 4]
+    assert actor.handled[1:] == [0, 1, 2, 3, 4]
     assert [d.message for d in system.dead_letters.messages] == ["late"]
 
 
@@ -88,6 +90,7 @@ def test_immediate_stop_turns_queue_into_dead_letters(system: ActorSystem) -> No
             return super().receive(message)
 
     ref = system.spawn(SelfStopper)
+    actor = system._by_id[ref._rid].actor  # a stopped actor's instance is freed: keep it
     fut = ref.ask_future("wait-then-stop")
     for i in range(4):
         ref.tell(i)
@@ -96,23 +99,24 @@ def test_immediate_stop_turns_queue_into_dead_letters(system: ActorSystem) -> No
     dead = system.dead_letters.messages
     assert [d.message for d in dead] == [0, 1, 2, 3]
     assert all(d.reason == "unprocessed" and not d.expects_reply for d in dead)
-    assert system._by_id[ref._rid].actor.handled == []
+    assert actor.handled == []
 
 
 def test_stop_self_with_full_mailbox_does_not_deadlock(system: ActorSystem) -> None:
     gate = threading.Event()
+    entered = threading.Event()
 
     class Full(Actor):
         def receive(self, message: Any) -> Any:
             if message == "go":
+                entered.set()
                 gate.wait(10)
                 self.context.stop_self()
             return message
 
     ref = system.spawn(Full, mailbox_capacity=2)
     ref.tell("go")
-    while len(system._by_id[ref._rid].mailbox):
-        time.sleep(0.001)
+    assert entered.wait(10)
     ref.tell(1)
     ref.tell(2)  # mailbox now full
     gate.set()
@@ -295,9 +299,9 @@ def test_close_with_a_stuck_actor_times_out_then_threads_end() -> None:
     system = ActorSystem()
     system.start()
     ref = system.spawn(Worker)
-    ref.tell(("wait", gate))
-    while len(system._by_id[ref._rid].mailbox):
-        time.sleep(0.001)
+    entered = threading.Event()
+    ref.tell(("wait", gate, entered))
+    assert entered.wait(10)
     assert system.close(timeout=0.1) is False
     gate.set()  # the stuck worker finishes and exits (checked by the leak fixture)
 
