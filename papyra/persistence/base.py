@@ -81,7 +81,12 @@ def select_window(
 
 
 class PersistenceBackend(abc.ABC):
-    """Base class of all backends. Subclasses set ``backend_name`` and implement the hooks."""
+    """Base class of all backends. Subclasses set ``backend_name`` and implement the hooks.
+
+    What each operation costs (I/O, locks, fsync, complexity) depends on the backend; every
+    backend's class docstring has a **Costs** section covering all of its public methods, including
+    the ones inherited from here. The argument checks done here are O(1).
+    """
 
     backend_name: str = "base"
 
@@ -98,38 +103,51 @@ class PersistenceBackend(abc.ABC):
 
     @property
     def retention(self) -> RetentionPolicy:
-        """The retention policy (never None; an empty policy keeps everything)."""
+        """The retention policy (never None; an empty policy keeps everything). O(1)."""
         return self._retention
 
     @property
     def metrics(self) -> PersistenceMetrics:
-        """This backend's counters; ``metrics.snapshot()`` gives a consistent dict."""
+        """This backend's counters; ``metrics.snapshot()`` gives a consistent dict (one metrics
+        lock, O(number of metrics)). File backends first wait for their writer (see there)."""
         return self._metrics
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` was called (writes are refused; reads may still work). O(1)."""
         return self._closed
 
     @property
     def capabilities(self) -> PersistenceBackendCapabilities:
+        """What this backend supports (scan, recover, compact, metrics, consumer groups,
+        durability). O(1), no I/O."""
         return PersistenceBackendCapabilities()
 
     def describe(self) -> dict[str, Any]:
-        """Where the store lives and how it is configured (no credentials)."""
+        """Where the store lives and how it is configured (no credentials). O(1) here; file
+        backends add one ``stat`` per file."""
         return {"backend": self.backend_name, "retention": self._retention.to_dict()}
 
     # ------------------------------------------------------------------ writes
 
     def record_event(self, event: PersistedEvent) -> None:
-        """Persist one lifecycle event (see the backend for cost)."""
+        """Persist one lifecycle event.
+
+        Raises ``TypeError`` for another record type,
+        :class:`~papyra.exceptions.PersistenceClosedError` after close and
+        :class:`~papyra.exceptions.EncodingError` (counted in ``encoding_errors``) for a payload
+        that cannot be encoded. Cost: one msgspec encode (O(record size)) plus the backend's
+        write — an in-memory append, or an O(1) enqueue for the durable backends' writer thread
+        (no I/O, no lock; see the backend's Costs).
+        """
         self._record_checked(event, PersistedEvent)
 
     def record_audit(self, audit: PersistedAudit) -> None:
-        """Persist one audit."""
+        """Persist one audit (errors and cost as :meth:`record_event`)."""
         self._record_checked(audit, PersistedAudit)
 
     def record_dead_letter(self, dead_letter: PersistedDeadLetter) -> None:
-        """Persist one dead letter."""
+        """Persist one dead letter (errors and cost as :meth:`record_event`)."""
         self._record_checked(dead_letter, PersistedDeadLetter)
 
     def _record_checked(self, record: PersistedRecord, expected: type) -> None:
@@ -151,21 +169,26 @@ class PersistenceBackend(abc.ABC):
     def list_events(
         self, *, limit: int | None = None, since: float | None = None, until: float | None = None
     ) -> tuple[PersistedEvent, ...]:
-        """Retained events, oldest first, filtered by time, newest ``limit`` kept."""
+        """Retained events, oldest first, filtered by time, newest ``limit`` kept.
+
+        Cost per backend (Costs section of its class): memory O(n) under its lock; files read
+        newest first and stop once ``limit``/retention is satisfied (a tail read with ``limit``,
+        a streaming read of the whole store without); Redis pages ``XREVRANGE``.
+        """
         check_limit(limit)
         return tuple(self._list(PersistedEvent, limit=limit, since=since, until=until))
 
     def list_audits(
         self, *, limit: int | None = None, since: float | None = None, until: float | None = None
     ) -> tuple[PersistedAudit, ...]:
-        """Retained audits, oldest first (see :meth:`list_events`)."""
+        """Retained audits, oldest first (arguments and cost as :meth:`list_events`)."""
         check_limit(limit)
         return tuple(self._list(PersistedAudit, limit=limit, since=since, until=until))
 
     def list_dead_letters(
         self, *, limit: int | None = None, since: float | None = None, until: float | None = None
     ) -> tuple[PersistedDeadLetter, ...]:
-        """Retained dead letters, oldest first (see :meth:`list_events`)."""
+        """Retained dead letters, oldest first (arguments and cost as :meth:`list_events`)."""
         check_limit(limit)
         return tuple(self._list(PersistedDeadLetter, limit=limit, since=since, until=until))
 
@@ -179,24 +202,27 @@ class PersistenceBackend(abc.ABC):
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every accepted record is stored (durably, per the fsync policy).
 
-        Returns False on timeout. The default (synchronous backends) has nothing to wait for.
+        Returns False on timeout. The default (synchronous backends) has nothing to wait for:
+        O(1), no I/O.
         """
         return True
 
     @abc.abstractmethod
     def scan(self) -> PersistenceScanReport:
-        """Read-only integrity check."""
+        """Read-only integrity check (cost: see the backend)."""
 
     @abc.abstractmethod
     def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
-        """Repair or quarantine damage found by a scan (``config=None``: report only)."""
+        """Repair or quarantine damage found by a scan (``config=None``: report only; cost: see
+        the backend)."""
 
     @abc.abstractmethod
     def compact(self) -> CompactionReport:
-        """Make retention physical."""
+        """Make retention physical (cost: see the backend)."""
 
     def close(self) -> None:
-        """Flush and release resources. Idempotent; reads may still work afterwards."""
+        """Flush and release resources. Idempotent; reads may still work afterwards. The default
+        is O(1); durable backends wait for their writer (see there)."""
         if self._closed:
             return
         self._closed = True
@@ -206,9 +232,11 @@ class PersistenceBackend(abc.ABC):
         """Backend-specific close work."""
 
     def __enter__(self: B) -> B:
+        """``with backend:`` — returns the backend itself (no I/O)."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Closes the backend (cost of :meth:`close`)."""
         self.close()
 
 

@@ -79,7 +79,39 @@ def _check_store_path(path: Path) -> None:
 
 
 class JsonFilePersistence(PersistenceBackend):
-    """A single NDJSON file store (see the module docs for guarantees and costs)."""
+    """A single NDJSON file store (see the module docs for guarantees).
+
+    Costs (n = records in the file; "sync point" = first wait, at most ``lock_timeout``, until
+    this process's writer has written every record accepted so far — no fsync):
+
+    * ``record_*``: one msgspec encode + an O(1) enqueue; no I/O, no lock. Blocks (up to
+      ``backpressure_timeout``) only while ``max_pending`` records are queued. The first call
+      starts the writer thread.
+    * Writer thread, per batch (group commit, up to 10,000 records): the store lock
+      ``<path>.lock`` (portalocker ``flock``, blocking), one ``fstat`` + ``stat`` (inode check),
+      one ``write`` of the whole batch, and with ``fsync="always"`` one ``fsync``; the lock is
+      released after the fsync. ``"interval"``: one fsync per ``fsync_interval`` at most.
+    * ``list_*``: sync point, then the file is read **backwards** from its end, without any
+      lock. With ``limit`` (and no ``since``) it is a tail read: it stops after ``limit``
+      matching records (64 KiB blocks). Without ``limit`` it is a streaming read of the whole
+      file (bounded memory per block, O(n) time; the result itself is O(matches)); retention by
+      count/bytes stops the read at the window's edge.
+    * ``scan()``: sync point, one streaming read of the whole file (bounded memory), one listing
+      of its directory (stray files). No lock, no writes.
+    * ``recover()``: sync point; IGNORE is a ``scan()``. REPAIR/QUARANTINE hold the
+      **maintenance lock** (filelock on ``<path>.lock``, waits up to ``lock_timeout``) for the
+      whole operation: a scan, then — only if damaged — a streaming rewrite to a temp file,
+      fsync, rename, directory fsync (QUARANTINE also writes the original bytes). O(file size).
+    * ``compact()``: sync point, maintenance lock for the whole operation, one streaming read
+      and one streaming write of the retained records (temp file, fsync, rename, directory
+      fsync). O(file size) time, memory independent of it; needs disk for one more copy of the
+      retained records while it runs. Writers in other processes wait for the lock.
+    * ``flush()``: waits for the writer (and its fsync unless ``fsync="never"``); no I/O itself.
+    * ``metrics``: a sync point that never raises, then an O(1) snapshot.
+    * ``close()``: drains the queue (write + fsync per policy), joins the writer thread, closes
+      the file and lock handles.
+    * ``path``, ``fsync``, ``failed``, ``capabilities``: O(1). ``describe()``: one ``stat``.
+    """
 
     backend_name = "json"
 
@@ -124,14 +156,17 @@ class JsonFilePersistence(PersistenceBackend):
 
     @property
     def path(self) -> Path:
+        """The store file (absolute). O(1)."""
         return self._path
 
     @property
     def fsync(self) -> str:
+        """The fsync policy: ``"always"``, ``"interval"`` or ``"never"``. O(1)."""
         return self._fsync
 
     @property
     def capabilities(self) -> PersistenceBackendCapabilities:
+        """Everything supported; ``durable`` unless ``fsync="never"``. O(1)."""
         return PersistenceBackendCapabilities(durable=self._fsync != "never")
 
     @property
@@ -146,10 +181,11 @@ class JsonFilePersistence(PersistenceBackend):
 
     @property
     def failed(self) -> BaseException | None:
-        """The I/O error that put the backend in the fail-stop state, or None."""
+        """The I/O error that put the backend in the fail-stop state, or None. O(1)."""
         return self._writer.failed if self._writer is not None else None
 
     def describe(self) -> dict[str, Any]:
+        """Path, size, fsync policy, lock file, file mode and retention. One ``stat``, no lock."""
         info = super().describe()
         try:
             size: int | None = os.stat(self._path).st_size
@@ -203,7 +239,8 @@ class JsonFilePersistence(PersistenceBackend):
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every accepted record is written and, unless ``fsync="never"``, fsynced.
 
-        Returns False on timeout; raises DurabilityError if the writer failed first.
+        Returns False on timeout; raises DurabilityError if the writer failed first. Cost: a wait
+        on the writer (its batch write and fsync under the store lock); no I/O in this thread.
         """
         writer = self._writer
         if writer is None:
@@ -267,13 +304,22 @@ class JsonFilePersistence(PersistenceBackend):
         return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies))
 
     def scan(self) -> PersistenceScanReport:
-        """Read-only, streaming integrity check of the file and its sibling files."""
+        """Read-only, streaming integrity check of the file and its sibling files.
+
+        Cost: a sync point, one sequential read of the whole file (bounded memory) and one
+        directory listing; no lock, no writes, no fsync.
+        """
         self._sync_point()
         return self._scan_unlocked()
 
     def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
         """Scan, then (REPAIR/QUARANTINE) rewrite the file keeping every valid record, under the
-        store lock. ``None`` means IGNORE (report only). A clean store is left untouched."""
+        store lock. ``None`` means IGNORE (report only). A clean store is left untouched.
+
+        Cost: IGNORE is a :meth:`scan`. REPAIR/QUARANTINE take the maintenance lock (filelock,
+        up to ``lock_timeout``) for the whole operation and scan under it; a damaged store is
+        rewritten by streaming (temp file, fsync, rename, directory fsync). O(file size).
+        """
         if config is None:
             config = PersistenceRecoveryConfig()
         if not isinstance(config, PersistenceRecoveryConfig):
@@ -328,6 +374,9 @@ class JsonFilePersistence(PersistenceBackend):
         """Apply retention physically (streaming; see :mod:`papyra.persistence.compaction`).
 
         Unreadable lines are moved to ``<name>.quarantine.<stamp>`` beside the store and counted.
+        Cost: the maintenance lock (up to ``lock_timeout``) for the whole operation, one
+        streaming read and write (temp file, fsync, rename, directory fsync); O(file size) time,
+        memory independent of it.
         """
         self._metrics.incr("compactions")
         self._sync_point()
@@ -362,7 +411,13 @@ class JsonFilePersistence(PersistenceBackend):
     def close(self, timeout: float | None = None) -> None:
         """Write what is queued (fsynced per policy), stop and join the writer thread, release
         the files. Idempotent; reads keep working afterwards. Never raises for I/O errors (a
-        failed writer was already reported by ``record_*``/``flush``)."""
+        failed writer was already reported by ``record_*``/``flush``).
+
+        Cost: the remaining batches (write + fsync per policy, under the store lock) and a
+        thread join. With ``timeout``, see :meth:`BackgroundWriter.close
+        <papyra.persistence.writer.BackgroundWriter.close>` for what happens to records not
+        written by then (counted in ``records_dropped``).
+        """
         with self._start_lock:
             if self._closed:
                 return

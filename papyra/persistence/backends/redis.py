@@ -130,7 +130,35 @@ class _StreamSink:
 
 
 class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, PersistenceBackend):
-    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O."""
+    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O.
+
+    Costs (no file locks, no fsync — durability is the server's AOF/RDB setting; every network
+    call is bounded by ``socket_timeout``; "visibility wait" = reads first wait until this
+    process's buffered records reached Redis, up to ``flush_timeout``):
+
+    * ``record_*``: one msgspec encode + an O(1) enqueue; no I/O. Raises
+      :class:`~papyra.exceptions.BackPressureError` once ``max_buffer`` records are held.
+    * Writer thread: **one round trip per batch** (pipelined ``MULTI``/``XADD``…/``EXEC``, up to
+      ``max_batch`` records; trimming rides along on each ``XADD``).
+    * ``list_*``: visibility wait, then ``XREVRANGE … COUNT`` pages of one stream, newest first:
+      with ``limit`` about ``limit / page_size`` round trips, without it O(stream length) in
+      ``page_size`` round trips (retention can stop early).
+    * ``scan()``: every entry of the three streams in ``XRANGE`` pages (or the newest
+      ``scan_sample_size`` of each): O(entries) round trips / page size. Read-only.
+    * ``recover()``: a scan, then one ``MULTI``/``EXEC`` per stream with bad entries (copy to
+      the quarantine stream and ``XDEL``). ``compact()``: ``XLEN`` of each stream before and
+      after, one ``XTRIM`` per stream for ``max_records``; age/byte limits add one newest-first
+      paged pass per stream.
+    * Consumer groups: ``ack``, ``pending``, ``pending_entries``, ``ensure_consumer_group``: one
+      round trip each. ``consume``/``claim``/``autoclaim``: the command (``consume`` repeats its
+      ``XREADGROUP`` in slices shorter than ``socket_timeout`` while waiting up to
+      ``block_ms``), one pipelined round trip for the delivery counts, and one more ``MULTI``/
+      ``EXEC`` when poison or malformed entries are moved.
+    * ``flush()``: waits for the writer; no I/O itself. ``close()``: waits up to
+      ``close_timeout`` for the buffer to drain, then stops the writer (see :meth:`close`).
+    * ``config``, ``buffered``, ``reachable``, ``capabilities``, ``stream_key()``, ``metrics``,
+      ``describe()``: O(1), no I/O.
+    """
 
     backend_name = "redis"
 
@@ -190,23 +218,28 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
 
     @property
     def config(self) -> RedisStreamsConfig:
+        """The connection and stream settings (its ``repr`` hides credentials). O(1)."""
         return self._config
 
     @property
     def capabilities(self) -> PersistenceBackendCapabilities:
+        """Everything supported, consumer groups included. O(1)."""
         return PersistenceBackendCapabilities(supports_consumer_groups=True, durable=True)
 
     @property
     def buffered(self) -> int:
-        """Records accepted but not yet in Redis (held in memory while Redis is unreachable)."""
+        """Records accepted but not yet in Redis (held in memory while Redis is unreachable).
+        O(1), no I/O."""
         return self._writer.pending
 
     @property
     def reachable(self) -> bool:
-        """False while the writer cannot reach Redis (records are being buffered)."""
+        """False while the writer cannot reach Redis (records are being buffered). O(1), no I/O
+        (it reports the writer's last attempt)."""
         return not self._writer.retrying
 
     def stream_key(self, kind: str) -> str:
+        """The stream of a record kind (``"event"``, ``"audit"``, ``"dead_letter"``). O(1)."""
         return self._config.stream_key(kind)
 
     def _describe_error(self, op: str, exc: BaseException) -> str:
@@ -227,12 +260,14 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             raise PersistenceError(self._describe_error(op, exc)) from exc
 
     def __enter__(self) -> RedisStreamsPersistence:
+        """``with backend:`` — returns the backend (no I/O); leaving the block closes it."""
         return self
 
     def __repr__(self) -> str:
         return f"RedisStreamsPersistence(url={self._config.safe_url!r}, base={self._config.base_key!r})"
 
     def describe(self) -> dict[str, Any]:
+        """Redacted URL, prefix, system id, stream keys, buffer state and retention. O(1), no I/O."""
         info = super().describe()
         info.update(
             url=self._config.safe_url,
@@ -256,7 +291,8 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         """Wait until every accepted record is in Redis; False if some are still buffered after
         ``timeout`` seconds (default ``config.flush_timeout``), e.g. because Redis is down.
 
-        Raises :class:`~papyra.exceptions.DurabilityError` after a fail-stop write error.
+        Raises :class:`~papyra.exceptions.DurabilityError` after a fail-stop write error. Cost:
+        a wait on the writer (one round trip per batch); no I/O in this thread.
         """
         return self._writer.flush(self._config.flush_timeout if timeout is None else timeout, durable=False)
 

@@ -160,6 +160,10 @@ class ConsumerGroupsMixin:
         this consumer's own pending entries (a redelivery: counts towards ``max_deliveries``).
         With ``ensure_group`` a missing group is created from the start of the stream. Sees what
         has reached Redis: call ``flush()`` first to include this process's buffered records.
+
+        Cost: one ``XREADGROUP`` per blocking slice (each shorter than ``socket_timeout``, up to
+        ``block_ms`` in all), one pipelined round trip for the delivery counts of what was read,
+        one ``MULTI``/``EXEC`` when poison or malformed entries are moved. O(count).
         """
         if isinstance(count, bool) or not isinstance(count, int) or count <= 0:
             raise ValueError(f"count must be a positive integer, got {count!r}")
@@ -188,7 +192,8 @@ class ConsumerGroupsMixin:
         return self._settle(kind, key, group, consumer, raw, counts)
 
     def ack(self, kind: str, group: str, ids: Sequence[str]) -> int:
-        """Acknowledge ``ids`` (``XACK``); returns how many were pending. Empty ``ids``: 0, no I/O."""
+        """Acknowledge ``ids`` (``XACK``); returns how many were pending. Empty ``ids``: 0, no I/O.
+        Cost: one round trip, O(len(ids)) on the server."""
         if isinstance(ids, (str, bytes)):
             ids = [ids]
         if not ids:
@@ -197,7 +202,8 @@ class ConsumerGroupsMixin:
             return int(self._client.xack(self._config.stream_key(kind), group, *ids))
 
     def pending(self, kind: str, group: str) -> PendingSummary:
-        """The group's pending summary, with the pending count per consumer (``XPENDING``)."""
+        """The group's pending summary, with the pending count per consumer (``XPENDING``).
+        Cost: one round trip."""
         with self._redis_errors("pending"):
             raw = self._client.xpending(self._config.stream_key(kind), group)
         consumers = {_s(c["name"]): int(c["pending"]) for c in raw.get("consumers") or ()}
@@ -219,7 +225,8 @@ class ConsumerGroupsMixin:
         count: int = 100,
         min_idle_ms: int | None = None,
     ) -> tuple[PendingEntry, ...]:
-        """Pending entries in id order, optionally for one consumer / at least this idle."""
+        """Pending entries in id order, optionally for one consumer / at least this idle.
+        Cost: one ``XPENDING … COUNT`` round trip, O(count)."""
         with self._redis_errors("pending_entries"):
             rows = self._client.xpending_range(
                 self._config.stream_key(kind), group, min=start, max=end, count=count,
@@ -238,7 +245,9 @@ class ConsumerGroupsMixin:
     def claim(
         self, kind: str, group: str, consumer: str, min_idle_ms: int, ids: Sequence[str]
     ) -> ConsumeResult:
-        """Take over ``ids`` idle for at least ``min_idle_ms`` (``XCLAIM``); a redelivery."""
+        """Take over ``ids`` idle for at least ``min_idle_ms`` (``XCLAIM``); a redelivery.
+        Cost: as :meth:`consume` without the blocking (one ``XCLAIM`` round trip, delivery counts,
+        moves)."""
         if isinstance(ids, (str, bytes)):
             ids = [ids]
         if not ids:
@@ -263,7 +272,7 @@ class ConsumerGroupsMixin:
 
         ``result.next_id`` is the cursor for the next call (``"0-0"`` after a full pass);
         ``result.deleted_ids`` are pending ids whose entries no longer exist (Redis drops them
-        from the PEL).
+        from the PEL). Cost: as :meth:`claim` (one ``XAUTOCLAIM`` round trip, O(count)).
         """
         key = self._config.stream_key(kind)
         with self._redis_errors("autoclaim"):

@@ -143,7 +143,11 @@ class StreamMaintenanceMixin:
     def scan(self) -> PersistenceScanReport:
         """Check every entry of the three streams (paged), or the newest ``scan_sample_size`` of
         each. Each bad entry is a ``CORRUPTED_LINE`` whose path is the stream key and whose
-        detail starts with ``entry <id>:``. Read-only."""
+        detail starts with ``entry <id>:``. Read-only.
+
+        Cost: first the visibility wait for this process's buffer, then ``XRANGE``/``XREVRANGE``
+        pages (``page_size`` entries per round trip) over every entry, or over the newest
+        ``scan_sample_size`` of each stream; one decode per entry. No writes."""
         return self._scan()[0]
 
     def _scan(self) -> tuple[PersistenceScanReport, _BadEntries]:
@@ -162,7 +166,10 @@ class StreamMaintenanceMixin:
         """REPAIR deletes the entries the scan found bad; QUARANTINE first copies each (fields
         ``source``, ``id``, ``data``, ``reason``, ``timestamp``) to ``config.quarantine_key(stream)``,
         in the same MULTI/EXEC as the delete. ``quarantine_dir`` is ignored. Acts on exactly the
-        entries its own scan reported."""
+        entries its own scan reported.
+
+        Cost: one :meth:`scan`, then, under this backend's maintenance lock (process-local), one
+        ``MULTI``/``EXEC`` round trip per stream with bad entries (copy + ``XDEL``)."""
         self._metrics.incr("recoveries")
         mode = (config or PersistenceRecoveryConfig()).mode
         scan, bad = self._scan()
@@ -196,7 +203,11 @@ class StreamMaintenanceMixin:
         """Make retention physical, per stream, exactly: ``max_records`` with ``XTRIM MAXLEN``;
         age and byte limits with one newest-first pass (``XTRIM MINID`` below the oldest kept
         entry, ``XDEL`` for too-old entries in between). Undecodable entries are left to
-        ``recover()`` unless older than the cut. Byte figures are None."""
+        ``recover()`` unless older than the cut. Byte figures are None.
+
+        Cost: ``XLEN`` of each stream before and after; ``max_records`` is one ``XTRIM`` per
+        stream; age/byte limits add one newest-first paged read of each stream (stopping at the
+        cut) and ``XTRIM MINID``/``XDEL`` round trips. O(retained entries) reads."""
         self._metrics.incr("compactions")
         try:
             self._ensure_visible()

@@ -65,7 +65,28 @@ def _positive_int(name: str, value: object, upper: int | None = None) -> int:
 
 
 class RotatingFilePersistence(JsonFilePersistence):
-    """A rotating set of NDJSON files (see the module docs for guarantees and costs)."""
+    """A rotating set of NDJSON files (see the module docs for guarantees).
+
+    Costs: as :class:`~papyra.persistence.json.JsonFilePersistence` (``record_*`` is an O(1)
+    enqueue; reads, scan and compaction first wait for this process's writer), plus:
+
+    * Writer thread: a batch that would push the active file past ``max_bytes`` rotates the
+      set first, under the store lock: unless ``fsync="never"`` an fsync of the outgoing file,
+      then one unlink (the oldest file), up to ``max_files - 1`` renames and (again unless
+      ``"never"``) a directory fsync. O(max_files) per rotation.
+    * ``list_*``: files are read newest first, each backwards from its end, with no lock; with
+      ``limit`` only the newest files needed are opened (a tail read), without it the whole set
+      is streamed (O(total records), bounded memory).
+    * ``scan()``: one streaming read of every member plus one directory listing; no lock.
+    * ``recover()``: maintenance lock for the whole operation; each damaged member is rewritten
+      in place (streaming, fsynced), strays removed or quarantined. O(size of damaged files).
+    * ``compact()``: maintenance lock for the whole operation; the set is rewritten as a set
+      (streaming read of every member, new files written and fsynced, an atomic commit marker,
+      renames, directory fsyncs). O(set size); needs disk for one more copy of the retained
+      records while it runs.
+    * ``files``: a sync point (never raises) then one ``stat`` per slot (O(max_files)).
+      ``describe()``: one ``stat`` per slot. ``max_bytes``/``max_files``: O(1).
+    """
 
     backend_name = "rotating"
 
@@ -102,10 +123,12 @@ class RotatingFilePersistence(JsonFilePersistence):
 
     @property
     def max_bytes(self) -> int:
+        """Size limit of one member file (a single larger record gets a file of its own). O(1)."""
         return self._set.max_bytes
 
     @property
     def max_files(self) -> int:
+        """Number of files in the set, the active one included. O(1)."""
         return self._set.max_files
 
     @property
@@ -115,6 +138,8 @@ class RotatingFilePersistence(JsonFilePersistence):
         return self._set.existing()
 
     def describe(self) -> dict[str, Any]:
+        """The JSON backend's description plus the rotation bound, members and total bytes.
+        One ``stat`` per slot; no lock."""
         info = super().describe()
         try:
             total: int | None = self._set.total_bytes()
