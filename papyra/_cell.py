@@ -80,15 +80,18 @@ def check_actor_instance(instance: Any) -> None:
 
 
 def _check_hooks(instance: Any) -> None:
+    cls = instance if isinstance(instance, type) else type(instance)
+    label = cls.__qualname__.rsplit("<locals>.", 1)[-1]
     if not callable(getattr(instance, "receive", None)):
-        raise TypeError(f"actor factory returned {type(instance).__name__!r}, which has no receive()")
+        what = "actor class" if cls is instance else "actor factory returned"
+        raise TypeError(f"{what} {label!r} has no receive()")
     for name in _HOOKS:
         method = getattr(instance, name, None)
         if method is not None and (
             inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method)
         ):
             raise TypeError(
-                f"{type(instance).__qualname__}.{name} is a coroutine function; Papyra actors are "
+                f"{label}.{name} is a coroutine function; Papyra actors are "
                 f"synchronous: define {name} with plain 'def'."
             )
 
@@ -273,9 +276,9 @@ class Cell:
             actor.on_start()
             return True
         except BaseException as exc:
-            error = RuntimeError("actor.on_start() failed")
+            error = RuntimeError(f"actor.on_start() failed: {describe_error(exc)}")
             error.__cause__ = exc
-            self._on_failure(error)
+            self._on_failure(error, on_start=True)
             return False
 
     def _call_on_stop(self, actor: Any) -> None:
@@ -286,7 +289,9 @@ class Cell:
 
     # ------------------------------------------------------------------ supervision
 
-    def _on_failure(self, exc: BaseException) -> None:
+    def _on_failure(self, exc: BaseException, *, on_start: bool = False) -> None:
+        """Supervise one failure. For an ``on_start`` failure ``exc`` is the ``RuntimeError``
+        wrapper; the events carry the original error (its ``__cause__``)."""
         system = self.system
         self.crashes += 1
         if self.stopping:
@@ -296,9 +301,10 @@ class Cell:
             return
         policy = self.policy
         system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, None))
-        text = describe_error(exc)
+        text = describe_error(exc.__cause__ if on_start and exc.__cause__ is not None else exc)
+        reason = f"on_start failed: {text}" if on_start else text
         system._emit(
-            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=text, reason=text)
+            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=text, reason=reason)
         )
         decision: SupervisorDecision | None = None
         parent = self.parent
@@ -319,7 +325,7 @@ class Cell:
             return
         system._stop_children(self)
         if action is SupervisorDecision.RESTART:
-            self._restart(exc)
+            self._restart(reason)
         elif action is SupervisorDecision.ESCALATE:
             if parent is not None and parent.accepting:
                 system._escalate(parent, exc, self.rid)
@@ -327,7 +333,7 @@ class Cell:
         else:
             system._request_stop(self, immediate=True, reason="supervisor")
 
-    def _restart(self, cause: BaseException) -> None:
+    def _restart(self, reason: str) -> None:
         system = self.system
         policy = self.policy
         now = system.now()
@@ -362,7 +368,7 @@ class Cell:
         self.started = True
         self.restarts += 1
         system._emit(
-            ActorRestarted(address=self.address_dict, timestamp=system.now(), reason=describe_error(cause))
+            ActorRestarted(address=self.address_dict, timestamp=system.now(), reason=reason)
         )
 
     # ------------------------------------------------------------------ termination

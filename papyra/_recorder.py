@@ -6,6 +6,12 @@ Actors never do persistence I/O: they append ``(method, record)`` to a bounded i
 on the ``papyra`` logger and counted (``failures``); a record offered while the queue is full, or
 after close, is dropped and counted (``drops``). After waking up, the thread lingers ~2 ms
 to batch what arrives meanwhile (fewer wake-ups); ``flush()`` and ``close()`` cut that short.
+
+``close(timeout)`` drains the queue and joins the thread. If the backend is still busy at the
+deadline (a ``record_*`` call that blocks), the recorder is *abandoned*: the records still queued
+are dropped and counted in ``drops``, the thread drops the rest of its batch as soon as the
+current backend call returns, runs the ``on_abandon`` callback (the system closes the backend
+there) and exits. It is a daemon thread, so it never keeps the interpreter alive.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["Recorder"]
@@ -37,6 +44,9 @@ class Recorder:
         self._closing = False
         self._linger = linger
         self._flushers = 0
+        self._abandoned = False
+        self._finished = False
+        self._on_abandon: Callable[[], object] | None = None
         self.failures = 0
         self.drops = 0
         self._thread = threading.Thread(
@@ -46,6 +56,7 @@ class Recorder:
 
     @property
     def depth(self) -> int:
+        """Records queued, not yet taken by the thread (racy read, O(1))."""
         return len(self._queue)
 
     def submit(self, method: str, record: Any) -> bool:
@@ -65,6 +76,20 @@ class Recorder:
         return not dropped
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            with self._lock:
+                self._finished = True
+                callback = self._on_abandon if self._abandoned else None
+                self._cond.notify_all()
+            if callback is not None:
+                try:
+                    callback()
+                except Exception:
+                    logger.warning("papyra: cleanup after an abandoned close failed", exc_info=True)
+
+    def _loop(self) -> None:
         while True:
             with self._lock:
                 while not self._queue:
@@ -77,7 +102,11 @@ class Recorder:
                     self._cond.wait(self._linger)
                 batch = list(self._queue)
                 self._queue.clear()
-            for method, record in batch:
+            for index, (method, record) in enumerate(batch):
+                if self._abandoned:
+                    with self._lock:
+                        self.drops += len(batch) - index
+                    break
                 try:
                     getattr(self._backend, method)(record)
                 except Exception:
@@ -114,12 +143,35 @@ class Recorder:
             finally:
                 self._flushers -= 1
 
-    def close(self, timeout: float | None = None) -> bool:
-        """Drain the queue, stop the thread and join it. Idempotent."""
+    def close(self, timeout: float | None = None, *, on_abandon: Callable[[], object] | None = None) -> bool:
+        """Drain the queue, stop the thread and join it (up to ``timeout``). True when every
+        record was handed to the backend in time. Otherwise the recorder is abandoned (see the
+        module docstring): ``on_abandon`` will run on the recorder thread once its current
+        backend call returns, and False is returned. Idempotent. Blocks up to ``timeout``."""
         with self._lock:
             self._closing = True
             self._cond.notify_all()
         if self._thread is threading.current_thread():
             return False
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        with self._lock:
+            if self._finished:
+                return True
+            self._abandoned = True
+            self._on_abandon = on_abandon
+            dropped = len(self._queue)
+            self._queue.clear()
+            self.drops += dropped
+            self._cond.notify_all()
+        logger.warning(
+            "papyra: persistence recorder still busy after %s s; %d queued records abandoned "
+            "(recorder_drops_total), the rest of the current batch will be dropped too",
+            timeout,
+            dropped,
+        )
+        return False
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The ``papyra-recorder-<system_id>`` thread."""
+        return self._thread

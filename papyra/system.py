@@ -211,9 +211,14 @@ class ActorSystem(Introspection):
         parents), wait for them (up to ``timeout``), stop the workers, drain the recorder so the
         final events reach persistence, then flush and close the backend.
 
-        Returns True if every actor terminated in time (stragglers are logged). Idempotent; a
-        concurrent caller waits for the first. Called from inside an actor, it only starts the
-        shutdown (a ``papyra-closer`` thread finishes it) and returns False.
+        Returns True if everything finished within ``timeout``: every actor terminated, every
+        worker exited, every record reached the backend and the backend flushed. Otherwise it
+        logs what did not finish and returns False; a still-busy recorder is abandoned (its
+        remaining records are dropped and counted in ``recorder_drops_total``, and it closes the
+        backend and exits once the blocked backend call returns). Idempotent; a concurrent caller
+        waits for the first. Called from inside an actor, it only starts the shutdown (a
+        ``papyra-closer`` thread finishes it) and returns False. Cost: blocks up to ``timeout``
+        (``None``: until done); takes the system lock briefly.
         """
         submits: list[Cell] = []
         with self._lock:
@@ -261,22 +266,34 @@ class ActorSystem(Introspection):
             logger.warning("papyra: close() timed out; actors still running: %s", ", ".join(stragglers[:20]))
         if self._dispatcher is not None:
             ok = self._dispatcher.shutdown(remaining()) and ok
+        recorder_done = True
         if self._recorder is not None:
-            left = remaining()
-            self._recorder.close(None if left is None else max(left, 1.0))
-        try:
-            self._persistence.flush(remaining())
-        except Exception:
-            logger.warning("papyra: persistence flush failed during close", exc_info=True)
-        try:
-            self._persistence.close()
-        except Exception:
-            logger.warning("papyra: persistence close failed", exc_info=True)
+            # Past the deadline the recorder is abandoned: it drops what is left (counted in
+            # recorder_drops_total) and closes the backend itself once its current call returns.
+            recorder_done = self._recorder.close(remaining(), on_abandon=self._close_backend)
+            if not recorder_done:
+                ok = False
+                logger.warning("papyra: close() timed out before every record reached persistence")
+        if recorder_done:
+            try:
+                if self._persistence.flush(remaining()) is False:
+                    ok = False
+                    logger.warning("papyra: persistence flush did not finish within close()'s timeout")
+            except Exception:
+                ok = False
+                logger.warning("papyra: persistence flush failed during close", exc_info=True)
+            self._close_backend()
         with self._lock:
             self._state = _CLOSED
             self._close_result = ok
         self._closed_event.set()
         return ok
+
+    def _close_backend(self) -> None:
+        try:
+            self._persistence.close()
+        except Exception:
+            logger.warning("papyra: persistence close failed", exc_info=True)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record produced so far was handed to the backend, then

@@ -195,7 +195,8 @@ def test_on_start_failure_is_a_crash_with_cause(system: ActorSystem) -> None:
     crashed = system.wait_for_event(ActorCrashed)
     system.wait_for_event(ActorStoppedEvent)
     assert not any(isinstance(e, ActorStarted) for e in system.events())
-    assert "actor.on_start() failed" in crashed.payload["error"]
+    # The persisted history names the real error, not the RuntimeError wrapper.
+    assert crashed.payload == {"error": "KeyError: 'nope'", "reason": "on_start failed: KeyError: 'nope'"}
     assert isinstance(failures[0].error, RuntimeError)
     assert isinstance(failures[0].error.__cause__, KeyError)
     with pytest.raises(ActorStopped):
