@@ -35,25 +35,27 @@ class DeadLetterMailbox:
 
     @property
     def messages(self) -> tuple[DeadLetter, ...]:
-        """Snapshot of the retained dead letters, oldest first."""
+        """Snapshot of the retained dead letters, oldest first. O(capacity) copy under the ring's lock."""
         with self._lock:
             return tuple(self._ring)
 
     @property
     def dropped(self) -> int:
-        """How many dead letters were evicted from the ring because it was full."""
+        """How many dead letters were evicted from the ring because it was full. O(1), no lock."""
         return self._dropped
 
     @property
     def total(self) -> int:
-        """Every dead letter ever pushed (retained + dropped)."""
+        """Every dead letter ever pushed (retained + dropped). O(1), no lock."""
         return self._total
 
     def __len__(self) -> int:
+        """Dead letters currently retained. O(1), no lock."""
         return len(self._ring)
 
     def push(self, dead_letter: DeadLetter) -> None:
-        """Record one dead letter, then call the ``on_dead_letter`` callback."""
+        """Record one dead letter, then call the ``on_dead_letter`` callback.
+        O(1) under the ring's lock; the callback runs outside it, on the caller's thread."""
         with self._lock:
             if len(self._ring) == self.capacity:
                 self._dropped += 1

@@ -37,7 +37,7 @@ class Actor:
 
     @property
     def context(self) -> ActorContext:
-        """This instance's context (self ref, parent, system). Not available inside ``__init__``."""
+        """This instance's context (self ref, parent, system). Not available inside ``__init__``. O(1)."""
         ctx = self._context
         if ctx is None:
             raise RuntimeError(
@@ -46,15 +46,19 @@ class Actor:
         return ctx
 
     def on_start(self) -> None:
-        """Called before the first message. Default: nothing."""
+        """Called before the first message. Default: nothing.
+        Runs on a worker thread; blocking here holds that worker."""
 
     def receive(self, message: Any) -> Any:
-        """Handle one message; the return value answers an ``ask``."""
+        """Handle one message; the return value answers an ``ask``. Runs on a worker thread, one
+        message at a time; blocking here holds that worker (a blocked ``ask`` is compensated)."""
         raise NotImplementedError("Actors must implement receive(...)")
 
     def on_stop(self) -> None:
-        """Called once when this instance is retired (restart or termination). Default: nothing."""
+        """Called once when this instance is retired (restart or termination). Default: nothing.
+        Runs on a worker thread; exceptions are logged and ignored."""
 
     def on_child_failure(self, child_ref: ActorRef, exc: BaseException) -> SupervisorDecision | None:
-        """Decide for a failed child (``None``: the child's own policy applies)."""
+        """Decide for a failed child (``None``: the child's own policy applies).
+        Runs on the failing child's worker thread; keep it short and non-blocking."""
         return None

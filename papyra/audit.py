@@ -62,7 +62,7 @@ class AuditReport:
     actors: tuple[ActorInfo, ...] = ()
 
     def summary_lines(self) -> list[str]:
-        """Four human-readable lines: system id, actor counts, registry, dead letters."""
+        """Four human-readable lines: system id, actor counts, registry, dead letters. O(1)."""
         return [
             f"system_id={self.system_id}",
             f"actors(total={self.total_actors}, alive={self.alive_actors}, "

@@ -39,7 +39,8 @@ _tls = _Local()
 
 
 class Task(Protocol):
-    def run(self) -> None: ...
+    def run(self) -> None:
+        """Run one turn of the task on a worker thread."""
 
 
 def current_worker_dispatcher() -> Dispatcher | None:
@@ -69,7 +70,8 @@ class Dispatcher:
     # ------------------------------------------------------------------ submitting
 
     def submit(self, task: Task) -> None:
-        """Queue ``task``; wake an idle worker or start one (bounded by ``max_workers``)."""
+        """Queue ``task``; wake an idle worker or start one (bounded by ``max_workers``).
+        O(1) under the dispatcher lock (a thread start when the pool grows)."""
         with self._lock:
             if self._shutdown and not self._alive:
                 return
@@ -102,6 +104,7 @@ class Dispatcher:
                 self._spawn_locked()
 
     def end_blocking(self) -> None:
+        """The calling worker resumed after :meth:`begin_blocking`. O(1) under the dispatcher lock."""
         with self._lock:
             self._blocked -= 1
 
@@ -142,10 +145,12 @@ class Dispatcher:
 
     @property
     def thread_count(self) -> int:
+        """Live worker threads. O(1), no lock."""
         return self._alive
 
     @property
     def queued(self) -> int:
+        """Tasks waiting for a worker. O(1), no lock."""
         return len(self._queue)
 
     def shutdown(self, timeout: float | None = None) -> bool:
@@ -153,6 +158,7 @@ class Dispatcher:
 
         Returns False if some worker was still busy (e.g. stuck in user code) at the deadline;
         those are daemon threads and exit when their task returns.
+        Blocks up to ``timeout`` joining the workers.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:

@@ -14,9 +14,12 @@ Events:
 * :class:`ActorStarted` — the first instance's ``on_start`` returned successfully.
 * :class:`ActorCrashed` — ``receive``/``on_start`` raised (also emitted for a parent handling an
   escalated failure). ``error`` and ``reason`` are ``"Type: message"`` strings; the live exception
-  object goes to ``SystemHooks.on_failure``.
+  object goes to ``SystemHooks.on_failure``. For an ``on_start`` failure they name the original
+  error, not the ``RuntimeError`` wrapper the hooks and asks see: ``error="KeyError: 'nope'"``,
+  ``reason="on_start failed: KeyError: 'nope'"``.
 * :class:`ActorRestarted` — a fresh instance's ``on_start`` succeeded; ``reason`` is the failure
-  that caused the restart (``"Type: message"``).
+  that caused the restart (the crash's ``reason``: ``"Type: message"``, or
+  ``"on_start failed: Type: message"``).
 * :class:`ActorStopped` — the actor terminated (after ``on_stop``). ``reason`` is one of
   ``"stopped"`` (a stop request), ``"shutdown"`` (``ActorSystem.close``), ``"supervisor"``
   (STOP by policy or decision), ``"restart-limit"``, ``"escalated"``, ``"parent-stopped"``.
@@ -54,12 +57,13 @@ class ActorEvent:
 
     @property
     def event_type(self) -> str:
-        """The class name (``"ActorStarted"``…), as persisted in ``PersistedEvent.event_type``."""
+        """The class name (``"ActorStarted"``…), as persisted in ``PersistedEvent.event_type``. O(1)."""
         return type(self).__name__
 
     @property
     def payload(self) -> dict[str, Any]:
-        """Every field except ``address`` and ``timestamp``, as plain data."""
+        """Every field except ``address`` and ``timestamp``, as plain data.
+        Builds a new dict on each call (O(fields))."""
         return {
             f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("address", "timestamp")
         }

@@ -58,7 +58,8 @@ class PutResult(enum.IntEnum):
 
 
 class Mailbox:
-    """Deque-based mailbox (see the module docstring). Thread-safe."""
+    """Deque-based mailbox (see the module docstring). Thread-safe; every operation is O(1) under
+    the mailbox's own lock (``close``/``unpop``: O(items)); only a blocking put waits."""
 
     __slots__ = (
         "_closed",
@@ -112,6 +113,7 @@ class Mailbox:
 
     @property
     def closed(self) -> bool:
+        """True once :meth:`close` ran. O(1), no lock."""
         return self._closed
 
     def put(
@@ -129,6 +131,8 @@ class Mailbox:
         lane is full, ``block`` (default: policy is BLOCK) waits up to ``timeout`` seconds
         (``None`` = forever), calling ``on_block(True)`` before and ``on_block(False)`` after the
         wait (the dispatcher's compensation hook).
+
+        Cost: O(1) under the mailbox lock; blocks only when the lane is full and ``block``.
         """
         with self._lock:
             if self._closed:
@@ -148,7 +152,8 @@ class Mailbox:
             return PutResult.SCHEDULE
 
     def offer(self, envelope: tuple[Any, Any]) -> PutResult:
-        """Non-blocking put (the ``tell`` fast path): ``FULL`` instead of applying the policy."""
+        """Non-blocking put (the ``tell`` fast path): ``FULL`` instead of applying the policy.
+        O(1) under the mailbox lock."""
         with self._lock:
             if self._closed:
                 return PutResult.CLOSED
@@ -187,7 +192,8 @@ class Mailbox:
                 on_block(False)
 
     def put_control(self, item: Any) -> PutResult:
-        """Append a control item (never bounded). ``CLOSED`` if the mailbox is closed."""
+        """Append a control item (never bounded). ``CLOSED`` if the mailbox is closed.
+        O(1) under the mailbox lock; never blocks."""
         with self._lock:
             if self._closed:
                 return PutResult.CLOSED
@@ -198,7 +204,8 @@ class Mailbox:
             return PutResult.SCHEDULE
 
     def pop(self) -> Any:
-        """Next item (control lane first) or ``None``; ``None`` also clears the scheduled flag."""
+        """Next item (control lane first) or ``None``; ``None`` also clears the scheduled flag.
+        O(1) under the mailbox lock (tests and tools; the runtime uses :meth:`take`)."""
         with self._lock:
             if self._control:
                 return self._control.popleft()
@@ -242,7 +249,7 @@ class Mailbox:
 
     def unpop(self, items: list[Any]) -> None:
         """Give back envelopes taken but not processed (they return to the front, in order).
-        Only the consumer calls this, and never after closing."""
+        Only the consumer calls this, and never after closing. O(len(items)) under the mailbox lock."""
         if items:
             with self._lock:
                 self._user.extendleft(reversed(items))
@@ -254,7 +261,8 @@ class Mailbox:
         return bool(self._control)
 
     def reschedule(self) -> bool:
-        """After a fairness quantum: True (stay scheduled) if items remain, else go idle."""
+        """After a fairness quantum: True (stay scheduled) if items remain, else go idle.
+        O(1) under the mailbox lock."""
         with self._lock:
             if self._control or self._user:
                 return True
@@ -262,7 +270,8 @@ class Mailbox:
             return False
 
     def close(self) -> list[tuple[Any, Any]]:
-        """Refuse further puts, wake blocked senders, and return the user envelopes left."""
+        """Refuse further puts, wake blocked senders, and return the user envelopes left.
+        O(queued) under the mailbox lock."""
         with self._lock:
             self._closed = True
             leftovers = list(self._user)

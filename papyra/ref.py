@@ -53,7 +53,7 @@ class ActorRef:
 
     @property
     def address(self) -> ActorAddress:
-        """The actor's :class:`~papyra.address.ActorAddress` (stable across restarts)."""
+        """The actor's :class:`~papyra.address.ActorAddress` (stable across restarts). O(1), no lock."""
         return self._address
 
     @property
@@ -72,7 +72,8 @@ class ActorRef:
         return f"ActorRef({self._address})"
 
     def is_alive(self) -> bool:
-        """True while the actor accepts messages (alive, no stop requested, system running)."""
+        """True while the actor accepts messages (alive, no stop requested, system running).
+        O(1), no lock (racy read)."""
         return self._cell.accepting
 
     # ------------------------------------------------------------------ messaging
@@ -121,6 +122,10 @@ class ActorRef:
         actor, or closing an ask cycle between actors, raises ``AskDeadlock`` at once. A worker
         blocked here does not starve the pool (compensation). ``ask(STOP)`` is a graceful stop
         request and returns ``None``.
+
+        Cost: blocks the caller until the reply (or ``timeout``); one mailbox lock to enqueue
+        (plus a dispatcher lock when the actor was idle), and one wait-graph lock when called
+        from inside an actor (deadlock detection).
         """
         cell = self._cell
         system = self._system
@@ -176,6 +181,9 @@ class ActorRef:
         Rejections (stopped actor, full mailbox) raise at once, like :meth:`tell`; if the actor
         terminates before answering, the future fails with ``ActorStopped``. Cancelling the
         future drops the reply. No deadlock detection (nothing blocks here).
+
+        Cost: as :meth:`tell` — one mailbox lock; blocks only on a full BLOCK mailbox (up to the
+        spawn's ``put_timeout``).
         """
         cell = self._cell
         system = self._system
@@ -198,12 +206,14 @@ class ActorRef:
         return future
 
     def stop(self) -> None:
-        """Graceful stop request (messages already queued are processed first). Never blocks."""
+        """Graceful stop request (messages already queued are processed first). Never blocks;
+        O(descendants) under the system lock."""
         self._system.stop(self)
 
     def proxy(self, *, timeout: float | None = None) -> ActorProxy:
         """A proxy whose method calls and attribute reads/writes run inside the actor (as asks
-        with ``timeout``). Names starting with ``_`` are refused."""
+        with ``timeout``). Names starting with ``_`` are refused.
+        Creating it is O(1); each operation costs one :meth:`ask` (blocking)."""
         return ActorProxy(self, timeout)
 
 

@@ -85,11 +85,13 @@ class RuntimeMetrics:
 
     def add_listener(self, listener: Callable[[str, float], None]) -> None:
         """Also pass every ask latency to ``listener("ask_latency_seconds", seconds)`` (used by
-        the OpenTelemetry bridge). Called on the asking thread; must be fast and thread-safe."""
+        the OpenTelemetry bridge). Called on the asking thread; must be fast and thread-safe.
+        O(listeners) under the histogram lock."""
         with self._hist_lock:
             self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: Callable[[str, float], None]) -> None:
+        """Stop passing ask latencies to ``listener``. O(listeners) under the histogram lock."""
         with self._hist_lock:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
 
@@ -119,7 +121,8 @@ class RuntimeMetrics:
         return counts, total
 
     def snapshot(self) -> dict[str, Any]:
-        """A plain dict of every metric (names in the module docstring)."""
+        """A plain dict of every metric (names in the module docstring).
+        Cost: the system lock briefly, O(live actors + threads that ever asked)."""
         raw = self._collect()
         counts, total = self._raw_hist()
         with self._reset_lock:
@@ -140,7 +143,8 @@ class RuntimeMetrics:
         return out
 
     def reset(self) -> None:
-        """Zero the counters and the histogram (gauges are live values and stay)."""
+        """Zero the counters and the histogram (gauges are live values and stay).
+        Cost: as :meth:`snapshot`."""
         raw = self._collect()
         counts, total = self._raw_hist()
         with self._reset_lock:

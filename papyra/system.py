@@ -35,13 +35,12 @@ from papyra._cell import Cell, check_actor_instance
 from papyra._dead_letters import DeadLetterMailbox
 from papyra._deadlock import current_cell
 from papyra._envelope import START_ITEM, STOP, DeadLetter
-from papyra._event_log import EventLog
+from papyra._event_log import EventLog, EventQueries
 from papyra._introspection import Introspection
 from papyra._recorder import Recorder
 from papyra.address import ActorAddress
 from papyra.context import ActorContext
 from papyra.dispatcher import Dispatcher
-from papyra.events import ActorEvent
 from papyra.exceptions import ActorStopped
 from papyra.hooks import DefaultHooks
 from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
@@ -60,7 +59,7 @@ def _default_workers() -> int:
     return max(4, 2 * (os.cpu_count() or 2))
 
 
-class ActorSystem(Introspection):
+class ActorSystem(Introspection, EventQueries):
     """A synchronous, threaded actor system (see the module docstring).
 
     ``persistence=None`` means a fresh :class:`~papyra.persistence.backends.memory.InMemoryPersistence`.
@@ -68,6 +67,12 @@ class ActorSystem(Introspection):
     before anything can be spawned. ``max_workers`` bounds the pool (blocked askers excepted);
     ``dead_letter_capacity`` bounds the dead-letter ring; ``recorder_capacity`` bounds the
     persistence recorder's queue (records beyond it are dropped and counted).
+    ``terminated_history`` (default 10,000, ``0`` allowed) is how many terminated actors stay
+    visible to ``list_actors``/``actor_info``/``audit``/``control_panel`` (a stopped actor's
+    instance is freed at termination either way); ``event_log_capacity`` (default 100,000)
+    bounds the in-memory event log (``events()``; older events are dropped and counted in
+    ``events_dropped``, but were persisted). Memory is thus bounded by the live actors plus
+    these settings, however many actors a long-running system spawns and stops.
     """
 
     def __init__(
@@ -135,11 +140,12 @@ class ActorSystem(Introspection):
 
     @property
     def persistence(self) -> Any:
-        """The persistence backend."""
+        """The persistence backend. O(1)."""
         return self._persistence
 
     @property
     def persistence_startup(self) -> Any:
+        """The ``PersistenceStartupConfig`` that ``start()`` checks the store with, or ``None``. O(1)."""
         return self._persistence_startup
 
     @persistence_startup.setter
@@ -154,19 +160,22 @@ class ActorSystem(Introspection):
 
     @property
     def metrics(self) -> RuntimeMetrics:
-        """Runtime metrics (``snapshot()``/``reset()``; names in :mod:`papyra.runtime_metrics`)."""
+        """Runtime metrics (``snapshot()``/``reset()``; names in :mod:`papyra.runtime_metrics`).
+        Cost: O(1) to get; see :class:`~papyra.runtime_metrics.RuntimeMetrics` for ``snapshot()``."""
         return self._metrics
 
     @property
     def running(self) -> bool:
+        """True between ``start()`` and ``close()``. O(1), no lock (racy read)."""
         return self._state == _RUNNING
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` began. O(1), no lock (racy read)."""
         return self._state in (_CLOSING, _CLOSED)
 
     def now(self) -> float:
-        """``time_fn()`` — epoch seconds by default."""
+        """``time_fn()`` — epoch seconds by default. Cost: one ``time_fn`` call, no lock."""
         return self._time_fn()
 
     # ================================================================== lifecycle
@@ -201,9 +210,11 @@ class ActorSystem(Introspection):
         return self
 
     def __enter__(self) -> ActorSystem:
+        """``start()`` (blocks for the persistence startup check, if configured)."""
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
+        """``close()`` without a timeout (blocks until every actor terminated)."""
         self.close()
 
     def close(self, timeout: float | None = None) -> bool:
@@ -311,7 +322,8 @@ class ActorSystem(Introspection):
             return False
 
     def compact(self) -> Any:
-        """``persistence.compact()``; an exception is logged and ``None`` returned."""
+        """``persistence.compact()``; an exception is logged and ``None`` returned.
+        Blocks for the backend's compaction (I/O); no system lock."""
         try:
             return self._persistence.compact()
         except Exception:
@@ -414,7 +426,8 @@ class ActorSystem(Introspection):
 
     def ref_for(self, address: ActorAddress | str) -> ActorRef:
         """A fresh ref for a running local actor. Malformed strings raise ``ValueError``;
-        another system, an unknown id or a stopped actor raise ``ActorStopped``."""
+        another system, an unknown id or a stopped actor raise ``ActorStopped``.
+        Cost: O(1), one short system-lock section."""
         if isinstance(address, str):
             address = ActorAddress.parse(address)
         elif not isinstance(address, ActorAddress):
@@ -430,7 +443,8 @@ class ActorSystem(Introspection):
         return ActorRef(self, cell)
 
     def ref_for_name(self, name: str) -> ActorRef:
-        """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``)."""
+        """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``).
+        Cost: O(1), one short system-lock section."""
         with self._lock:
             address = self._names.get(name)
             cell = None if address is None else self._by_id.get(address.actor_id)
@@ -440,56 +454,13 @@ class ActorSystem(Introspection):
             raise ActorStopped("Actor is not running.", reason="shutdown")
         return ActorRef(self, cell)
 
-    def events(self) -> tuple[ActorEvent, ...]:
-        """Snapshot of the retained event log (the newest ``event_log_capacity`` events), in
-        emission order. Cost: O(retained) under the event-log lock (not the system lock)."""
-        return self._event_log.snapshot()
-
-    @property
-    def event_index(self) -> int:
-        """Absolute index the next event will get (= events emitted since start). Pass it as
-        ``wait_for_event(start_index=...)`` to wait for an event that has not happened yet.
-        O(1), no lock."""
-        return self._event_log.next_index
-
-    @property
-    def events_dropped(self) -> int:
-        """Events evicted from the bounded in-memory log (they were still persisted). O(1)."""
-        return self._event_log.dropped
-
-    def wait_for_event(
-        self,
-        predicate_or_event_type: Callable[[ActorEvent], bool] | type[ActorEvent],
-        *,
-        timeout: float | None = 1.0,
-        start_index: int = 0,
-        poll_interval: float = 0.0,
-    ) -> ActorEvent:
-        """Return the first event whose *absolute* index is >= ``start_index`` and that matches
-        a class or predicate, waiting up to ``timeout`` seconds (``None``: forever); raise
-        ``TimeoutError`` on expiry.
-
-        Indices count every event ever emitted (see :attr:`event_index`), not positions in
-        :meth:`events` — they differ once the bounded log has dropped old events. A
-        ``start_index`` older than the oldest retained event starts there. Called from inside an
-        actor for an event only that actor can produce, it can only time out.
-        ``poll_interval`` is accepted for compatibility and ignored. Cost: blocks on the event
-        log's condition (never the system lock); each event is tested once, outside the lock.
-        """
-        pred: Callable[[ActorEvent], bool]
-        if isinstance(predicate_or_event_type, type):
-            cls = predicate_or_event_type
-            pred = lambda e: isinstance(e, cls)  # noqa: E731
-        else:
-            pred = predicate_or_event_type
-        return self._event_log.wait_for(pred, timeout=timeout, start_index=start_index)
-
     # ================================================================== stopping (public)
 
     def stop(self, ref: ActorRef) -> None:
         """Request a stop of ``ref`` and its children; never waits. Graceful (queued messages
         processed first) unless called by the actor itself on its own ref (immediate). No-op
-        for a foreign ref, an unknown actor, a stopped actor or a closed system."""
+        for a foreign ref, an unknown actor, a stopped actor or a closed system.
+        Cost: O(descendants) under the system lock, plus a mailbox lock each."""
         if not isinstance(ref, ActorRef) or ref._system is not self:
             return
         cell = ref._cell
