@@ -26,8 +26,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import filelock
-
 from papyra.exceptions import DurabilityError, LockTimeout, PersistenceError
 
 __all__ = ["BatchLock", "lock_path_for", "maintenance_lock"]
@@ -133,6 +131,8 @@ def maintenance_lock(
     keeps the lock for longer than ``timeout`` seconds (``timeout <= 0``: a single attempt).
     Other failures to take the lock raise a :class:`~papyra.exceptions.PersistenceError`.
     """
+    import filelock  # lazily: some versions load asyncio at import; only maintenance needs it
+
     path = lock_path_for(store_path)
     lock = filelock.FileLock(
         str(path), timeout=max(0.0, timeout), mode=file_mode, poll_interval=0.01, thread_local=False

@@ -72,5 +72,6 @@ def test_reads_and_maintenance_do_not_import_portalocker_but_writes_do(tmp_path:
     assert out["anomalies"][0] == 1  # the torn tail was seen (and repaired)
     assert out["counts"][:2] == [50, 3]
     assert out["after_import"] == []
-    assert out["after_reads"] == []  # scan, list, recover, compact, metrics: filelock only
+    # scan, list, recover, compact, metrics take only filelock (some filelock versions load asyncio)
+    assert [m for m in out["after_reads"] if m != "asyncio"] == []
     assert "portalocker" in out["after_write"]  # the writer's batch lock is portalocker
