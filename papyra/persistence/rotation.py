@@ -50,7 +50,7 @@ from papyra.persistence.filestore import (
     temp_path_for,
 )
 from papyra.persistence.health import SiblingKind, list_siblings, scan_file
-from papyra.persistence.locking import BatchLock
+from papyra.persistence.locking import BatchLock, maintenance_lock
 from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import iter_records_reversed
@@ -264,7 +264,7 @@ def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: i
 
 
 def iter_set_newest_first(
-    rset: RotationSet, stack: contextlib.ExitStack
+    rset: RotationSet, stack: contextlib.ExitStack, *, lock_timeout: float = 10.0
 ) -> Iterator[tuple[PersistedRecord, int]]:
     """``(record, line_bytes)`` across the set, newest first, opening files only as consumed.
 
@@ -276,8 +276,10 @@ def iter_set_newest_first(
     twice, never a newer file out of order. Handles stay open (in ``stack``) until the caller is
     done. A file deleted meanwhile (the oldest, by rotation) is skipped. A compaction by another
     process during the read can make the read miss records it rewrote (never see them twice).
+    A set that rotates through every attempt is snapshotted under the store lock instead
+    (maintenance lock, up to ``lock_timeout``), since rotation only happens under that lock.
     """
-    snapshot = _stable_snapshot(rset)
+    snapshot = _stable_snapshot(rset, lock_timeout=lock_timeout)
     for slot, key in snapshot:
         f = _open_identity(rset, slot, key)
         if f is None:
@@ -297,24 +299,22 @@ def _snapshot(rset: RotationSet) -> list[tuple[int, tuple[int, int]]]:
     return out
 
 
-def _stable_snapshot(rset: RotationSet, attempts: int = 50) -> list[tuple[int, tuple[int, int]]]:
+def _stable_snapshot(
+    rset: RotationSet, attempts: int = 50, *, lock_timeout: float = 10.0
+) -> list[tuple[int, tuple[int, int]]]:
     """Member identities from two consecutive identical passes (no rotation step between them).
     Files only move up one slot per rotation step, so equal passes are a real state of the set.
-    After ``attempts`` disagreeing passes (a set rotating non-stop), the last pass is used with
-    duplicates dropped."""
+    When ``attempts`` passes in a row disagree (a set rotating non-stop: a single pass could
+    then see one file twice, or a newer file above an older one), the snapshot is taken under the
+    store lock, which every rotation holds."""
     previous = _snapshot(rset)
     for _ in range(attempts):
         current = _snapshot(rset)
         if current == previous:
             return current
         previous = current
-    seen: set[tuple[int, int]] = set()
-    unique = []
-    for slot, key in previous:
-        if key not in seen:
-            seen.add(key)
-            unique.append((slot, key))
-    return unique
+    with maintenance_lock(rset.path, timeout=lock_timeout, file_mode=rset.file_mode):
+        return _snapshot(rset)
 
 
 def _open_identity(rset: RotationSet, slot: int, key: tuple[int, int]) -> BinaryIO | None:

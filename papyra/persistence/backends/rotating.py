@@ -185,7 +185,7 @@ class RotatingFilePersistence(JsonFilePersistence):
         try:
             with contextlib.ExitStack() as stack:
                 return select_newest(
-                    iter_set_newest_first(self._set, stack),
+                    iter_set_newest_first(self._set, stack, lock_timeout=self._lock_timeout),
                     kind,
                     policy=self._retention,
                     limit=limit,

@@ -9,6 +9,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -295,3 +297,43 @@ def test_reads_in_another_process_during_rotation_are_consistent(tmp_path: Path)
     assert reads > 3
     rows = json.loads(json.dumps(read_set_raw(path, 30)))
     assert rows[-1]["payload"]["seq"] == 5999
+
+
+def test_snapshot_of_a_set_rotating_non_stop_is_taken_under_the_store_lock(tmp_path: Path) -> None:
+    """When no two lock-free passes agree, the member snapshot is taken under the store lock:
+    exact while a writer in another process rotates, and a held lock is a LockTimeout."""
+    from papyra.persistence.locking import maintenance_lock
+    from papyra.persistence.rotation import RotationSet, _stable_snapshot
+
+    path = tmp_path / "rot.ndjson"
+    proc = spawn_rot("writer", str(path), "2000", "30", "w", "3000")
+    wait_line(proc, "ready")
+    rset = RotationSet(path, max_files=30, max_bytes=2000)
+    snapshots = 0
+    try:
+        while proc.poll() is None:
+            snap = _stable_snapshot(rset, attempts=0, lock_timeout=30)
+            inodes = [key for _, key in snap]
+            assert len(inodes) == len(set(inodes))  # never a file twice
+            snapshots += 1
+    finally:
+        _finish([proc])
+    assert snapshots > 3
+    with maintenance_lock(path, timeout=5):
+        holder = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from pathlib import Path;"
+                "from papyra.persistence.rotation import RotationSet, _stable_snapshot;"
+                "from papyra.exceptions import LockTimeout\n"
+                "try:\n"
+                f"    _stable_snapshot(RotationSet(Path({str(path)!r}), max_files=30, max_bytes=2000),"
+                " attempts=0, lock_timeout=0.2)\n"
+                "except LockTimeout:\n"
+                "    sys.exit(7)\n",
+            ],
+            cwd=str(Path(__file__).resolve().parents[3]),
+            check=False,
+        )
+    assert holder.returncode == 7  # the child got LockTimeout while we held the lock
