@@ -280,28 +280,36 @@ def iter_set_newest_first(
     (maintenance lock, up to ``lock_timeout``), since rotation only happens under that lock.
     """
     snapshot = _stable_snapshot(rset, lock_timeout=lock_timeout)
-    for slot, key in snapshot:
-        f = _open_identity(rset, slot, key)
+    for slot, key, mtime_ns in snapshot:
+        # A rotated member is never written again, so its mtime is part of its identity: an
+        # inode number freed by rotation and reused by a newer file is never mistaken for it.
+        f = _open_identity(rset, slot, key, mtime_ns if slot > 0 else None)
         if f is None:
             continue
         stack.enter_context(f)
         yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size)
 
 
-def _snapshot(rset: RotationSet) -> list[tuple[int, tuple[int, int]]]:
-    out: list[tuple[int, tuple[int, int]]] = []
+_Snapshot = list[tuple[int, tuple[int, int], int]]  # (slot, (dev, ino), mtime_ns)
+
+
+def _snapshot(rset: RotationSet) -> _Snapshot:
+    out: _Snapshot = []
     for slot in range(rset.max_files):
         try:
             st = os.lstat(rset.member(slot))
         except FileNotFoundError:
             continue
-        out.append((slot, (st.st_dev, st.st_ino)))
+        out.append((slot, (st.st_dev, st.st_ino), st.st_mtime_ns))
     return out
 
 
-def _stable_snapshot(
-    rset: RotationSet, attempts: int = 50, *, lock_timeout: float = 10.0
-) -> list[tuple[int, tuple[int, int]]]:
+def _layout(snapshot: _Snapshot) -> list[tuple[int, tuple[int, int]]]:
+    # The active file's mtime moves with every append: passes are compared by layout only.
+    return [(slot, key) for slot, key, _ in snapshot]
+
+
+def _stable_snapshot(rset: RotationSet, attempts: int = 50, *, lock_timeout: float = 10.0) -> _Snapshot:
     """Member identities from two consecutive identical passes (no rotation step between them).
     Files only move up one slot per rotation step, so equal passes are a real state of the set.
     When ``attempts`` passes in a row disagree (a set rotating non-stop: a single pass could
@@ -310,27 +318,29 @@ def _stable_snapshot(
     previous = _snapshot(rset)
     for _ in range(attempts):
         current = _snapshot(rset)
-        if current == previous:
+        if _layout(current) == _layout(previous):
             return current
         previous = current
     with maintenance_lock(rset.path, timeout=lock_timeout, file_mode=rset.file_mode):
         return _snapshot(rset)
 
 
-def _open_identity(rset: RotationSet, slot: int, key: tuple[int, int]) -> BinaryIO | None:
+def _open_identity(
+    rset: RotationSet, slot: int, key: tuple[int, int], mtime_ns: int | None
+) -> BinaryIO | None:
     for k in range(slot, rset.max_files):
         p = rset.member(k)
         try:
             st = os.lstat(p)
         except FileNotFoundError:
             continue
-        if (st.st_dev, st.st_ino) != key:
+        if (st.st_dev, st.st_ino) != key or (mtime_ns is not None and st.st_mtime_ns != mtime_ns):
             continue
         f = open_read(p)
         if f is None:
             continue
         fst = os.fstat(f.fileno())
-        if (fst.st_dev, fst.st_ino) == key:
+        if (fst.st_dev, fst.st_ino) == key and (mtime_ns is None or fst.st_mtime_ns == mtime_ns):
             return f
         f.close()  # moved on between lstat and open: look further up
     return None

@@ -313,7 +313,7 @@ def test_snapshot_of_a_set_rotating_non_stop_is_taken_under_the_store_lock(tmp_p
     try:
         while proc.poll() is None:
             snap = _stable_snapshot(rset, attempts=0, lock_timeout=30)
-            inodes = [key for _, key in snap]
+            inodes = [key for _, key, _ in snap]
             assert len(inodes) == len(set(inodes))  # never a file twice
             snapshots += 1
     finally:
