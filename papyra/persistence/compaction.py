@@ -57,6 +57,14 @@ class CompactionResult:
     quarantined_records: int = 0
     quarantine_path: Path | None = None
 
+    def finish(self, compactor: StreamingCompactor, quarantine: LineQuarantine, written: int) -> None:
+        """Fill in what a finished compaction kept, wrote and quarantined."""
+        self.before_records = compactor.valid_records
+        self.after_records = compactor.kept_records
+        self.after_bytes = written
+        self.quarantined_records = quarantine.count
+        self.quarantine_path = quarantine.path
+
 
 class StreamingCompactor:
     """Two-pass retention over ``sources`` (``(file, size)`` pairs, oldest file first)."""
@@ -233,9 +241,5 @@ def compact_file(
         with contextlib.suppress(OSError):
             quarantine.discard()
         raise
-    result.before_records = compactor.valid_records
-    result.after_records = compactor.kept_records
-    result.after_bytes = written
-    result.quarantined_records = quarantine.count
-    result.quarantine_path = quarantine.path
+    result.finish(compactor, quarantine, written)
     return result

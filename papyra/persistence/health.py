@@ -233,7 +233,8 @@ class Sibling:
     kind: SiblingKind
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when process ``pid`` exists (ours included), e.g. the owner of a temp file."""
     if pid == os.getpid():
         return True
     try:
@@ -254,7 +255,7 @@ def classify_suffix(suffix: str) -> SiblingKind:
         return SiblingKind.LOCK_ORPHAN
     if suffix.endswith(".tmp") or suffix == "tmp":
         m = _TEMP_RE.match(suffix)
-        if m is not None and _pid_alive(int(m.group(1))):
+        if m is not None and pid_alive(int(m.group(1))):
             return SiblingKind.TEMP_IN_PROGRESS
         return SiblingKind.TEMP_LEFTOVER
     return SiblingKind.OTHER

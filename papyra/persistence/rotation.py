@@ -49,7 +49,7 @@ from papyra.persistence.filestore import (
     open_read,
     temp_path_for,
 )
-from papyra.persistence.health import SiblingKind, list_siblings, scan_file
+from papyra.persistence.health import SiblingKind, list_siblings, pid_alive, scan_file
 from papyra.persistence.locking import BatchLock, maintenance_lock
 from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
@@ -73,16 +73,6 @@ class StrayFile:
     type: PersistenceAnomalyType
     detail: str
     own_temp: bool = False  # a temp file of ours whose process is gone (a redundant copy)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RotationSet:
@@ -204,7 +194,7 @@ class RotationSet:
                 continue
             if suffix == COMMIT_SUFFIX:
                 pid = self.marker_pid()
-                if pid is not None and pid != os.getpid() and _pid_alive(pid):
+                if pid is not None and pid != os.getpid() and pid_alive(pid):
                     continue  # a live compaction in another process is swapping right now
                 out.append(StrayFile(s.path, orphan, "commit marker of an interrupted compaction: the "
                                      "next write, read, open or recover() completes the swap"))
@@ -479,11 +469,7 @@ def compact_set(
                 with contextlib.suppress(OSError):
                     quarantine.discard()
             raise
-    result.before_records = compactor.valid_records
-    result.after_records = compactor.kept_records
-    result.after_bytes = written
-    result.quarantined_records = quarantine.count
-    result.quarantine_path = quarantine.path
+    result.finish(compactor, quarantine, written)
     return result
 
 
