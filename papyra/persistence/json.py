@@ -22,9 +22,11 @@ Files (the store, its lock file, temp and quarantine files) are created with ``f
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -269,17 +271,23 @@ class JsonFilePersistence(PersistenceBackend):
 
     # ------------------------------------------------------------------ reads
 
+    def _records_newest_first(self, stack: contextlib.ExitStack) -> Iterator[tuple[PersistedRecord, int]]:
+        """``(record, line_bytes)`` newest first; files opened go into ``stack`` (a subclass
+        hook: the rotating backend walks its whole set)."""
+        f = open_read(self._path)
+        if f is None:
+            return iter(())
+        stack.enter_context(f)
+        return iter_records_reversed(f)
+
     def _list(
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
     ) -> list[R]:
         self._sync_point()
         try:
-            f = open_read(self._path)
-            if f is None:
-                return []
-            with f:
+            with contextlib.ExitStack() as stack:
                 return select_newest(
-                    iter_records_reversed(f),
+                    self._records_newest_first(stack),
                     kind,
                     policy=self._retention,
                     limit=limit,
@@ -291,11 +299,16 @@ class JsonFilePersistence(PersistenceBackend):
 
     # ------------------------------------------------------------------ health
 
+    def _find_anomalies(self) -> list[PersistenceAnomaly]:
+        """Every anomaly of the store (a subclass hook: the rotating backend scans its set)."""
+        anomalies = list(scan_file(self._path).anomalies)
+        anomalies.extend(sibling_anomalies(self._path))
+        return anomalies
+
     def _scan_unlocked(self) -> PersistenceScanReport:
         self._metrics.incr("scans")
         try:
-            anomalies: list[PersistenceAnomaly] = list(scan_file(self._path).anomalies)
-            anomalies.extend(sibling_anomalies(self._path))
+            anomalies = self._find_anomalies()
         except OSError as exc:
             self._metrics.incr("scan_errors")
             raise PersistenceError(f"cannot scan {self._path}: {exc}") from exc

@@ -29,18 +29,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from papyra.exceptions import ConfigurationError, PersistenceError
-from papyra.persistence.base import R
 from papyra.persistence.compaction import CompactionResult
 from papyra.persistence.filestore import AppendFile, FileSink
 from papyra.persistence.health import repair_file
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.locking import BatchLock, maintenance_lock
-from papyra.persistence.models import PersistenceAnomaly, PersistenceRecoveryReport, PersistenceScanReport
-from papyra.persistence.reading import select_newest
+from papyra.persistence.models import (
+    PersistedRecord,
+    PersistenceAnomaly,
+    PersistenceRecoveryReport,
+    PersistenceScanReport,
+)
 from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.rotation import (
     RotatingSink,
@@ -177,36 +181,14 @@ class RotatingFilePersistence(JsonFilePersistence):
 
     # ------------------------------------------------------------------ reads
 
-    def _list(
-        self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
-    ) -> list[R]:
-        self._sync_point()
+    def _records_newest_first(self, stack: contextlib.ExitStack) -> Iterator[tuple[PersistedRecord, int]]:
         self._finish_pending_swap()
-        try:
-            with contextlib.ExitStack() as stack:
-                return select_newest(
-                    iter_set_newest_first(self._set, stack, lock_timeout=self._lock_timeout),
-                    kind,
-                    policy=self._retention,
-                    limit=limit,
-                    since=since,
-                    until=until,
-                )
-        except OSError as exc:
-            raise PersistenceError(f"cannot read the rotating set {self._path}: {exc}") from exc
+        return iter_set_newest_first(self._set, stack, lock_timeout=self._lock_timeout)
 
     # ------------------------------------------------------------------ health
 
-    def _scan_unlocked(self) -> PersistenceScanReport:
-        self._metrics.incr("scans")
-        try:
-            anomalies: list[PersistenceAnomaly] = self._set.scan()
-        except OSError as exc:
-            self._metrics.incr("scan_errors")
-            raise PersistenceError(f"cannot scan {self._path}: {exc}") from exc
-        if anomalies:
-            self._metrics.incr("anomalies_detected", len(anomalies))
-        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies))
+    def _find_anomalies(self) -> list[PersistenceAnomaly]:
+        return self._set.scan()
 
     def _repair(self, scan: PersistenceScanReport, qdir: Path | None) -> PersistenceRecoveryReport:
         """Under the store lock: finish a committed swap, repair each damaged member in place,
