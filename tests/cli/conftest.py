@@ -108,6 +108,23 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def start_follower(
+    path: Path, *options: str, interval: float = 0.05, fmt: str = "ndjson"
+) -> subprocess.Popen[str]:
+    """A real ``papyra inspect events --follow`` process on ``path`` (stdout/stderr piped)."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "papyra", "inspect", "events", "--follow", "--path", str(path),
+            *options, "--format", fmt, "--interval", str(interval), "--limit", "100000",
+        ],
+        cwd=str(ROOT),
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def run_cli(*args: str, timeout: float = 30, **extra_env: str) -> subprocess.CompletedProcess[str]:
     """``python -m papyra *args`` in a subprocess."""
     return subprocess.run(

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, cli_env, run_cli
+from tests.cli.conftest import ROOT, cli_env, run_cli, start_follower
 
 APP = r"""
 import sys, time
@@ -47,29 +47,7 @@ print("done", flush=True)
 
 
 def _follow(path: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "papyra",
-            "inspect",
-            "events",
-            "--follow",
-            "--path",
-            str(path),
-            "--format",
-            "ndjson",
-            "--interval",
-            "0.05",
-            "--limit",
-            "100000",
-        ],
-        cwd=str(ROOT),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_follower(path)
 
 
 def _events_in_file(path: Path) -> list[tuple[str, str]]:

@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from papyra.cli.follow import EventTail
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import PersistedEvent
-from tests.cli.conftest import ROOT, T0, cli_env
+from tests.cli.conftest import T0, start_follower
 
 MAX_BYTES, MAX_FILES = 600, 3  # about four events per file: twelve events in the set
 
@@ -62,32 +60,8 @@ def test_follow_warns_on_stderr_when_rotation_outruns_it(tmp_path: Path) -> None
     """A real follower process and a fast writer: the follower is stopped (SIGSTOP) while the
     writer rotates everything it printed out of the set, then resumed."""
     path = tmp_path / "f.log"
-    follower = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "papyra",
-            "inspect",
-            "events",
-            "--follow",
-            "--path",
-            str(path),
-            "--max-bytes",
-            str(MAX_BYTES),
-            "--max-files",
-            str(MAX_FILES),
-            "--format",
-            "ndjson",
-            "--interval",
-            "0.5",
-            "--limit",
-            "100000",
-        ],
-        cwd=str(ROOT),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    follower = start_follower(
+        path, "--max-bytes", str(MAX_BYTES), "--max-files", str(MAX_FILES), interval=0.5
     )
     assert follower.stdout is not None
     writer = RotatingFilePersistence(path, max_bytes=MAX_BYTES, max_files=MAX_FILES, fsync="never")

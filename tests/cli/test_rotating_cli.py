@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ import pytest
 
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
-from tests.cli.conftest import ROOT, T0, Result, cli_env, invoke
+from tests.cli.conftest import T0, Result, invoke, start_follower
 
 MAX_BYTES = 600
 MAX_FILES = 6
@@ -672,33 +670,7 @@ def test_metrics_persistence_json_and_prometheus(rset: Path, tmp_path: Path) -> 
 def test_follow_prints_every_record_once_across_rotations(tmp_path: Path) -> None:
     path = tmp_path / "f.log"
     max_bytes, max_files, count = 1500, 30, 240  # ~13 events per file: ~18 rotations, none dropped
-    follower = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "papyra",
-            "inspect",
-            "events",
-            "--follow",
-            "--path",
-            str(path),
-            "--max-bytes",
-            str(max_bytes),
-            "--max-files",
-            str(max_files),
-            "--format",
-            "ndjson",
-            "--interval",
-            "0.05",
-            "--limit",
-            "100000",
-        ],
-        cwd=str(ROOT),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    follower = start_follower(path, "--max-bytes", str(max_bytes), "--max-files", str(max_files))
     writer = RotatingFilePersistence(path, max_bytes=max_bytes, max_files=max_files, fsync="never")
     try:
         time.sleep(0.4)  # the follower starts on a store that does not exist yet
