@@ -2,7 +2,8 @@
 
 ``snapshot()`` returns a plain dict with these stable names (exporters rely on them):
 
-Counters (monotonic since start or the last ``reset()``):
+Counters (monotonic since start or the last ``reset()``; ``snapshot(since_reset=False)`` gives
+them, and the histogram, since the system started — what exporters publish):
 
 * ``actors_spawned_total``, ``actors_stopped_total``
 * ``messages_processed_total`` — user messages handled by ``receive`` (success or failure)
@@ -38,12 +39,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from papyra.persistence.metrics import LATENCY_BOUNDS
+
 __all__ = ["ASK_LATENCY_BOUNDS", "COUNTER_NAMES", "RuntimeMetrics"]
 
-ASK_LATENCY_BOUNDS: tuple[float, ...] = (
-    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
-    2.5, 5.0, 10.0,
-)
+#: The bucket bounds of ``ask_latency_seconds`` (the same as every Papyra latency histogram).
+ASK_LATENCY_BOUNDS: tuple[float, ...] = LATENCY_BOUNDS
 
 COUNTER_NAMES: tuple[str, ...] = (
     "actors_spawned_total",
@@ -120,14 +121,18 @@ class RuntimeMetrics:
             total += h.total
         return counts, total
 
-    def snapshot(self) -> dict[str, Any]:
-        """A plain dict of every metric (names in the module docstring).
+    def snapshot(self, *, since_reset: bool = True) -> dict[str, Any]:
+        """A plain dict of every metric (names in the module docstring); counters and the
+        histogram since the last :meth:`reset`, or since start with ``since_reset=False``.
         Cost: the system lock briefly, O(live actors + threads that ever asked)."""
         raw = self._collect()
         counts, total = self._raw_hist()
         with self._reset_lock:
             base = dict(self._base_counters)
             base_counts, base_total = self._base_hist
+        if not since_reset:
+            base = dict.fromkeys(base, 0)
+            base_counts, base_total = [0] * len(base_counts), 0.0
         out: dict[str, Any] = {}
         for name in COUNTER_NAMES:
             out[name] = int(raw.get(name, 0)) - base[name]

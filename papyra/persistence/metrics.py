@@ -4,6 +4,11 @@ Every backend owns one :class:`PersistenceMetrics`. Updates take one lock (a few
 ``snapshot()`` copies everything under the same lock, so the counters in one snapshot are
 mutually consistent. Histograms use fixed bucket bounds (seconds or counts) so that exporters
 (OpenTelemetry, Prometheus) can publish them without re-bucketing.
+
+Counters and histograms are kept cumulative since the backend was created; ``reset()`` only
+moves the base that ``snapshot()`` subtracts, so exporters (``snapshot(since_reset=False)``)
+stay monotonic across a reset. ``last_write_timestamp`` is the wall-clock time (epoch seconds)
+of the last increment of ``records_written`` (0.0 before the first write).
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from __future__ import annotations
 import bisect
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["COUNTERS", "GAUGES", "HISTOGRAMS", "Histogram", "PersistenceMetrics"]
+__all__ = ["COUNTERS", "GAUGES", "HISTOGRAMS", "LATENCY_BOUNDS", "Histogram", "PersistenceMetrics"]
 
 #: Monotonic counters every backend exposes, in snapshot order.
 COUNTERS: tuple[str, ...] = (
@@ -40,15 +46,17 @@ COUNTERS: tuple[str, ...] = (
 #: Point-in-time values (set, not incremented).
 GAUGES: tuple[str, ...] = ("pending", "queue_depth", "failed")
 
-#: Histogram names and their bucket upper bounds.
-_LATENCY_BOUNDS = (
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+#: Bucket upper bounds (seconds) of every latency histogram, runtime ones included: 50 µs to 10 s.
+LATENCY_BOUNDS: tuple[float, ...] = (
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
 )
 _SIZE_BOUNDS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000)
+#: Histogram names and their bucket upper bounds.
 HISTOGRAMS: dict[str, tuple[float, ...]] = {
     "batch_size": _SIZE_BOUNDS,
-    "fsync_seconds": _LATENCY_BOUNDS,
-    "write_seconds": _LATENCY_BOUNDS,
+    "fsync_seconds": LATENCY_BOUNDS,
+    "write_seconds": LATENCY_BOUNDS,
 }
 
 
@@ -68,28 +76,41 @@ class Histogram:
         self.count += 1
         self.sum += value
 
-    def to_dict(self) -> dict[str, Any]:
+    def copy(self) -> Histogram:
+        twin = Histogram(self.bounds)
+        twin.counts = list(self.counts)
+        twin.count = self.count
+        twin.sum = self.sum
+        return twin
+
+    def to_dict(self, base: Histogram | None = None) -> dict[str, Any]:
+        """``{"count", "sum", "bounds", "counts"}``; minus ``base`` (an earlier copy) if given."""
+        if base is None:
+            base = Histogram(self.bounds)
         return {
-            "count": self.count,
-            "sum": self.sum,
+            "count": self.count - base.count,
+            "sum": max(0.0, self.sum - base.sum),
             "bounds": list(self.bounds),
-            "counts": list(self.counts),
+            "counts": [c - b for c, b in zip(self.counts, base.counts, strict=True)],
         }
 
 
 class PersistenceMetrics:
     """Counters, gauges and histograms of one backend.
 
-    ``snapshot()`` returns a plain dict: every counter and gauge by name plus a ``histograms``
-    entry. ``reset()`` zeroes counters and histograms (gauges describe current state and are
-    kept). All methods are thread-safe.
+    ``snapshot()`` returns a plain dict: every counter and gauge by name, ``last_write_timestamp``
+    and a ``histograms`` entry. ``reset()`` zeroes counters and histograms as ``snapshot()`` shows
+    them (gauges describe current state and are kept). All methods are thread-safe.
     """
 
     def __init__(self, backend: str = "") -> None:
         self.backend = backend
         self._lock = threading.Lock()
         self._values: dict[str, int] = dict.fromkeys(COUNTERS + GAUGES, 0)
+        self._base: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._last_write = 0.0
         self._hist = {name: Histogram(bounds) for name, bounds in HISTOGRAMS.items()}
+        self._hist_base = {name: Histogram(bounds) for name, bounds in HISTOGRAMS.items()}
         self._listeners: tuple[Callable[[str, float], None], ...] = ()
 
     def add_listener(self, listener: Callable[[str, float], None]) -> None:
@@ -104,14 +125,16 @@ class PersistenceMetrics:
 
     def incr(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to a counter."""
-        with self._lock:
-            self._values[name] += amount
+        self.add_many(**{name: amount})
 
     def add_many(self, **amounts: int) -> None:
         """Add several counters atomically (one lock round trip)."""
+        now = time.time() if amounts.get("records_written") else 0.0
         with self._lock:
             for name, amount in amounts.items():
                 self._values[name] += amount
+            if now:
+                self._last_write = now
 
     def set_gauge(self, name: str, value: int) -> None:
         with self._lock:
@@ -127,26 +150,38 @@ class PersistenceMetrics:
                 listener(name, value)
 
     def get(self, name: str) -> int:
+        """A counter (since the last reset) or a gauge."""
         with self._lock:
-            return self._values[name]
+            return self._values[name] - self._base.get(name, 0)
 
     def __getattr__(self, name: str) -> int:
         # Attribute access to counters (``metrics.records_written``) for convenience.
         values = self.__dict__.get("_values")
         if values is not None and name in values:
-            return int(values[name])
+            return self.get(name)
         raise AttributeError(name)
 
-    def snapshot(self) -> dict[str, Any]:
-        """A consistent copy of every value, plus ``histograms``. Never raises."""
+    def snapshot(self, *, since_reset: bool = True) -> dict[str, Any]:
+        """A consistent copy of every value, plus ``histograms``. Never raises.
+
+        Counters and histograms count since the last :meth:`reset`, or since the backend was
+        created with ``since_reset=False`` (what exporters publish: never decreasing).
+        O(number of metrics) under the metrics lock."""
         with self._lock:
             snap: dict[str, Any] = dict(self._values)
-            snap["histograms"] = {name: h.to_dict() for name, h in self._hist.items()}
+            snap["last_write_timestamp"] = self._last_write
+            if since_reset:
+                for name, base in self._base.items():
+                    snap[name] -= base
+            snap["histograms"] = {
+                name: h.to_dict(self._hist_base[name] if since_reset else None)
+                for name, h in self._hist.items()
+            }
         return snap
 
     def reset(self) -> None:
-        """Zero every counter and histogram. Gauges (current state) are kept."""
+        """Zero every counter and histogram as :meth:`snapshot` shows them (the cumulative
+        values behind ``snapshot(since_reset=False)`` go on). Gauges (current state) are kept."""
         with self._lock:
-            for name in COUNTERS:
-                self._values[name] = 0
-            self._hist = {name: Histogram(bounds) for name, bounds in HISTOGRAMS.items()}
+            self._base = {name: self._values[name] for name in COUNTERS}
+            self._hist_base = {name: h.copy() for name, h in self._hist.items()}
