@@ -215,13 +215,24 @@ def build_parser() -> PapyraArgumentParser:
 
     # metrics
     _, sub = group("metrics", "Inspect runtime metrics and observability counters")
-    leaf(
+    p = leaf(
         sub,
         "metrics",
         "persistence",
         "Backend counters plus figures derived from the store.",
         "papyra.cli.commands.metrics:persistence",
         ("text", "json", "prometheus"),
+    )
+    p.add_argument(
+        "--process-counters",
+        action="store_true",
+        help="prometheus: also export this CLI process's own counters (they restart every run)",
+    )
+    p.add_argument(
+        "--textfile-dir",
+        metavar="DIR",
+        help="write the prometheus exposition atomically to DIR/papyra_<store>_<hash>.prom "
+        "(node_exporter textfile collector) instead of stdout",
     )
     leaf(
         sub,

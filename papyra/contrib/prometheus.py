@@ -48,6 +48,7 @@ __all__ = [
     "render",
     "render_registry",
     "start_http_server",
+    "write_registry_to_textfile",
     "write_to_textfile",
 ]
 
@@ -72,7 +73,8 @@ def add_sample(families: dict[str, Metric], spec: MetricSpec, value: Any, labels
         cumulative = 0
         for bound, count in zip(value["bounds"], value["counts"], strict=False):
             cumulative += count
-            family.add_sample(f"{spec.prom_base}_bucket", {**labels, "le": floatToGoString(bound)}, cumulative)
+            le = floatToGoString(bound)  # type: ignore[no-untyped-call]
+            family.add_sample(f"{spec.prom_base}_bucket", {**labels, "le": le}, cumulative)
         family.add_sample(f"{spec.prom_base}_bucket", {**labels, "le": "+Inf"}, value["count"])
         family.add_sample(f"{spec.prom_base}_count", dict(labels), value["count"])
         family.add_sample(f"{spec.prom_base}_sum", dict(labels), value["sum"])
@@ -134,8 +136,10 @@ def registry_for(collectors: Iterable[Any]) -> CollectorRegistry:
 def render_registry(registry: CollectorRegistry, *, openmetrics_format: bool = False) -> str:
     """The exposition text of ``registry``: format 0.0.4, or OpenMetrics 1.0."""
     if openmetrics_format:
-        return openmetrics.generate_latest(registry).decode("utf-8")
-    return prometheus_client.generate_latest(registry).decode("utf-8")
+        text: bytes = openmetrics.generate_latest(registry)  # type: ignore[no-untyped-call]
+    else:
+        text = prometheus_client.generate_latest(registry)
+    return text.decode("utf-8")
 
 
 def render(
@@ -153,7 +157,11 @@ def write_to_textfile(path: str | Any, targets: Any, *, labels: Mapping[str, str
     ``path.<pid>.<thread>`` in the same directory, then a rename), as node_exporter's textfile
     collector needs; name the file ``*.prom``. Raises ``OSError`` on I/O errors (the temporary
     file is removed)."""
-    registry = registry_for([PapyraCollector(targets, labels=labels)])
+    write_registry_to_textfile(path, registry_for([PapyraCollector(targets, labels=labels)]))
+
+
+def write_registry_to_textfile(path: str | Any, registry: CollectorRegistry) -> None:
+    """Write ``registry``'s exposition to ``path`` atomically (as :func:`write_to_textfile`)."""
     prometheus_client.write_to_textfile(str(path), registry)
 
 

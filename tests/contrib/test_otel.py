@@ -101,7 +101,10 @@ def test_two_systems_and_two_backends_on_one_provider_report_exact_values_each(
             attrs(system_id="beta"): 1,
         }
         asks = points["papyra.actor.ask.duration"]
-        assert {k: p.count for k, p in asks.items()} == {attrs(system_id="alpha"): 3, attrs(system_id="beta"): 1}
+        assert {k: p.count for k, p in asks.items()} == {
+            attrs(system_id="alpha"): 3,
+            attrs(system_id="beta"): 1,
+        }
         batches = points["papyra.persistence.batch.size"]
         assert {k: p.sum for k, p in batches.items()} == {a1: 5, a2: 2}
         for handle in handles:
@@ -129,13 +132,16 @@ def test_counters_stay_monotonic_and_complete_across_metrics_reset(reader: InMem
             ref.ask(i, timeout=5)
         points = collect(reader)
         assert backend.metrics.snapshot()["records_written"] == 8  # the snapshot is since the reset
-        assert values(points, "papyra.persistence.records.written") == {attrs(backend="memory", store="memory"): 13}
+        series = attrs(backend="memory", store="memory")
+        assert values(points, "papyra.persistence.records.written") == {series: 13}
         assert values(points, "papyra.actor.messages.processed") == {attrs(system_id="resets"): 6}
         (point,) = points["papyra.actor.ask.duration"].values()
         assert point.count == 6
 
 
-def test_reinstrumenting_a_reopened_backend_continues_its_series(reader: InMemoryMetricReader, tmp_path: Path) -> None:
+def test_reinstrumenting_a_reopened_backend_continues_its_series(
+    reader: InMemoryMetricReader, tmp_path: Path
+) -> None:
     provider = provider_of(reader)
     path = tmp_path / "store.ndjson"
     first = JsonFilePersistence(path)

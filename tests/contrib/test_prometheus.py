@@ -68,7 +68,7 @@ def test_two_stores_and_two_systems_render_together_without_collisions(tmp_path:
     write(b1, 4)
     write(b2, 1)
     with ActorSystem(system_id="alpha") as s1, ActorSystem(system_id="beta") as s2:
-        types, samples = parse(render([b1, b2, s1, s2], labels={"env": "prod"}))
+        _, samples = parse(render([b1, b2, s1, s2], labels={"env": "prod"}))
     for backend, n in ((b1, 4), (b2, 1)):
         name = "papyra_persistence_records_written_total"
         assert samples[series(name, backend="json", store=str(backend.path), env="prod")] == n
@@ -108,8 +108,9 @@ def test_histograms_are_cumulative_with_inf_bucket_equal_to_count() -> None:
 
 def test_label_values_are_escaped() -> None:
     backend = InMemoryPersistence()
-    _, samples = parse(render(backend, labels={"note": 'a "quoted"\nvalue\\'}))
-    assert samples[series("papyra_persistence_up", backend="memory", store="memory", note='a "quoted"\nvalue\\')] == 1
+    note = 'a "quoted"\nvalue\\'
+    _, samples = parse(render(backend, labels={"note": note}))
+    assert samples[series("papyra_persistence_up", backend="memory", store="memory", note=note)] == 1
 
 
 def test_http_endpoint_serves_a_real_scrape_on_loopback() -> None:
@@ -122,7 +123,8 @@ def test_http_endpoint_serves_a_real_scrape_on_loopback() -> None:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             _, samples = parse(response.read().decode())
-        assert samples[series("papyra_persistence_records_written_total", backend="memory", store="memory")] == 6
+        written = series("papyra_persistence_records_written_total", backend="memory", store="memory")
+        assert samples[written] == 6
         write(backend, 1)
         request = urllib.request.Request(server.url, headers={"Accept": "application/openmetrics-text"})
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -152,13 +154,14 @@ def test_redis_series_are_labelled_by_prefix_and_system_never_by_url(redis_serve
     from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
 
     prefix = f"prom-{uuid.uuid4().hex[:8]}"
-    url = redis_server.url.replace("redis://", "redis://default:s3cr3t-pw@") if "@" not in redis_server.url else ""
+    url = redis_server.url.replace("redis://", "redis://default:s3cr3t-pw@")
     secret = RedisStreamsPersistence(RedisStreamsConfig(url=url, prefix=prefix, system_id="sys"))
     text = render(secret)
     assert "s3cr3t" not in text and "redis://" not in text
     secret.close()
 
-    backend = RedisStreamsPersistence(RedisStreamsConfig(url=redis_server.url, prefix=prefix, system_id="sys"))
+    config = RedisStreamsConfig(url=redis_server.url, prefix=prefix, system_id="sys")
+    backend = RedisStreamsPersistence(config)
     try:
         write(backend, 3)
         _, samples = parse(render(backend))

@@ -1,97 +1,150 @@
 """``papyra metrics persistence | reset``.
 
-A CLI process does not share counters with the application: the counters shown are those of
-the CLI's own backend instance *after the command's own work* (a scan and a read of the store),
-next to figures derived from the store itself (records and bytes per kind, anomalies).
-``--format prometheus`` prints ``papyra.contrib.prometheus.render(backend)`` (those counters)
-followed by gauges derived from the store — the figures the text and JSON formats show — each
-with the ``backend`` label:
+A CLI process does not share counters with the application: the counters shown by the text and
+JSON formats are those of the CLI's own backend instance *after the command's own work* (a scan
+and a read of the store), next to figures derived from the store itself (records and bytes per
+kind, anomalies).
 
-==========================================  ===================================================
-``papyra_store_exists``                     1, or 0 for a file store that does not exist yet
-``papyra_store_records{kind}``              records per kind (``event``, ``audit``,
-                                            ``dead_letter``)
-``papyra_store_bytes{kind}``                encoded bytes per kind
-``papyra_store_size_bytes``                 size of the store's files (file stores)
-``papyra_store_files``                      files in the store (file stores; rotating: members)
-``papyra_store_unreadable_lines``           lines that are not readable records (file stores)
-``papyra_store_anomalies``                  anomalies found by the scan (if the backend scans)
-``papyra_store_oldest_timestamp_seconds``   time of the oldest record (absent when empty)
-``papyra_store_newest_timestamp_seconds``   time of the newest record (absent when empty)
-==========================================  ===================================================
-
+``--format prometheus`` exports the store's own figures — the ``store`` metrics of
+:data:`papyra.contrib.catalog.STORE_METRICS` (records and bytes per kind, size and size bound,
+files, unreadable lines, anomalies, oldest/newest record time, when and how long the figures
+took) — as gauges labelled by ``backend`` and ``store`` (the path, or the Redis prefix with
+``system_id``), so several stores can be exported side by side. The CLI process's own counters
+(which restart at every run) are added only with ``--process-counters``. ``--textfile-dir DIR``
+writes the exposition atomically to ``DIR/papyra_<store>_<hash>.prom`` (one file per store, for
+node_exporter's textfile collector) instead of stdout, and prints nothing on success.
 File stores are counted from their files (physical content, before retention); other stores
-from their retained records.
+from their retained records. Cost: one scan and one sequential read of the store.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import re
+import time
+from pathlib import Path
 from typing import Any
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, OperationalError
 from papyra.cli.output import Output, format_ts
 
-__all__ = ["persistence", "reset"]
+__all__ = ["persistence", "reset", "textfile_name"]
 
 
 def _derived(ctx: Context) -> dict[str, Any]:
     from papyra.cli.commands.persistence import _figures
 
+    started = time.time()
+    clock = time.perf_counter()
     backend = ctx.store().backend
     report = backend.scan() if callable(getattr(backend, "scan", None)) else None
     figures = _figures(ctx)
     derived = figures.to_dict()
     derived["anomalies"] = len(report.anomalies) if report is not None else None
+    derived["scan_timestamp"] = started
+    derived["scan_seconds"] = time.perf_counter() - clock
     return derived
 
 
-def _store_gauges(prometheus: Any, backend: Any, derived: dict[str, Any], *, exists: bool) -> str:
-    """The store's own figures as Prometheus gauges (see the module docs)."""
+def _size_bound(backend: Any) -> int | None:
+    """A rotating set's ``max_bytes x max_files``, else the retention's ``max_total_bytes``."""
+    describe = getattr(backend, "describe", None)
+    bound = describe().get("disk_bound_bytes") if callable(describe) else None
+    if bound is None:
+        bound = getattr(getattr(backend, "retention", None), "max_total_bytes", None)
+    return bound if isinstance(bound, int) else None
+
+
+def _store_values(backend: Any, derived: dict[str, Any], *, exists: bool) -> dict[str, Any]:
+    """The value of every :data:`STORE_METRICS` key (None: not known, left out)."""
     from papyra.cli.stats import KIND_KEYS
 
-    labels = {"backend": str(getattr(backend, "backend_name", type(backend).__name__))}
     kinds = derived["kinds"]
     files_basis = derived["basis"] == "files"
-    gauges: list[tuple[str, str, list[tuple[dict[str, str], float]]]] = [
-        ("exists", "1 if the store exists, 0 for a file store not created yet.", [({}, int(exists))]),
-        (
-            "records",
-            "Records in the store per kind (file stores: every readable line, before retention).",
-            [({"kind": kind}, kinds[key]["records"]) for kind, key in KIND_KEYS.items()],
-        ),
-        (
-            "bytes",
-            "Encoded bytes of the store's records per kind.",
-            [({"kind": kind}, kinds[key]["bytes"]) for kind, key in KIND_KEYS.items()],
-        ),
+    return {
+        "exists": int(exists),
+        "records": {kind: kinds[key]["records"] for kind, key in KIND_KEYS.items()},
+        "bytes": {kind: kinds[key]["bytes"] for kind, key in KIND_KEYS.items()},
+        "size_bytes": derived["total_bytes"] if files_basis else None,
+        "bound_bytes": _size_bound(backend),
+        "files": len(derived["files"]) if files_basis else None,
+        "unreadable_lines": derived["unreadable_lines"] if files_basis else None,
+        "anomalies": derived["anomalies"],
+        "oldest": derived["first_timestamp"],
+        "newest": derived["last_timestamp"],
+        "scan_timestamp": derived["scan_timestamp"],
+        "scan_seconds": derived["scan_seconds"],
+    }
+
+
+class _StoreCollector:
+    """The store's figures as a ``prometheus_client`` collector (values taken once)."""
+
+    def __init__(self, prometheus: Any, labels: dict[str, str], values: dict[str, Any]) -> None:
+        self._prometheus = prometheus
+        self._labels = labels
+        self._values = values
+
+    def collect(self) -> Any:
+        from papyra.contrib.catalog import STORE_METRICS
+
+        families = self._prometheus.new_families()
+        for spec in STORE_METRICS:
+            self._prometheus.add_sample(families, spec, self._values[spec.key], self._labels)
+        return iter(families.values())
+
+
+def textfile_name(labels: dict[str, str]) -> str:
+    """``papyra_<store, as a safe name>_<8 hex digits of its hash>.prom``: one file per store
+    (the hash keeps distinct stores apart when their safe names are alike)."""
+    ident = "\n".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", labels.get("store", "store")).strip("_.")[-80:] or "store"
+    digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:8]
+    return f"papyra_{slug}_{digest}.prom"
+
+
+def _load_prometheus() -> Any:
+    from papyra.exceptions import MissingDependencyError
+
+    try:
+        return importlib.import_module("papyra.contrib.prometheus")
+    except MissingDependencyError as exc:
+        raise OperationalError(f"--format prometheus: {exc}") from exc
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("papyra.contrib.prometheus", "papyra.contrib"):
+            raise
+        raise OperationalError(
+            "--format prometheus needs papyra.contrib.prometheus, "
+            "which is not available in this installation"
+        ) from exc
+
+
+def _prometheus(ctx: Context) -> int:
+    from papyra.contrib.catalog import identity, label_name
+
+    prometheus = _load_prometheus()
+    derived = _derived(ctx)  # the command's own work, as in the other formats
+    backend = ctx.store().backend
+    labels = {label_name(k): v for k, v in identity(backend).items()}
+    collectors: list[Any] = [
+        _StoreCollector(prometheus, labels, _store_values(backend, derived, exists=not ctx.store().missing))
     ]
-    if files_basis:
-        gauges += [
-            ("size_bytes", "Size of the store's files.", [({}, derived["total_bytes"])]),
-            ("files", "Files in the store (a rotating set: its members).", [({}, len(derived["files"]))]),
-            (
-                "unreadable_lines",
-                "Lines of the store's files that are not readable records.",
-                [({}, derived["unreadable_lines"])],
-            ),
-        ]
-    if derived["anomalies"] is not None:
-        gauges.append(("anomalies", "Anomalies found by an integrity scan.", [({}, derived["anomalies"])]))
-    for edge, key in (("oldest", "first_timestamp"), ("newest", "last_timestamp")):
-        if derived[key] is not None:
-            gauges.append(
-                (
-                    f"{edge}_timestamp_seconds",
-                    f"Time of the {edge} record (Unix epoch seconds).",
-                    [({}, float(derived[key]))],
-                )
-            )
-    return "".join(
-        prometheus.render_gauge(f"papyra_store_{name}", description, samples, labels)
-        for name, description, samples in gauges
-    )
+    if ctx.arg("process_counters", False):
+        collectors.append(prometheus.PapyraCollector(backend))
+    registry = prometheus.registry_for(collectors)
+    directory = ctx.arg("textfile_dir")
+    if directory is not None:
+        target = Path(directory) / textfile_name(labels)
+        try:
+            prometheus.write_registry_to_textfile(target, registry)
+        except OSError as exc:
+            raise OperationalError(f"cannot write {target}: {exc.strerror or exc}") from exc
+        return EXIT_OK
+    ctx.out.stdout.write(prometheus.render_registry(registry))
+    ctx.out.stdout.flush()
+    return EXIT_OK
 
 
 def _snapshot_rows(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
@@ -140,23 +193,8 @@ def persistence(ctx: Context) -> int:
     from papyra.persistence.base import safe_metrics_snapshot
 
     out = ctx.out
-    if out.fmt == "prometheus":
-        try:
-            prometheus = importlib.import_module("papyra.contrib.prometheus")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("papyra.contrib.prometheus", "papyra.contrib"):
-                raise
-            raise OperationalError(
-                "--format prometheus needs papyra.contrib.prometheus, "
-                "which is not available in this installation"
-            ) from exc
-        derived = _derived(ctx)  # the command's own work, as in the other formats
-        backend = ctx.store().backend
-        text = prometheus.render(backend)
-        text += _store_gauges(prometheus, backend, derived, exists=not ctx.store().missing)
-        out.stdout.write(text if text.endswith("\n") else text + "\n")
-        out.stdout.flush()
-        return EXIT_OK
+    if out.fmt == "prometheus" or ctx.arg("textfile_dir") is not None:
+        return _prometheus(ctx)
     if _no_metrics(ctx):
         return EXIT_OK
     derived = _derived(ctx)
