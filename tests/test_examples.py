@@ -50,13 +50,16 @@ def test_operations_walkthrough_runs(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
-def test_otel_example_prints_prometheus_and_console_export(tmp_path: Path) -> None:
+def test_otel_example_reports_two_systems_on_one_provider(tmp_path: Path) -> None:
     pytest.importorskip("opentelemetry.sdk.metrics")
     result = run(str(EXAMPLES / "otel_metrics.py"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert 'papyra_persistence_records_written_total{backend="json"}' in result.stdout
-    assert "papyra.persistence.records.written" in result.stdout
-    assert "papyra.actor.messages.processed" in result.stdout
+    out = result.stdout
+    assert "papyra.actor.messages.processed [{message}] {papyra.system_id=orders} = 101\n" in out
+    assert "papyra.actor.messages.processed [{message}] {papyra.system_id=billing} = 41\n" in out
+    assert 'papyra_actor_messages_processed_total{system_id="orders"} 101.0\n' in out
+    assert 'papyra_actor_messages_processed_total{system_id="billing"} 41.0\n' in out
+    assert out.count("papyra.persistence.up [1] {papyra.backend=json, papyra.store=") == 2
 
 
 def test_redis_consumers_example_runs(tmp_path: Path) -> None:
