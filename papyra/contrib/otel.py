@@ -135,6 +135,9 @@ class _Registration:
         return handle
 
     def detach(self, handle: Instrumentation) -> None:
+        with self._lock:
+            if self._handles.get(handle.series) is handle:
+                del self._handles[handle.series]
         snap = handle.target.metrics.snapshot(since_reset=False)
         totals = {
             spec.key: spec.value(handle.target, snap) or 0
@@ -142,8 +145,6 @@ class _Registration:
             if spec.kind == "counter"
         }
         with self._lock:
-            if self._handles.get(handle.series) is handle:
-                del self._handles[handle.series]
             self._carried.setdefault(handle.series, []).append((weakref.ref(handle.target), totals))
 
     def record(self, key: str, value: float, attributes: Mapping[str, str]) -> None:

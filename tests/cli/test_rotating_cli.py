@@ -658,10 +658,12 @@ def test_metrics_persistence_json_and_prometheus(rset: Path, tmp_path: Path) -> 
     assert re.search(
         r"^  events +12 +1610\n  audits +3 +663\n  dead_letters +2 +247\n  total +17 +2520$", text, re.M
     )
-    prom = cli(rset, "metrics", "persistence", "--format", "prometheus")
+    prom = cli(rset, "metrics", "persistence", "--format", "prometheus", "--process-counters")
     assert prom.code == 0
-    assert 'papyra_persistence_scans_total{backend="rotating"} 1\n' in prom.out
-    assert 'papyra_persistence_records_written_total{backend="rotating"} 0\n' in prom.out
+    labels = f'backend="rotating",store="{rset}"'
+    assert f'papyra_persistence_store_records{{backend="rotating",kind="event",store="{rset}"}} 12.0\n' in prom.out
+    assert f"papyra_persistence_scans_total{{{labels}}} 1.0\n" in prom.out
+    assert f"papyra_persistence_records_written_total{{{labels}}} 0.0\n" in prom.out
 
 
 # --------------------------------------------------------------------------- follow across rotations
