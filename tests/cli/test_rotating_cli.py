@@ -661,7 +661,8 @@ def test_metrics_persistence_json_and_prometheus(rset: Path, tmp_path: Path) -> 
     prom = cli(rset, "metrics", "persistence", "--format", "prometheus", "--process-counters")
     assert prom.code == 0
     labels = f'backend="rotating",store="{rset}"'
-    assert f'papyra_persistence_store_records{{backend="rotating",kind="event",store="{rset}"}} 12.0\n' in prom.out
+    records = f'papyra_persistence_store_records{{backend="rotating",kind="event",store="{rset}"}}'
+    assert f"{records} 12.0\n" in prom.out
     assert f"papyra_persistence_scans_total{{{labels}}} 1.0\n" in prom.out
     assert f"papyra_persistence_records_written_total{{{labels}}} 0.0\n" in prom.out
 
