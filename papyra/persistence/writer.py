@@ -135,6 +135,12 @@ class BackgroundWriter:
             return len(self._queue)
 
     @property
+    def unwritten(self) -> int:
+        """Records accepted and not yet written: queued plus the batch being written. O(1)."""
+        with self._cond:
+            return len(self._queue) + self._inflight
+
+    @property
     def thread_alive(self) -> bool:
         """True while the writer thread runs (False once ``close()`` has joined it)."""
         return self._thread.is_alive()

@@ -1,12 +1,18 @@
-"""The gauges alerting rules use: ``papyra_persistence_up`` (0 after a real fail-stop) and
-``papyra_persistence_last_write_timestamp_seconds``."""
+"""The gauges alerting rules use: ``papyra_persistence_up`` (0 after a real fail-stop),
+``papyra_persistence_last_write_timestamp_seconds`` and, for Redis,
+``papyra_persistence_buffered_records`` (records held during a real outage)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
+
+import pytest
 
 from papyra.contrib.prometheus import render
 from papyra.persistence.json import JsonFilePersistence
@@ -78,3 +84,42 @@ def test_last_write_timestamp_is_the_time_of_the_last_written_batch(tmp_path: Pa
     _, samples = parse(render(backend))
     assert before <= samples[series(name, **ident)] <= after
     backend.close()
+
+
+def test_buffered_records_counts_every_record_held_while_redis_hangs() -> None:
+    pytest.importorskip("redis")
+    from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+    from tests.support.redis_server import RedisServer, require_redis_binary
+
+    server = RedisServer(require_redis_binary()).start()
+    assert server.pid is not None
+    prefix = f"buffered-{uuid.uuid4().hex[:8]}"
+    backend = RedisStreamsPersistence(
+        RedisStreamsConfig(url=server.url, prefix=prefix, system_id="sys", socket_timeout=60.0)
+    )
+    ident = {"backend": "redis", "store": prefix, "system_id": "sys"}
+    buffered = series("papyra_persistence_buffered_records", **ident)
+    stopped = False
+    try:
+        for i in range(3):
+            backend.record_event(PersistedEvent(timestamp=float(i)))
+        assert backend.flush(timeout=10)
+        os.kill(server.pid, signal.SIGSTOP)  # Redis hangs: the writer's XADD blocks in flight
+        stopped = True
+        for i in range(7):
+            backend.record_event(PersistedEvent(timestamp=float(i)))
+        assert backend.flush(timeout=1.0) is False
+        _, samples = parse(render(backend))
+        assert samples[buffered] == 7  # the batch being written is still held in memory
+        assert samples[series("papyra_persistence_up", **ident)] == 1  # an outage is not fail-stop
+        os.kill(server.pid, signal.SIGCONT)
+        stopped = False
+        assert backend.flush(timeout=30)
+        _, samples = parse(render(backend))
+        assert samples[buffered] == 0
+        assert samples[series("papyra_persistence_records_written_total", **ident)] == 10
+    finally:
+        if stopped:
+            os.kill(server.pid, signal.SIGCONT)
+        backend.close()
+        server.cleanup()

@@ -230,7 +230,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
     def buffered(self) -> int:
         """Records accepted but not yet in Redis (held in memory while Redis is unreachable).
         O(1), no I/O."""
-        return self._writer.pending
+        return self._writer.unwritten
 
     @property
     def reachable(self) -> bool:
