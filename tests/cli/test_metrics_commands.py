@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.cli.conftest import invoke
 from tests.cli.test_rotating_cli import MAX_BYTES, MAX_FILES, make_set
@@ -216,3 +219,16 @@ def test_textfile_dir_that_does_not_exist_is_an_operational_error(store: Path, t
     r = invoke("metrics", "persistence", "--path", str(store), "--textfile-dir", str(missing))
     assert r.code == 3 and r.out == ""
     assert r.err.startswith(f"papyra: error: cannot write {missing}/papyra_")
+
+
+def test_prometheus_without_prometheus_client_is_a_clear_operational_error(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delitem(sys.modules, "papyra.contrib.prometheus", raising=False)
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)  # "not installed"
+    r = invoke("metrics", "persistence", "--path", str(store), "--format", "prometheus")
+    assert (r.code, r.out) == (3, "")
+    assert r.err == (
+        "papyra: error: --format prometheus: Prometheus support needs the 'prometheus_client' "
+        "package: pip install 'papyra[prometheus]'\n"
+    )
