@@ -43,7 +43,6 @@ __all__ = [
     "MetricsServer",
     "PapyraCollector",
     "add_sample",
-    "new_families",
     "registry_for",
     "render",
     "render_registry",
@@ -53,16 +52,14 @@ __all__ = [
 ]
 
 
-def new_families() -> dict[str, Metric]:
-    """An empty family table for :func:`add_sample` (family name -> ``prometheus_client`` Metric)."""
-    return {}
-
-
-def add_sample(families: dict[str, Metric], spec: MetricSpec, value: Any, labels: Mapping[str, str]) -> None:
-    """Add ``spec``'s ``value`` with ``labels`` to its family in ``families`` (created on first
-    use, in insertion order). ``value``: a number, ``{attribute value: number}`` for the spec's
-    one extra attribute, a histogram dict (``bounds``, non-cumulative ``counts`` with an overflow
-    slot, ``count``, ``sum``), or None (not known: nothing is added). O(buckets)."""
+def add_sample(
+    families: dict[str, Metric], spec: MetricSpec, value: Any, labels: Mapping[str, str]
+) -> None:
+    """Add ``spec``'s ``value`` with ``labels`` to its family in ``families`` (family name ->
+    ``prometheus_client`` Metric; created on first use, in insertion order). ``value``: a
+    number, ``{attribute value: number}`` for the spec's one extra attribute, a histogram dict
+    (``bounds``, non-cumulative ``counts`` with an overflow slot, ``count``, ``sum``), or None
+    (not known: nothing is added). O(buckets)."""
     if value is None:
         return
     family = families.get(spec.prom_base)
@@ -111,7 +108,7 @@ class PapyraCollector:
     def collect(self) -> Iterator[Metric]:
         """One family per catalogue metric, with a sample set per target. One cumulative
         snapshot per target."""
-        families = new_families()
+        families: dict[str, Metric] = {}
         for target, labels in self._targets:
             snapshot = target.metrics.snapshot(since_reset=False)
             for spec in specs_for(target):

@@ -90,7 +90,7 @@ class _StoreCollector:
     def collect(self) -> Any:
         from papyra.contrib.catalog import STORE_METRICS
 
-        families = self._prometheus.new_families()
+        families: dict[str, Any] = {}
         for spec in STORE_METRICS:
             self._prometheus.add_sample(families, spec, self._values[spec.key], self._labels)
         return iter(families.values())
