@@ -92,9 +92,10 @@ class RuntimeMetrics:
             self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: Callable[[str, float], None]) -> None:
-        """Stop passing ask latencies to ``listener``. O(listeners) under the histogram lock."""
+        """Stop passing ask latencies to ``listener`` (found by ``==``, so the same bound method
+        fetched again matches). O(listeners) under the histogram lock."""
         with self._hist_lock:
-            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._listeners = tuple(x for x in self._listeners if x != listener)
 
     def observe_ask(self, seconds: float) -> None:
         """Record one ask round trip (lock-free: a per-thread histogram)."""

@@ -120,8 +120,10 @@ class PersistenceMetrics:
             self._listeners = (*self._listeners, listener)
 
     def remove_listener(self, listener: Callable[[str, float], None]) -> None:
+        """Stop passing observations to ``listener`` (found by ``==``, so the same bound method
+        fetched again matches). O(listeners) under the lock."""
         with self._lock:
-            self._listeners = tuple(x for x in self._listeners if x is not listener)
+            self._listeners = tuple(x for x in self._listeners if x != listener)
 
     def incr(self, name: str, amount: int = 1) -> None:
         """Add ``amount`` to a counter."""

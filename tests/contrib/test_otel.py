@@ -188,6 +188,17 @@ def test_instrument_is_idempotent_and_the_same_target_can_come_back(reader: InMe
     again.uninstrument()
 
 
+def test_uninstrument_removes_its_listener_so_cycles_do_not_accumulate(reader: InMemoryMetricReader) -> None:
+    backend = InMemoryPersistence()
+    with ActorSystem(system_id="cycles") as system:
+        for _ in range(3):
+            for target in (backend, system):
+                instrument(target, provider_of(reader)).uninstrument()
+        # white-box: nothing is left behind on the targets' metrics (no per-observation cost)
+        assert backend.metrics._listeners == ()
+        assert system.metrics._listeners == ()
+
+
 def test_two_targets_with_the_same_identity_are_refused_unless_labelled(reader: InMemoryMetricReader) -> None:
     provider = provider_of(reader)
     a, b = InMemoryPersistence(), InMemoryPersistence()
