@@ -107,8 +107,9 @@ class _Registration:
         self._handles: dict[SeriesKey, Instrumentation] = {}
         self._histograms: dict[str, Any] = {}  # snapshot key -> Histogram instrument
         self._groups: set[str] = set()
-        # Counter totals of detached targets per series: (weak ref to the target, totals).
-        self._carried: dict[SeriesKey, list[tuple[weakref.ref[Any], dict[str, Any]]]] = {}
+        # Counter totals of detached targets per series: (weak ref to the target, totals); the
+        # totals of targets that no longer exist are merged into one entry (ref None).
+        self._carried: dict[SeriesKey, list[tuple[weakref.ref[Any] | None, dict[str, Any]]]] = {}
 
     def attach(self, target: Any, attributes: dict[str, str]) -> Instrumentation:
         group = target_kind(target)
@@ -124,7 +125,7 @@ class _Registration:
                     "pass labels= to tell them apart"
                 )
             carried = self._carried.get(handle.series, [])
-            carried[:] = [(ref, totals) for ref, totals in carried if ref() is not target]
+            carried[:] = [(ref, totals) for ref, totals in carried if ref is None or ref() is not target]
             if group not in self._groups:
                 self._create(specs_for(target))
                 self._groups.add(group)
@@ -145,7 +146,13 @@ class _Registration:
             if spec.kind == "counter"
         }
         with self._lock:
-            self._carried.setdefault(handle.series, []).append((weakref.ref(handle.target), totals))
+            carried = self._carried.setdefault(handle.series, [])
+            carried.append((weakref.ref(handle.target), totals))
+            gone = [t for ref, t in carried if ref is None or ref() is None]
+            if len(gone) > 1:
+                merged = {key: sum(t.get(key, 0) for t in gone) for key in totals}
+                carried[:] = [(ref, t) for ref, t in carried if ref is not None and ref() is not None]
+                carried.append((None, merged))
 
     def record(self, key: str, value: float, attributes: Mapping[str, str]) -> None:
         hist = self._histograms.get(key)

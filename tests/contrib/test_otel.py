@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -161,6 +162,15 @@ def test_reinstrumenting_a_reopened_backend_continues_its_series(
     assert values(points, "papyra.persistence.up") == {series: 1}
     (batches,) = points["papyra.persistence.batch.size"].values()
     assert batches.sum == 8  # the SDK's histogram goes on as well
+    for n in (2, 4, 6):  # more failure/re-open cycles, the old backends garbage collected
+        handle.uninstrument()
+        reopened.close()
+        del reopened
+        gc.collect()
+        reopened = JsonFilePersistence(path)
+        handle = instrument(reopened, provider)
+        write(reopened, n)
+    assert values(collect(reader), "papyra.persistence.records.written") == {series: 8 + 2 + 4 + 6}
     handle.uninstrument()
     reopened.close()
 
