@@ -93,3 +93,23 @@ def test_cli_reads_the_sqlite_store_through_the_settings_module(tmp_path: Path) 
         capture_output=True, text=True, env=env, timeout=120, check=False, cwd=tmp_path,
     )
     assert scan.returncode == 0, scan.stdout + scan.stderr
+
+
+def test_readme_kit_snippet_runs_in_a_third_party_pytest(tmp_path: Path) -> None:
+    """The README's "a few lines" really run the kit: the snippet, with the SQLite example as
+    MyBackend, collected and passed by a separate pytest in a directory outside our tree."""
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    snippet = readme.split("## Writing a backend", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert "from mypackage import MyBackend" in snippet
+    (tmp_path / "mypackage.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(EXAMPLES)!r})\n"
+        "from sqlite_backend import SqlitePersistence as MyBackend\n"
+    )
+    (tmp_path / "test_mybackend.py").write_text(snippet)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_mybackend.py"],
+        capture_output=True, text=True, timeout=300, check=False, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
