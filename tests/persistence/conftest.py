@@ -10,7 +10,6 @@ one stream per kind) rather than one window over the whole store.
 from __future__ import annotations
 
 import functools
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.json import JsonFilePersistence
-from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+from papyra.testing.records import sample_audit, sample_dead_letter, sample_event
 
 
 def _memory(tmp_path: Path, **kwargs: Any) -> PersistenceBackend:
@@ -92,32 +91,7 @@ def json_store(tmp_path: Path) -> Iterator[Callable[..., JsonFilePersistence]]:
         backend.close()
 
 
-def event(n: int, ts: float | None = None, **kw: Any) -> PersistedEvent:
-    return PersistedEvent(
-        system_id=kw.pop("system_id", "local"),
-        actor_address=kw.pop("actor_address", f"local:{n}"),
-        event_type=kw.pop("event_type", "ActorStarted"),
-        payload=kw.pop("payload", {"n": n}),
-        timestamp=float(n) if ts is None else ts,
-    )
-
-
-def audit(n: int, ts: float | None = None) -> PersistedAudit:
-    return PersistedAudit(
-        timestamp=float(n) if ts is None else ts,
-        total_actors=n,
-        alive_actors=n,
-        registry_orphans=("a",),
-        registry_dead=("b", "c"),
-        dead_letters_count=1,
-    )
-
-
-def dead_letter(n: int, ts: float | None = None) -> PersistedDeadLetter:
-    return PersistedDeadLetter(
-        target=f"local:{n}", message_type="str", payload=f"msg-{n}", timestamp=float(n) if ts is None else ts
-    )
-
-
-def now_ts() -> float:
-    return time.time()
+# The conformance kit's sample records, under the short names the tests use.
+event = sample_event
+audit = sample_audit
+dead_letter = sample_dead_letter

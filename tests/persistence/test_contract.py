@@ -1,287 +1,52 @@
-"""The backend contract, run against every factory in ``BACKEND_FACTORIES`` (conftest)."""
+"""Papyra's own four backends run through the public conformance kit (papyra.testing) — one
+contract suite for built-in and third-party backends."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import functools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
-from papyra.exceptions import EncodingError, PapyraError, PersistenceClosedError
-from papyra.persistence.base import PersistenceBackend, backend_capabilities, safe_metrics_snapshot
-from papyra.persistence.codec import encode_record
-from papyra.persistence.models import (
-    CompactionReport,
-    PersistedAudit,
-    PersistedDeadLetter,
-    PersistedEvent,
-    PersistenceRecoveryConfig,
-    PersistenceRecoveryMode,
-    PersistenceRecoveryReport,
-    PersistenceScanReport,
-)
-from papyra.persistence.retention import RetentionPolicy
-from tests.persistence.conftest import PER_KIND_RETENTION, audit, dead_letter, event
-
-Make = Callable[..., PersistenceBackend]
+from papyra.persistence.base import PersistenceBackend
+from papyra.testing import BackendContract, MakeBackend
+from tests.persistence.conftest import BACKEND_FACTORIES, PER_KIND_RETENTION
 
 
-def test_round_trip_each_kind(make_backend: Make) -> None:
-    b = make_backend()
-    events = [event(i) for i in range(5)]
-    for e in events:
-        b.record_event(e)
-    b.record_audit(audit(7))
-    b.record_dead_letter(dead_letter(9))
-    assert b.flush() is True
-    assert b.list_events() == tuple(events)
-    assert b.list_audits() == (audit(7),)
-    assert b.list_dead_letters() == (dead_letter(9),)
+class _BuiltinContract(BackendContract):
+    backend: ClassVar[str]
+
+    @pytest.fixture
+    def make_backend(self, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeBackend]:
+        factory = BACKEND_FACTORIES[self.backend]
+        if self.backend == "redis":
+            factory = functools.partial(factory, server=request.getfixturevalue("redis_server"))
+        made: list[PersistenceBackend] = []
+
+        def make(**kwargs: object) -> PersistenceBackend:
+            made.append(factory(tmp_path, **kwargs))
+            return made[-1]
+
+        yield make
+        for backend in made:
+            backend.close()
 
 
-def test_reads_see_records_without_flush(make_backend: Make) -> None:
-    b = make_backend()
-    for i in range(200):
-        b.record_event(event(i))
-    assert len(b.list_events()) == 200
-    assert b.metrics.snapshot()["records_written"] == 200
+class TestMemoryBackendContract(_BuiltinContract):
+    backend = "memory"
 
 
-def test_since_until_inclusive_and_limit_keeps_newest(make_backend: Make) -> None:
-    b = make_backend()
-    for i in range(10):
-        b.record_event(event(i))
-        b.record_dead_letter(dead_letter(i))
-    assert [e.timestamp for e in b.list_events(since=3, until=6)] == [3, 4, 5, 6]
-    assert [e.timestamp for e in b.list_events(limit=3)] == [7, 8, 9]
-    assert [e.timestamp for e in b.list_events(limit=2, until=5)] == [4, 5]
-    assert [d.timestamp for d in b.list_dead_letters(since=8)] == [8, 9]
-    assert b.list_audits() == ()
-    assert len(b.list_events(limit=100)) == 10
+class TestJsonFileBackendContract(_BuiltinContract):
+    backend = "json"
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
-def test_bad_limit_is_value_error(make_backend: Make, bad: object) -> None:
-    b = make_backend()
-    with pytest.raises(ValueError):
-        b.list_events(limit=bad)  # type: ignore[arg-type]
+class TestRotatingFileBackendContract(_BuiltinContract):
+    backend = "rotating"
 
 
-def test_wrong_record_type_is_type_error(make_backend: Make) -> None:
-    b = make_backend()
-    with pytest.raises(TypeError):
-        b.record_event(audit(1))  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        b.record_audit({"kind": "audit"})  # type: ignore[arg-type]
-
-
-def test_closed_backend_refuses_writes_but_reads(make_backend: Make) -> None:
-    b = make_backend()
-    b.record_event(event(1))
-    b.close()
-    b.close()  # idempotent
-    assert b.closed
-    with pytest.raises(PersistenceClosedError):
-        b.record_event(event(2))
-    assert b.list_events() == (event(1),)
-
-
-def test_retention_max_records_window_is_the_store_or_the_stream(make_backend: Make) -> None:
-    """File and memory stores are one log (the window spans all kinds); Redis keeps one stream
-    per kind, so the window is per kind there."""
-    b = make_backend(retention_policy=RetentionPolicy(max_records=4))
-    for i in range(5):
-        b.record_event(event(2 * i))
-        b.record_audit(audit(2 * i + 1))
-    if make_backend.backend_name in PER_KIND_RETENTION:  # type: ignore[attr-defined]
-        assert [e.timestamp for e in b.list_events()] == [2, 4, 6, 8]
-        assert [a.timestamp for a in b.list_audits()] == [3, 5, 7, 9]
-    else:
-        # newest four records overall: event 6, audit 7, event 8, audit 9
-        assert [e.timestamp for e in b.list_events()] == [6, 8]
-        assert [a.timestamp for a in b.list_audits()] == [7, 9]
-    assert [e.timestamp for e in b.list_events(limit=1)] == [8]
-
-
-def test_retention_max_age(make_backend: Make) -> None:
-    now = time.time()
-    b = make_backend(retention_policy=RetentionPolicy(max_age_seconds=100))
-    b.record_event(event(1, ts=now - 1000))
-    b.record_event(event(2, ts=now - 10))
-    b.record_event(event(3, ts=now - 500))  # out of order: skipped, not a stop
-    b.record_event(event(4, ts=now))
-    assert [e.actor_address for e in b.list_events()] == ["local:2", "local:4"]
-
-
-def test_retention_max_total_bytes_uses_encoded_lines(make_backend: Make) -> None:
-    records = [event(i) for i in range(10)]
-    size = len(encode_record(records[0]))
-    assert all(len(encode_record(r)) == size for r in records)
-    b = make_backend(retention_policy=RetentionPolicy(max_total_bytes=size * 3 + size // 2))
-    for r in records:
-        b.record_event(r)
-    assert [e.timestamp for e in b.list_events()] == [7, 8, 9]
-
-
-def test_retention_combined_strictest_wins(make_backend: Make) -> None:
-    now = time.time()
-    records = [event(i, ts=now - 100 + i) for i in range(20)]
-    size = len(encode_record(records[0]))
-    policy = RetentionPolicy(max_records=5, max_age_seconds=93.5, max_total_bytes=size * 10)
-    b = make_backend(retention_policy=policy)
-    for r in records:
-        b.record_event(r)
-    assert len(b.list_events()) == 5  # count is strictest
-    b2 = make_backend(retention_policy=RetentionPolicy(max_records=10, max_age_seconds=96.5))
-    for r in records:
-        b2.record_event(r)
-    # the age limit drops events older than now-96.5 (i < 4); count keeps the newest 10
-    assert [e.actor_address for e in b2.list_events()] == [f"local:{i}" for i in range(10, 20)]
-    two = len(encode_record(records[18])) + len(encode_record(records[19]))
-    b3 = make_backend(retention_policy=RetentionPolicy(max_records=10, max_total_bytes=two + 1))
-    for r in records:
-        b3.record_event(r)
-    assert len(b3.list_events()) == 2  # bytes strictest
-
-
-def test_compaction_makes_retention_physical(make_backend: Make) -> None:
-    b = make_backend(retention_policy=RetentionPolicy(max_records=3))
-    for i in range(10):
-        b.record_event(event(i))
-    report = b.compact()
-    assert isinstance(report, CompactionReport)
-    assert (report.before_records, report.after_records, report.removed_records) == (10, 3, 7)
-    assert report["backend"] == report.backend
-    if make_backend.backend_name == "redis":  # type: ignore[attr-defined]
-        assert report.reclaimed_bytes is None  # Redis cannot tell stream bytes
-    else:
-        assert report.before_bytes is not None and report.after_bytes is not None
-        assert report.reclaimed_bytes == report.before_bytes - report.after_bytes > 0
-    assert [e.timestamp for e in b.list_events()] == [7, 8, 9]
-    again = b.compact()
-    assert (again.before_records, again.after_records) == (3, 3)
-    b.record_event(event(10))
-    assert [e.timestamp for e in b.list_events()] == [8, 9, 10]
-
-
-def test_compaction_without_policy_keeps_everything(make_backend: Make) -> None:
-    b = make_backend()
-    for i in range(10):
-        b.record_audit(audit(i))
-    report = b.compact()
-    assert report.before_records == report.after_records == 10
-    assert len(b.list_audits()) == 10
-
-
-def test_scan_recover_on_healthy_store(make_backend: Make) -> None:
-    b = make_backend()
-    b.record_event(event(1))
-    scan = b.scan()
-    assert isinstance(scan, PersistenceScanReport) and not scan.has_anomalies
-    for mode in PersistenceRecoveryMode:
-        report = b.recover(PersistenceRecoveryConfig(mode=mode))
-        assert isinstance(report, PersistenceRecoveryReport)
-        assert report.repaired_files == () and report.quarantined_files == ()
-    assert b.recover().scan.anomalies == ()
-    assert b.list_events() == (event(1),)
-
-
-def test_metrics_and_capabilities(make_backend: Make) -> None:
-    b = make_backend()
-    caps = backend_capabilities(b)
-    assert caps.supports_scan and caps.supports_recover and caps.supports_compact and caps.supports_metrics
-    b.record_event(event(1))
-    b.record_audit(PersistedAudit(timestamp=2.0))
-    b.scan()
-    b.compact()
-    b.recover()
-    snap = safe_metrics_snapshot(b)
-    for key in ("records_written", "bytes_written", "write_errors", "fsyncs", "scans", "scan_errors",
-                "anomalies_detected", "recoveries", "recovery_errors", "compactions",
-                "compaction_errors", "torn_tails_truncated", "pending"):
-        assert key in snap, key
-    assert snap["records_written"] == 2
-    assert snap["bytes_written"] > 0
-    assert snap["scans"] >= 2 and snap["compactions"] == 1 and snap["recoveries"] == 1
-    assert snap["pending"] == 0
-    assert b.describe()["backend"] == b.backend_name
-
-
-class _Custom:
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __repr__(self) -> str:
-        return f"Custom({self.n})"
-
-
-class _SelfRef:
-    """An object whose repr recurses for ever (it contains itself)."""
-
-    def __init__(self) -> None:
-        self.me = self
-
-    def __repr__(self) -> str:
-        return f"SelfRef({self.me!r})"
-
-
-def test_payloads_are_returned_as_the_same_plain_json_values(make_backend: Make) -> None:
-    """Every backend (memory included) returns what the encoded line decodes to, never the live
-    objects it was given: sets/tuples -> lists, NaN -> None, bytes -> base64, objects -> repr."""
-    live = {
-        "set": {3, 1, 2},
-        "tuple": (1, "a", (2.5,)),
-        "nan": float("nan"),
-        "inf": [float("inf")],
-        "bytes": b"\x00ab",
-        "obj": _Custom(7),
-        "error": ValueError("boom"),
-        (1, 2): "tuple key",
-        5: "int key",
-    }
-    plain = {
-        "set": [1, 2, 3],
-        "tuple": [1, "a", [2.5]],
-        "nan": None,
-        "inf": [None],
-        "bytes": "AGFi",
-        "obj": "Custom(7)",
-        "error": "ValueError: boom",
-        "(1, 2)": "tuple key",
-        "5": "int key",
-    }
-    b = make_backend()
-    b.record_event(PersistedEvent(actor_address="local:p", event_type="X", payload=live, timestamp=1.0))
-    b.record_dead_letter(PersistedDeadLetter(target="local:p", payload={_Custom(1)}, timestamp=2.0))
-    [stored] = b.list_events()
-    assert stored.payload == plain
-    assert stored.payload is not live
-    assert b.list_dead_letters()[0].payload == ["Custom(1)"]
-    assert stored == PersistedEvent(actor_address="local:p", event_type="X", payload=plain, timestamp=1.0)
-
-
-def test_unencodable_payload_raises_typed_error_and_is_counted(make_backend: Make) -> None:
-    cyclic: dict[str, object] = {"a": 1}
-    cyclic["self"] = cyclic
-    deep: list[object] = []
-    cursor = deep
-    for _ in range(100_000):
-        nxt: list[object] = []
-        cursor.append(nxt)
-        cursor = nxt
-    bad_payloads: list[object] = [cyclic, deep, [_SelfRef()]]
-    b = make_backend()
-    for payload in bad_payloads:
-        with pytest.raises(EncodingError) as info:
-            b.record_event(PersistedEvent(payload=payload, timestamp=1.0))
-        assert isinstance(info.value, PapyraError) and isinstance(info.value, ValueError)
-        assert not isinstance(info.value, RecursionError)
-    with pytest.raises(EncodingError, match="finite"):
-        b.record_audit(PersistedAudit(timestamp=float("nan")))
-    b.record_event(event(2))  # the backend keeps working; nothing of the refused records is stored
-    assert b.list_events() == (event(2),)
-    assert b.list_audits() == ()
-    snap = b.metrics.snapshot()
-    assert snap["encoding_errors"] == 4
-    assert snap["records_written"] == 1
-    assert snap["write_errors"] == 0
+class TestRedisStreamsBackendContract(_BuiltinContract):
+    backend = "redis"
+    per_kind_retention = "redis" in PER_KIND_RETENTION
+    reports_bytes = False  # Redis cannot tell a stream's bytes

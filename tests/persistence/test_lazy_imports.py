@@ -75,3 +75,16 @@ def test_reads_and_maintenance_do_not_import_portalocker_but_writes_do(tmp_path:
     # scan, list, recover, compact, metrics take only filelock (some filelock versions load asyncio)
     assert [m for m in out["after_reads"] if m != "asyncio"] == []
     assert "portalocker" in out["after_write"]  # the writer's batch lock is portalocker
+
+
+def test_importing_papyra_never_imports_pytest_only_the_conformance_kit_does() -> None:
+    code = (
+        "import sys, papyra, papyra.persistence.json, papyra.cli\n"
+        "before = 'pytest' in sys.modules\n"
+        "import papyra.testing\n"
+        "print(before, 'pytest' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.split() == ["False", "True"]
