@@ -37,6 +37,7 @@ __all__ = [
     "adopt_identity",
     "check_file",
     "check_path",
+    "kind_of",
     "make_private_dirs",
     "open_checked",
     "open_or_create",
