@@ -154,8 +154,7 @@ def persistence(ctx: Context) -> int:
         backend = ctx.store().backend
         text = prometheus.render(backend)
         text += _store_gauges(prometheus, backend, derived, exists=not ctx.store().missing)
-        out.stdout.write(text if text.endswith("\n") else text + "\n")
-        out.stdout.flush()
+        out.write(text.removesuffix("\n"))
         return EXIT_OK
     if _no_metrics(ctx):
         return EXIT_OK
