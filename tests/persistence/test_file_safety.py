@@ -195,7 +195,7 @@ def test_a_lock_file_of_another_user_in_a_shared_dir_stops_writes_and_maintenanc
     os.chown(lock, uid, gid)
     b = JsonFilePersistence(shared_dir / "app.ndjson")
     try:
-        with pytest.raises(UnsafeFileError, match="app.ndjson.lock"):
+        with pytest.raises(UnsafeFileError, match=r"app\.ndjson\.lock"):
             b.compact()
         b.record_event(event(1))
         with pytest.raises(DurabilityError, match="owned by uid"):
@@ -289,7 +289,9 @@ def _temp_name(b: RotatingFilePersistence) -> str:
     return f"{b.path.name}.compact.{os.getpid()}.abcdef01.tmp"
 
 
-def _assert_marker_reported_then_removed(b: RotatingFilePersistence, config: PersistenceRecoveryConfig) -> None:
+def _assert_marker_reported_then_removed(
+    b: RotatingFilePersistence, config: PersistenceRecoveryConfig
+) -> None:
     marker = _marker(b)
     before = _members(b)
     reopened = RotatingFilePersistence(b.path, max_bytes=1000, max_files=5)  # no swap acted on

@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from papyra.cli.app import run
+from papyra.cli.redact import redact
 from papyra.exceptions import ConfigurationError, PapyraError
 from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
 from papyra.persistence.backends.redis_config import redact_url
-from papyra.cli.redact import redact
 from tests.persistence.conftest import event
 from tests.support.redis_server import RedisServer, require_redis_binary
 
@@ -137,7 +137,8 @@ def test_a_special_character_password_percent_encoded_works_and_never_shows(
 
 
 @pytest.mark.parametrize(
-    "userinfo", [":Ab/Cd", ":x@y", ":a#b1", ":a?b1", "user:p w1", ":50%off", "us/er:pw", ":Ab/Cd@x#y?z=w% q:1"]
+    "userinfo",
+    [":Ab/Cd", ":x@y", ":a#b1", ":a?b1", "user:p w1", ":50%off", "us/er:pw", ":Ab/Cd@x#y?z=w% q:1"],
 )
 def test_a_user_part_that_cannot_be_parsed_is_a_configuration_error_that_never_echoes_it(
     userinfo: str, captured_logs: _Capture
@@ -149,8 +150,8 @@ def test_a_user_part_that_cannot_be_parsed_is_a_configuration_error_that_never_e
     out, err = _cli(["inspect", "summary", "--redis-url", url], {})
     assert "percent-encode" in err and userinfo not in out + err
     for debug in ([], ["--debug"]):
-        code = run(["inspect", "summary", "--redis-url", url, *debug], stdout=io.StringIO(), stderr=io.StringIO())
-        assert code == 64
+        argv = ["inspect", "summary", "--redis-url", url, *debug]
+        assert run(argv, stdout=io.StringIO(), stderr=io.StringIO()) == 64
 
 
 @pytest.mark.parametrize(
