@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from papyra.exceptions import CorruptionError, UnsafeFileError
+from papyra.persistence.commit_marker import read_manifest
 from papyra.persistence.compaction import CompactionResult, StreamingCompactor
 from papyra.persistence.filestore import (
     AppendFile,
@@ -53,7 +54,7 @@ from papyra.persistence.filestore import (
 from papyra.persistence.health import SiblingKind, list_siblings, pid_alive, scan_file
 from papyra.persistence.locking import BatchLock, lock_path_for, maintenance_lock
 from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
-from papyra.persistence.ownership import kind_of, open_checked, reference_stat
+from papyra.persistence.ownership import kind_of, reference_stat
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
@@ -65,7 +66,6 @@ logger = logging.getLogger("papyra")
 _MEMBER_LIKE = re.compile(r"^\d+(?:\..*)?$")
 _OWN_TEMP = re.compile(r"^(?:\d+\.)?[a-z]+\.\d+\.[0-9a-f]+\.tmp$")
 COMMIT_SUFFIX = "commit"
-_MAX_MARKER_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -132,51 +132,9 @@ class RotationSet:
         return os.path.lexists(self.marker)
 
     def _read_manifest(self) -> tuple[int, int, list[tuple[str, int]]]:
-        """The validated marker: ``(pid, count, [(temp name, slot), ...])``.
-
-        Raises :class:`~papyra.exceptions.CorruptionError` (the reason in the message) unless the
-        marker and every file it names are regular files owned by the store's owner (or by this
-        process's user, or root: a compaction by another member of a group-shared store), it parses,
-        ``count`` is ``1..max_files`` and its entries map compaction temp names of this store
-        (``<name>.compact.<pid>.<hex>.tmp``, in the same directory) one to one onto the slots
-        ``0..count-1``. ``OSError`` when it cannot be read.
-        """
-        trusted = {self._owner(), os.geteuid(), 0}
-        fd = open_checked(self.marker, os.O_RDONLY, file_mode=None)
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if st.st_uid not in trusted:
-                raise CorruptionError(f"commit marker {self.marker} is owned by uid {st.st_uid}, "
-                                      f"not by the store's owner (uid {self._owner()})")
-            data = f.read(_MAX_MARKER_BYTES + 1)
-        if len(data) > _MAX_MARKER_BYTES:
-            raise CorruptionError(f"commit marker {self.marker} is larger than {_MAX_MARKER_BYTES} bytes")
-        try:
-            doc = json.loads(data)
-            pid = doc["pid"]
-            count = doc["count"]
-            files = [(name, slot) for name, slot in doc["files"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptionError(f"unreadable compaction commit marker {self.marker}: {exc}") from exc
-        temp_name = re.compile(rf"^{re.escape(self.path.name)}\.compact\.\d+\.[0-9a-f]+\.tmp$")
-        if not all(type(v) is int for v in (pid, count, *(slot for _, slot in files))) or pid <= 0:
-            raise CorruptionError(f"commit marker {self.marker}: pid, count and slots must be integers")
-        if not 1 <= count <= self.max_files or sorted(slot for _, slot in files) != list(range(count)):
-            raise CorruptionError(f"commit marker {self.marker}: its slots are not 0..count-1 "
-                                  f"(count {count}, max_files {self.max_files})")
-        names = [name for name, _ in files]
-        if len(set(names)) != len(names) or not all(isinstance(n, str) and temp_name.match(n) for n in names):
-            raise CorruptionError(f"commit marker {self.marker} names files that are not compaction "
-                                  "temp files of this store")
-        for name in names:
-            try:
-                st = os.lstat(self.path.parent / name)
-            except FileNotFoundError:
-                continue  # already moved into its slot by an earlier, interrupted finish
-            if not stat.S_ISREG(st.st_mode) or st.st_uid not in trusted:
-                raise CorruptionError(f"commit marker {self.marker} names {name}, which is not a regular "
-                                      "file of the store's owner")
-        return pid, count, files
+        """The validated marker, ``(pid, count, [(temp name, slot), ...])``; raises
+        CorruptionError or OSError (:func:`~papyra.persistence.commit_marker.read_manifest`)."""
+        return read_manifest(self.marker, store=self.path, max_files=self.max_files, owner=self._owner())
 
     def _owner(self) -> int:
         """The store's owner: that of a member (else of the lock file, else this process)."""

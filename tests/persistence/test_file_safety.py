@@ -325,9 +325,12 @@ def _assert_marker_reported_then_removed(
         b'{"pid": 1, "count": 1, "files": [["TEMP", 0], ["TEMP", 0]]}',
         b'{"pid": "1", "count": 1, "files": [["TEMP", 0]]}',
         b"[]",
+        b'{"pid": 1, "count": 1, "files": [[["TEMP"], 0]]}',
+        b'{"pid": 1, "count": 1, "files": [["TEMP\\n", 0]]}',
+        b'{"pid": 1, "count": 1, "files": [["TEMP", 0]]}' + b" " * (1024 * 1024),
     ],
     ids=["garbage", "path-traversal", "foreign-name", "slots-missing", "slot-out-of-range", "duplicate",
-         "pid-not-int", "not-an-object"],
+         "pid-not-int", "not-an-object", "name-not-a-string", "name-with-newline", "oversized"],
 )
 def test_an_invalid_commit_marker_is_reported_never_acted_on_and_removed_by_recover(
     full_set: RotatingFilePersistence, content: bytes
