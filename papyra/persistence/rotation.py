@@ -266,6 +266,21 @@ class RotationSet:
         return anomalies
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _not_regular(path: Path) -> str:
+    try:
+        kind = kind_of(os.lstat(path).st_mode)
+    except OSError:
+        kind = "not a regular file"
+    return f"{kind} at a member slot, never opened: recover() moves it aside under a quarantine name"
+
+
 def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600) -> Path | None:
     """REPAIR (``quarantine_dir`` None): delete our own leftover temps (redundant copies), keep
     every other stray's bytes under a quarantine name beside the store. QUARANTINE: keep every
@@ -439,21 +454,6 @@ class RotatingSink(FileSink):
 
 
 # --------------------------------------------------------------------------- compaction
-
-
-def _is_regular(path: Path) -> bool:
-    try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
-    except OSError:
-        return False
-
-
-def _not_regular(path: Path) -> str:
-    try:
-        kind = kind_of(os.lstat(path).st_mode)
-    except OSError:
-        kind = "not a regular file"
-    return f"{kind} at a member slot, never opened: recover() moves it aside under a quarantine name"
 
 
 def _finish_temp(out: BinaryIO) -> None:

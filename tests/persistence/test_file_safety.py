@@ -6,6 +6,7 @@ directories Papyra creates are 0700 and a quarantine dir behind a symlink is ref
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from types import FrameType
 
 import pytest
 
+from papyra.cli.app import run
 from papyra.exceptions import (
     CorruptionError,
     DurabilityError,
@@ -148,6 +150,36 @@ b.close()
 report(b.list_events(limit=1)[0].payload["n"])
 """)
         assert last == 129
+
+
+def test_cli_maintenance_from_roots_cron_keeps_the_app_users_store() -> None:
+    uid, gid = other_ids()
+    with dir_of_other_user() as app:
+        store = app / "app.ndjson"
+        run_as_other(f"""
+b = JsonFilePersistence({str(store)!r}, file_mode=0o640)
+for i in range(5):
+    b.record_event(event(i))
+assert b.flush(30)
+b.close()
+report(0)
+""")
+        (app / "app.ndjson.lock").unlink()
+        with open(store, "ab") as f:
+            f.write(b"torn")
+        for argv in (["persistence", "recover", "--path", str(store), "--mode", "repair"],
+                     ["persistence", "compact", "--path", str(store)]):
+            out, err = io.StringIO(), io.StringIO()
+            assert run(argv, stdout=out, stderr=err, environ={}) == 0, err.getvalue()
+        assert {p.name: identity(p) for p in app.iterdir()} == {
+            "app.ndjson": (uid, gid, 0o640), "app.ndjson.lock": (uid, gid, 0o640)}
+        assert run_as_other(f"""
+b = JsonFilePersistence({str(store)!r}, file_mode=0o640)
+b.record_event(event(5))
+assert b.flush(30)
+b.close()
+report(len(b.list_events()))
+""") == 6
 
 
 def test_a_new_store_gets_file_mode_exactly_whatever_the_umask(tmp_path: Path) -> None:
