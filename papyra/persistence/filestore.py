@@ -78,7 +78,7 @@ def create_exclusive(
     """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
     try:
-        adopt_identity(fd, like, mode)
+        adopt_identity(fd, path, like, mode)
     except OSError:
         os.close(fd)
         raise

@@ -14,7 +14,8 @@ commit marker, temp and quarantine files):
   the owner, group and mode of the file it replaces or sits beside (``fchown``/``fchmod`` on the
   open descriptor, before any rename), so maintenance run as root never takes the store away
   from the application's user. A file with nothing to copy from gets ``file_mode`` exactly
-  (whatever the umask).
+  (whatever the umask) — and, when root creates it in a directory of another user that others
+  cannot write, that directory's owner and group.
 * **Private directories** (:func:`make_private_dirs`): every directory Papyra creates is ``0700``
   whatever the umask, intermediate ones included.
 
@@ -143,16 +144,25 @@ def reference_stat(candidates: Iterable[str | os.PathLike[str]]) -> os.stat_resu
     return None
 
 
-def adopt_identity(fd: int, like: Iterable[str | os.PathLike[str]], file_mode: int) -> None:
-    """Give the new file open as ``fd`` the owner, group and mode of the first existing regular
-    file in ``like`` (the store it replaces or sits beside), or mode ``file_mode`` if none.
+def adopt_identity(
+    fd: int, path: str | os.PathLike[str], like: Iterable[str | os.PathLike[str]], file_mode: int
+) -> None:
+    """Give the new file ``path``, open as ``fd``, the owner, group and mode of the first existing
+    regular file in ``like`` (the store it replaces or sits beside), or mode ``file_mode`` if none.
 
     Only root can give a file away: another user keeps ownership but still takes the reference's
     group when it is a member of it (a group-shared store stays shared), and always its mode.
-    Raises ``OSError`` if ``fchmod`` fails.
+    With no reference, root gives the file the owner and group of its directory when that belongs
+    to another user and others cannot write it (maintenance run by root before the application
+    ever wrote: the lock file it creates stays usable by the application). Raises ``OSError`` if
+    ``fchmod`` fails.
     """
     ref = reference_stat(like)
     if ref is None:
+        if _euid() == 0:
+            directory = os.stat(Path(path).parent)
+            if directory.st_uid != 0 and not directory.st_mode & stat.S_IWOTH:
+                os.fchown(fd, directory.st_uid, directory.st_gid)
         os.fchmod(fd, file_mode)
         return
     st = os.fstat(fd)
@@ -185,7 +195,7 @@ def open_or_create(
         except FileExistsError:
             continue  # another process created it first: open (and check) theirs
         try:
-            adopt_identity(fd, like, file_mode)
+            adopt_identity(fd, path, like, file_mode)
         except BaseException:
             os.close(fd)
             raise

@@ -182,6 +182,26 @@ report(len(b.list_events()))
 """) == 6
 
 
+def test_root_maintenance_before_the_app_ever_wrote_leaves_a_lock_file_the_app_can_use() -> None:
+    uid, gid = other_ids()
+    with dir_of_other_user() as app:
+        store = app / "app.ndjson"
+        root = JsonFilePersistence(store, file_mode=0o640)
+        try:
+            root.compact()
+            root.recover(REPAIR)
+        finally:
+            root.close()
+        assert identity(app / "app.ndjson.lock") == (uid, gid, 0o640)
+        assert run_as_other(f"""
+b = JsonFilePersistence({str(store)!r}, file_mode=0o640)
+b.record_event(event(1))
+assert b.flush(30)
+b.close()
+report(len(b.list_events()))
+""") == 1
+
+
 def test_a_new_store_gets_file_mode_exactly_whatever_the_umask(tmp_path: Path) -> None:
     old = os.umask(0o077)
     try:
