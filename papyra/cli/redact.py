@@ -83,10 +83,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def cli_secrets(argv: Iterable[str], environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The secrets of every URL on the command line (``--redis-url=URL`` included) and in
-    ``PAPYRA_REDIS_URL``, for :func:`redact` (see the module docs)."""
+    """The secrets (4 characters or more) of every URL on the command line (``--redis-url=URL``
+    included) and in ``PAPYRA_REDIS_URL``, for :func:`redact` (see the module docs)."""
     from papyra.persistence.backends.redis_config import url_secrets
 
     urls = [a.partition("=")[2] if a.startswith("--") else a for a in argv]
     urls.append(environ.get("PAPYRA_REDIS_URL", ""))
-    return tuple({s for u in urls if "://" in u for s in url_secrets(u)})
+    # shorter strings are left to the URL-shaped redaction: masking every "x" of the output
+    # would garble it, and no 4-character piece of a password can hide in them
+    return tuple({s for u in urls if "://" in u for s in url_secrets(u) if len(s) >= 4})
