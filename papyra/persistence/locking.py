@@ -31,8 +31,7 @@ from pathlib import Path
 from papyra.exceptions import DurabilityError, LockTimeout, PersistenceError, UnsafeFileError
 from papyra.persistence.ownership import make_private_dirs, open_or_create
 
-__all__ = ["BatchLock", "lock_path_for", "maintenance_lock"]
-
+__all__ = ["BatchLock", "lock_path_for", "maintenance_lock", "open_lock_file"]
 
 
 def lock_path_for(path: str | os.PathLike[str]) -> Path:
@@ -140,7 +139,8 @@ def maintenance_lock(
 
     Raises :class:`~papyra.exceptions.LockTimeout` (a ``TimeoutError``) when another process
     keeps the lock for longer than ``timeout`` seconds (``timeout <= 0``: a single attempt).
-    Other failures to take the lock raise a :class:`~papyra.exceptions.PersistenceError`.
+    Other failures to take the lock raise a :class:`~papyra.exceptions.PersistenceError`
+    (:class:`~papyra.exceptions.UnsafeFileError` for a lock file that is not safe to use).
     """
     import filelock  # lazily: some versions load asyncio at import; only maintenance needs it
 
