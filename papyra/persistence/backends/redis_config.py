@@ -75,10 +75,11 @@ AMBIGUOUS_USERINFO = (
 def split_userinfo(url: str) -> tuple[str, str | None, str]:
     """``(scheme "://", userinfo or None, the rest)`` of ``url``, parsed strictly.
 
-    The user information is what precedes the single ``@`` of the authority (the part before the
-    first ``/``, ``?`` or ``#``); it may hold only the characters RFC 3986 allows there, ``%``
-    only as a ``%XX`` escape. Raises :class:`ConfigurationError` — without echoing the URL — when
-    that cannot be decided (an unescaped ``/ ? # @``, a space, …). O(len(url)).
+    The user information is what precedes the ``@`` of the authority (the part before the first
+    ``/``, ``?`` or ``#``), which must be the only ``@`` of the whole URL; it may hold only the
+    characters RFC 3986 allows there, ``%`` only as a ``%XX`` escape. Raises
+    :class:`ConfigurationError` — without echoing the URL — when that cannot be decided (an
+    unescaped ``/ ? # @``, a space, …). O(len(url)).
     """
     head, sep, rest = url.partition("://")
     if not sep:
@@ -89,7 +90,7 @@ def split_userinfo(url: str) -> tuple[str, str | None, str]:
     at = rest.find("@")
     if at < 0:
         return head + sep, None, rest
-    if at >= end or rest.count("@", 0, end) != 1:
+    if at >= end or "@" in rest[at + 1 :]:  # "@" in a password, or a password cut by "/ ? #"
         raise ConfigurationError(AMBIGUOUS_USERINFO)
     userinfo = rest[:at]
     if not set(userinfo) <= _USERINFO_CHARS or _PCT_OK.search(userinfo):

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from papyra.cli.app import run
@@ -138,7 +138,7 @@ def test_a_special_character_password_percent_encoded_works_and_never_shows(
 
 @pytest.mark.parametrize(
     "userinfo",
-    [":Ab/Cd", ":x@y", ":a#b1", ":a?b1", "user:p w1", ":50%off", "us/er:pw", ":Ab/Cd@x#y?z=w% q:1"],
+    [":Ab/Cd", ":x@y", ":a#b1", ":a?b1", "user:p w1", ":50%off", "us/er:pw", ":Ab/Cd@x#y?z=w% q:1", ":@00?"],
 )
 def test_a_user_part_that_cannot_be_parsed_is_a_configuration_error_that_never_echoes_it(
     userinfo: str, captured_logs: _Capture
@@ -205,6 +205,8 @@ def closed_port() -> int:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(password=PASSWORDS)
+@example(password="@00?")  # an empty password, then "00?@host" read as host and query
+@example(password="Ab/Cd@x#y?z=w% q:1")
 def test_no_channel_shows_any_4_characters_of_a_printable_ascii_password(
     password: str, redis_server: RedisServer, closed_port: int, captured_logs: _Capture
 ) -> None:
