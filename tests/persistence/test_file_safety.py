@@ -6,10 +6,12 @@ directories Papyra creates are 0700 and a quarantine dir behind a symlink is ref
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import signal
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,24 +279,40 @@ def test_a_store_writable_by_others_in_a_shared_dir_is_refused_unless_file_mode_
 # --------------------------------------------------------------------------- non-regular files
 
 
-def test_a_fifo_at_a_rotated_slot_is_a_reported_stray_never_a_hang(tmp_path: Path, watchdog: None) -> None:
+def _make_odd(path: Path, kind: str, stack: contextlib.ExitStack) -> None:
+    if kind == "FIFO":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "socket":
+        sock = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        sock.bind(str(path))
+    else:
+        path.symlink_to(path.with_name("elsewhere"))
+
+
+@pytest.mark.parametrize("kind", ["FIFO", "directory", "socket", "symlink"])
+def test_a_non_regular_file_at_a_rotated_slot_is_a_reported_stray_never_a_hang(
+    tmp_path: Path, watchdog: None, kind: str
+) -> None:
     store = tmp_path / "rot.ndjson"
-    b = RotatingFilePersistence(store, max_bytes=1000, max_files=4)
-    try:
+    odd = tmp_path / "rot.ndjson.2"
+    with contextlib.ExitStack() as stack:
+        b = RotatingFilePersistence(store, max_bytes=1000, max_files=4)
+        stack.callback(b.close)
         write(b, range(12))
-        assert (tmp_path / "rot.ndjson.1").exists() and not (tmp_path / "rot.ndjson.2").exists()
-        fifo = tmp_path / "rot.ndjson.2"
-        os.mkfifo(fifo)
+        assert (tmp_path / "rot.ndjson.1").exists() and not os.path.lexists(odd)
+        _make_odd(odd, kind, stack)
         anomalies = b.scan().anomalies
-        assert [(a.type, a.path) for a in anomalies] == [(PersistenceAnomalyType.UNEXPECTED_FILE, str(fifo))]
-        assert "FIFO" in anomalies[0].detail
+        assert [(a.type, a.path) for a in anomalies] == [(PersistenceAnomalyType.UNEXPECTED_FILE, str(odd))]
+        assert kind in anomalies[0].detail
         assert [e.payload["n"] for e in b.list_events()] == list(range(12))
         report = b.recover(REPAIR)
-        assert str(fifo) in report.repaired_files
-        assert not os.path.lexists(fifo) and not b.scan().has_anomalies
+        assert str(odd) in report.repaired_files
+        assert not os.path.lexists(odd) and not b.scan().has_anomalies
         assert [e.payload["n"] for e in b.list_events()] == list(range(12))
-    finally:
-        b.close()
+        write(b, range(12, 40))  # rotation goes on over the freed slot
+        assert [e.payload["n"] for e in b.list_events()][-1] == 39
 
 
 def test_a_fifo_at_the_store_path_is_a_typed_error_never_a_hang(tmp_path: Path, watchdog: None) -> None:
