@@ -36,6 +36,7 @@ __all__ = [
     "PersistenceError",
     "PersistenceStartupError",
     "QuarantineError",
+    "UnsafeFileError",
 ]
 
 
@@ -131,3 +132,18 @@ class QuarantineError(PersistenceError, PermissionError):
 
 class PersistenceStartupError(PersistenceError, RuntimeError):
     """The startup check refused to start the system (anomalies found or left after recovery)."""
+
+
+class UnsafeFileError(PersistenceError, PermissionError):
+    """A file at a store's path (store, member, lock, commit marker, temp) cannot be trusted: it
+    is not a regular file, or — in a directory other users can write — it belongs to another
+    non-root user or is writable by group/others while ``file_mode`` is not. ``path`` names the
+    file and ``reason`` says why; the file is left untouched."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"refusing {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[UnsafeFileError], tuple[str, str]]:
+        return (type(self), (self.path, self.reason))

@@ -27,7 +27,7 @@ from papyra.cli.options import (
     startup_options,
     time_value,
 )
-from papyra.cli.redact import redact
+from papyra.cli.redact import cli_secrets, redact
 
 __all__ = ["PapyraArgumentParser", "build_parser", "run"]
 
@@ -296,6 +296,7 @@ def run(
     env = os.environ if environ is None else environ
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    secrets = cli_secrets(args_list, env)
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(out_stream):  # --help / --version print to sys.stdout
@@ -306,7 +307,7 @@ def run(
             prog = f"{parser.prog} {command}" if command else owner.prog
             raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see '{prog} --help')")
     except UsageError as exc:
-        err_stream.write(f"papyra: error: {redact(str(exc))}\n")
+        err_stream.write(f"papyra: error: {redact(str(exc), secrets)}\n")
         return EXIT_USAGE
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
@@ -320,7 +321,8 @@ def run(
     from papyra.cli.context import Context
     from papyra.cli.output import Output
 
-    out = Output(getattr(args, "format", None) or "text", stdout=out_stream, stderr=err_stream, environ=env)
+    out = Output(getattr(args, "format", None) or "text", stdout=out_stream, stderr=err_stream, environ=env,
+                 secrets=secrets)
     ctx = Context(args, out, env)
     try:
         try:
@@ -334,8 +336,9 @@ def run(
     except Exception as exc:
         code, message = _describe_exception(exc)
         if debug:
-            err_stream.write(redact("".join(traceback.format_exception(type(exc), exc, exc.__traceback__))))
-        err_stream.write(f"papyra: error: {redact(message)}\n")
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            err_stream.write(redact(trace, secrets))
+        err_stream.write(f"papyra: error: {redact(message, secrets)}\n")
         err_stream.flush()
         return code
 

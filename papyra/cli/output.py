@@ -74,8 +74,10 @@ class Output:
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
         environ: Mapping[str, str] | None = None,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.fmt = fmt
+        self.secrets = secrets  # masked in every line (papyra.cli.redact)
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
         env = os.environ if environ is None else environ
@@ -95,11 +97,11 @@ class Output:
 
     def write(self, text: str = "") -> None:
         """One or more lines to stdout (redacted, flushed)."""
-        self.stdout.write(redact(text) + "\n")
+        self.stdout.write(redact(text, self.secrets) + "\n")
         self.stdout.flush()
 
     def write_err(self, text: str) -> None:
-        self.stderr.write(redact(text) + "\n")
+        self.stderr.write(redact(text, self.secrets) + "\n")
         self.stderr.flush()
 
     # ------------------------------------------------------------------ text helpers

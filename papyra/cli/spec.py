@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from papyra.cli.errors import UsageError
-from papyra.cli.redact import redact
+from papyra.persistence.backends.redis_config import redact_url
 
 __all__ = [
     "BACKEND_CLASSES",
@@ -102,7 +102,7 @@ class StoreSpec:
         if self.backend in FILE_BACKENDS:
             return str(self.path)
         if self.backend == "redis":
-            return f"{redact(str(self.redis_url))} {self.prefix}:{self.system_id}:*"
+            return f"{redact_url(str(self.redis_url))} {self.prefix}:{self.system_id}:*"
         return f"settings {self.settings_path}"
 
 
@@ -238,7 +238,8 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
     # redis
     url = url_flag or env("PAPYRA_REDIS_URL") or "redis://localhost:6379/0"
     if not re.match(r"^(redis|rediss|unix)://", url):
-        raise UsageError(f"--redis-url must start with redis://, rediss:// or unix:// (got {redact(url)!r})")
+        shown = redact_url(url)
+        raise UsageError(f"--redis-url must start with redis://, rediss:// or unix:// (got {shown!r})")
     return StoreSpec(
         backend="redis",
         source=source,

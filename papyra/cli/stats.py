@@ -9,6 +9,7 @@ backend's ``list_*`` (the *retained* view) with each record's encoded size.
 from __future__ import annotations
 
 import array
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,11 +81,15 @@ class StoreFigures:
 def _iter_file_records(paths: list[Path], figures: StoreFigures) -> Any:
     """Yield ``(kind, nbytes, timestamp)`` of every readable line; count the rest in ``figures``."""
     from papyra.persistence.codec import LineError, decode_record, iter_lines, record_kind
+    from papyra.persistence.filestore import open_read
 
     for path in paths:
         try:
-            with open(path, "rb") as f:
-                size = path.stat().st_size
+            f = open_read(path)  # never follows a symlink nor blocks on a FIFO (UnsafeFileError)
+            if f is None:
+                continue
+            with f:
+                size = os.fstat(f.fileno()).st_size
                 for line in iter_lines(f, end=size):
                     if line.oversized or not line.complete or not line.data.strip():
                         figures.unreadable_lines += 1

@@ -227,7 +227,7 @@ def compact_file(
             compactor = StreamingCompactor([(src, size)], policy, quarantine, now=now)
             compactor.plan()
             written = 0
-            with create_exclusive(tmp, file_mode) as out:
+            with create_exclusive(tmp, file_mode, like=(path,)) as out:
                 for line in compactor.retained_lines():
                     out.write(line)
                     written += len(line)

@@ -18,13 +18,15 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
-from papyra.exceptions import DurabilityError
+from papyra.exceptions import DurabilityError, PersistenceError
 from papyra.persistence.codec import LineError, decode_record
-from papyra.persistence.locking import BatchLock
+from papyra.persistence.locking import BatchLock, lock_path_for
 from papyra.persistence.metrics import PersistenceMetrics
+from papyra.persistence.ownership import adopt_identity, make_private_dirs, open_checked, open_or_create
 
 __all__ = [
     "AppendFile",
@@ -53,20 +55,30 @@ def _durability(exc: OSError, what: str) -> DurabilityError:
 def open_read(path: str | os.PathLike[str]) -> BinaryIO | None:
     """Open a store file for binary reading without following a symlink; None if missing.
 
-    Raises ``OSError`` (ELOOP for a symlink) for callers to map.
+    A FIFO, socket, device or directory never blocks the open and is refused, like a file of
+    another user in a directory others can write (:func:`~papyra.persistence.ownership.check_file`).
+    Raises ``OSError`` (ELOOP for a symlink) for callers to map, or
+    :class:`~papyra.exceptions.UnsafeFileError` (also an ``OSError``).
     """
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW | _CLOEXEC)
+        fd = open_checked(path, os.O_RDONLY, file_mode=None)
     except FileNotFoundError:
         return None
     return os.fdopen(fd, "rb", buffering=0)
 
 
-def create_exclusive(path: str | os.PathLike[str], mode: int) -> BinaryIO:
-    """Create a new file (``O_EXCL | O_NOFOLLOW``) and return it open for buffered writing."""
+def create_exclusive(
+    path: str | os.PathLike[str], mode: int, *, like: Iterable[str | os.PathLike[str]] = ()
+) -> BinaryIO:
+    """Create a new file (``O_EXCL | O_NOFOLLOW``) and return it open for buffered writing.
+
+    It gets the owner, group and mode of the first existing file in ``like`` (the store it will
+    replace), else exactly ``mode`` whatever the umask
+    (:func:`~papyra.persistence.ownership.adopt_identity`).
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC, mode)
     try:
-        os.fchmod(fd, mode)  # umask must not widen or narrow the configured mode
+        adopt_identity(fd, path, like, mode)
     except OSError:
         os.close(fd)
         raise
@@ -116,17 +128,26 @@ class AppendFile:
     """The writer's handle on one store file (used only by the writer thread).
 
     ``ensure_current()`` (under the store lock) reopens when the file at ``path`` is no longer
-    the one we hold (replaced by compaction/recovery elsewhere, or deleted). ``heal_tail()`` cuts
+    the one we hold (replaced by compaction/recovery elsewhere, or deleted); a file it creates
+    copies the owner, group and mode of the first existing file in ``like`` (then of the lock
+    file), an existing one must pass :func:`~papyra.persistence.ownership.check_file`
+    (:class:`~papyra.exceptions.UnsafeFileError` otherwise). ``heal_tail()`` cuts
     off a partial last line left by a crashed writer (a fragment that is a complete valid record
     only lacking its newline is kept and terminated instead). ``append()`` writes one batch and
     truncates back to the old end if the write fails.
     """
 
     def __init__(
-        self, path: Path, *, file_mode: int = 0o600, metrics: PersistenceMetrics | None = None
+        self,
+        path: Path,
+        *,
+        file_mode: int = 0o600,
+        metrics: PersistenceMetrics | None = None,
+        like: tuple[Path, ...] = (),
     ) -> None:
         self.path = path
         self.file_mode = file_mode
+        self._like = (*like, lock_path_for(path))
         self._metrics = metrics
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
@@ -136,8 +157,8 @@ class AppendFile:
 
     def _open(self) -> None:
         self.close()
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _NOFOLLOW | _CLOEXEC, self.file_mode)
+        make_private_dirs(self.path.parent)
+        fd = open_or_create(self.path, os.O_RDWR | os.O_APPEND, like=self._like, file_mode=self.file_mode)
         st = os.fstat(fd)
         self._fd = fd
         self._ino = (st.st_dev, st.st_ino)
@@ -147,6 +168,8 @@ class AppendFile:
         """Open (creating with ``file_mode``) now; raises DurabilityError."""
         try:
             self._open()
+        except PersistenceError:
+            raise
         except OSError as exc:
             raise _durability(exc, f"cannot open {self.path}") from exc
 
@@ -166,6 +189,8 @@ class AppendFile:
                     self._open()
             assert self._fd is not None
             return os.fstat(self._fd).st_size
+        except PersistenceError:
+            raise
         except OSError as exc:
             raise _durability(exc, f"cannot open {self.path}") from exc
 

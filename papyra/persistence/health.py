@@ -327,7 +327,7 @@ def repair_file(
         return result
     tmp = temp_path_for(path, "recover")
     try:
-        with src, create_exclusive(tmp, file_mode) as out:
+        with src, create_exclusive(tmp, file_mode, like=(path,)) as out:
             for raw in iter_lines(src):
                 if raw.oversized or (raw.data and not raw.data.strip(b"\x00")):
                     result.dropped_lines += 1

@@ -16,15 +16,18 @@
 * ``compact()`` and ``recover()`` hold the store lock for the whole operation (filelock, with
   ``lock_timeout``) and replace the file atomically; other processes' writers notice and reopen.
 
-Files (the store, its lock file, temp and quarantine files) are created with ``file_mode``
-(default ``0600``) and ``O_NOFOLLOW``: a symlink at ``path`` is refused.
+Files (the store, its lock file, temp and quarantine files) are created with ``O_NOFOLLOW``: a
+symlink at ``path`` is refused. A new store gets ``file_mode`` (default ``0600``); every file
+created beside an existing store (temp files of compaction and recovery, the lock file) gets the
+owner, group and mode of that store, and a hostile file (not regular, or another user's in a
+directory others can write) is refused with :class:`~papyra.exceptions.UnsafeFileError`
+(see :mod:`papyra.persistence.ownership`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +38,7 @@ from papyra.exceptions import (
     LockTimeout,
     PersistenceClosedError,
     PersistenceError,
+    UnsafeFileError,
 )
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
 from papyra.persistence.codec import encode_record
@@ -59,6 +63,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryReport,
     PersistenceScanReport,
 )
+from papyra.persistence.ownership import check_path
 from papyra.persistence.quarantine import prepare_quarantine_dir
 from papyra.persistence.reading import iter_records_reversed, select_newest
 from papyra.persistence.retention import RetentionPolicy
@@ -67,17 +72,13 @@ from papyra.persistence.writer import BackgroundWriter, parse_fsync
 __all__ = ["JsonFilePersistence"]
 
 
-def _check_store_path(path: Path) -> None:
+def _check_store_path(path: Path, file_mode: int) -> None:
     try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return
+        check_path(path, file_mode=file_mode)
+    except UnsafeFileError:
+        raise
     except OSError as exc:
         raise PersistenceError(f"cannot inspect {path}: {exc}") from exc
-    if stat.S_ISLNK(st.st_mode):
-        raise PersistenceError(f"refusing {path}: it is a symlink (store files are opened with O_NOFOLLOW)")
-    if not stat.S_ISREG(st.st_mode):
-        raise PersistenceError(f"refusing {path}: not a regular file")
 
 
 class JsonFilePersistence(PersistenceBackend):
@@ -152,7 +153,7 @@ class JsonFilePersistence(PersistenceBackend):
         self._writer: BackgroundWriter | None = None
         self._sink: FileSink | None = None
         self._start_lock = threading.Lock()
-        _check_store_path(self._path)
+        _check_store_path(self._path, file_mode)
 
     # ------------------------------------------------------------------ properties
 

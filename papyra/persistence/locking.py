@@ -15,7 +15,9 @@ Two libraries, one lock: both take ``flock(2)`` on the same lock file, so they e
   destructive commands): acquired once per operation with a timeout, polling, and a clean
   :class:`~papyra.exceptions.LockTimeout` when another process holds it too long.
 
-The lock file is created with the store's file mode and ``O_NOFOLLOW`` and is never deleted
+The lock file is created ``O_EXCL | O_NOFOLLOW`` with the owner, group and mode of the store (so
+maintenance run as root leaves it usable by the store's owner), an existing one must be a regular
+file that is safe to use (:mod:`papyra.persistence.ownership`), and it is never deleted
 (deleting a flock file would let two holders lock different inodes).
 """
 
@@ -26,12 +28,10 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from papyra.exceptions import DurabilityError, LockTimeout, PersistenceError
+from papyra.exceptions import DurabilityError, LockTimeout, PersistenceError, UnsafeFileError
+from papyra.persistence.ownership import make_private_dirs, open_or_create
 
-__all__ = ["BatchLock", "lock_path_for", "maintenance_lock"]
-
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+__all__ = ["BatchLock", "lock_path_for", "maintenance_lock", "open_lock_file"]
 
 
 def lock_path_for(path: str | os.PathLike[str]) -> Path:
@@ -40,12 +40,21 @@ def lock_path_for(path: str | os.PathLike[str]) -> Path:
     return p.with_name(p.name + ".lock")
 
 
+def open_lock_file(path: Path, store_path: Path, file_mode: int) -> int:
+    """Open the lock file read-write, creating it (and its directories, ``0700``) if missing with
+    the owner, group and mode of the store; an existing one is checked like a store file
+    (:mod:`papyra.persistence.ownership`). Raises ``OSError`` or UnsafeFileError."""
+    make_private_dirs(path.parent)
+    return open_or_create(path, os.O_RDWR, like=(store_path,), file_mode=file_mode)
+
+
 class BatchLock:
     """A long-lived handle on ``<path>.lock`` locked per batch with portalocker. Not thread-safe
     (one writer thread owns it)."""
 
     def __init__(self, store_path: str | os.PathLike[str], *, file_mode: int = 0o600) -> None:
         self.path = lock_path_for(store_path)
+        self.store_path = Path(store_path)
         self.file_mode = file_mode
         self._fd: int | None = None  # opened on first use (by the writer thread)
         self._held = False
@@ -56,8 +65,9 @@ class BatchLock:
             if self._closed:
                 raise PersistenceError("lock handle is closed")
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | _NOFOLLOW | _CLOEXEC, self.file_mode)
+                self._fd = open_lock_file(self.path, self.store_path, self.file_mode)
+            except UnsafeFileError:
+                raise
             except OSError as exc:
                 err = DurabilityError(exc.errno, f"cannot open lock file {self.path}: {exc.strerror}")
                 raise err from exc
@@ -129,11 +139,18 @@ def maintenance_lock(
 
     Raises :class:`~papyra.exceptions.LockTimeout` (a ``TimeoutError``) when another process
     keeps the lock for longer than ``timeout`` seconds (``timeout <= 0``: a single attempt).
-    Other failures to take the lock raise a :class:`~papyra.exceptions.PersistenceError`.
+    Other failures to take the lock raise a :class:`~papyra.exceptions.PersistenceError`
+    (:class:`~papyra.exceptions.UnsafeFileError` for a lock file that is not safe to use).
     """
     import filelock  # lazily: some versions load asyncio at import; only maintenance needs it
 
     path = lock_path_for(store_path)
+    try:  # created (or checked) here so that it gets the store's owner, group and mode
+        os.close(open_lock_file(path, Path(store_path), file_mode))
+    except UnsafeFileError:
+        raise
+    except OSError as exc:
+        raise PersistenceError(f"cannot open the store lock {path}: {exc}") from exc
     lock = filelock.FileLock(
         str(path), timeout=max(0.0, timeout), mode=file_mode, poll_interval=0.01, thread_local=False
     )

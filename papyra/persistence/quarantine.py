@@ -4,10 +4,13 @@
   ``papyra.ndjson.quarantine.20250101T120000.123456Z-4242-9f3a1c``), created with ``O_EXCL`` and
   ``O_NOFOLLOW`` and retried on a collision, so two processes (or two runs in one microsecond)
   never overwrite each other. Scans recognise these names and do not report them.
-* Directories: an explicit quarantine dir must be a real directory (not a symlink), owned by this
-  user and not writable by group or others; it is created ``0700`` when missing. Otherwise
+* Directories: no component of an explicit quarantine dir's path may be a symlink (pass the
+  resolved path); the dir must be a real directory owned by this user and not writable by group
+  or others; it is created (with any missing parents) ``0700`` whatever the umask. Otherwise
   :class:`~papyra.exceptions.QuarantineError`. Without one, quarantine files go beside the
   store (the directory the operator already trusts with the data).
+* Owner and mode: a quarantine file copies the owner, group and mode of the store it comes from
+  when it is created beside it (a hard link keeps them anyway), else it gets ``file_mode``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from papyra.exceptions import QuarantineError
-from papyra.persistence.filestore import create_exclusive, fsync_dir
+from papyra.persistence.filestore import create_exclusive, fsync_dir, open_read
+from papyra.persistence.ownership import make_private_dirs
 
 __all__ = [
     "LineQuarantine",
@@ -48,16 +52,34 @@ def is_quarantine_name(base_name: str, name: str) -> bool:
     return name.startswith(base_name + ".") and QUARANTINE_MARK in name[len(base_name) :]
 
 
+def _refuse_symlinked_components(qdir: Path) -> None:
+    """QuarantineError when any existing component of ``qdir``'s absolute path is a symlink."""
+    current = Path(os.path.abspath(qdir))
+    for component in (*reversed(current.parents), current):
+        try:
+            st = os.lstat(component)
+        except FileNotFoundError:
+            return  # the rest is created by us, as real directories
+        except OSError as exc:
+            raise QuarantineError(f"cannot inspect quarantine dir {qdir}: {exc}") from exc
+        if stat.S_ISLNK(st.st_mode):
+            raise QuarantineError(
+                f"refusing quarantine dir {qdir}: path component {component} is a symlink "
+                "(pass the resolved path)"
+            )
+
+
 def prepare_quarantine_dir(directory: str | os.PathLike[str] | None, store_path: Path) -> Path:
     """Validate (or create) the quarantine directory; None means beside the store."""
     if directory is None:
         return store_path.parent
     qdir = Path(directory)
+    _refuse_symlinked_components(qdir)
     try:
         st = os.lstat(qdir)
     except FileNotFoundError:
         try:
-            os.makedirs(qdir, mode=0o700, exist_ok=True)
+            make_private_dirs(qdir)
             st = os.lstat(qdir)
         except OSError as exc:
             raise QuarantineError(f"cannot create quarantine dir {qdir}: {exc}") from exc
@@ -76,11 +98,11 @@ def prepare_quarantine_dir(directory: str | os.PathLike[str] | None, store_path:
     return qdir
 
 
-def _create_unique(directory: Path, file_name: str, mode: int) -> tuple[Path, BinaryIO]:
+def _create_unique(directory: Path, file_name: str, mode: int, like: Path) -> tuple[Path, BinaryIO]:
     for _ in range(100):
         target = directory / quarantine_name(file_name)
         try:
-            return target, create_exclusive(target, mode)
+            return target, create_exclusive(target, mode, like=(like,) if like.parent == directory else ())
         except FileExistsError:
             continue
     raise QuarantineError(f"could not find a free quarantine name in {directory}")  # pragma: no cover
@@ -104,15 +126,19 @@ def quarantine_copy(source: Path, directory: Path, *, file_mode: int = 0o600) ->
             break
         fsync_dir(directory)
         return target
-    target, out = _create_unique(directory, source.name, file_mode)
-    try:
-        with out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+    src = open_read(source)  # never follows a symlink nor blocks on a FIFO
+    if src is None:
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(source))
+    with src:
+        target, out = _create_unique(directory, source.name, file_mode, source)
+        try:
+            with out:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
     fsync_dir(directory)
     return target
 
@@ -131,7 +157,8 @@ class LineQuarantine:
     def write(self, data: bytes) -> None:
         """Keep one line's bytes (a newline is added as a separator)."""
         if self._out is None:
-            self.path, self._out = _create_unique(self.directory, self.file_name, self.file_mode)
+            store = self.directory / self.file_name
+            self.path, self._out = _create_unique(self.directory, self.file_name, self.file_mode, store)
         self._out.write(data)
         self._out.write(b"\n")
         self.count += 1

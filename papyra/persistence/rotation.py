@@ -34,12 +34,14 @@ import logging
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from papyra.exceptions import CorruptionError
+from papyra.exceptions import CorruptionError, UnsafeFileError
+from papyra.persistence.commit_marker import read_manifest
 from papyra.persistence.compaction import CompactionResult, StreamingCompactor
 from papyra.persistence.filestore import (
     AppendFile,
@@ -50,8 +52,9 @@ from papyra.persistence.filestore import (
     temp_path_for,
 )
 from papyra.persistence.health import SiblingKind, list_siblings, pid_alive, scan_file
-from papyra.persistence.locking import BatchLock, maintenance_lock
+from papyra.persistence.locking import BatchLock, lock_path_for, maintenance_lock
 from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
+from papyra.persistence.ownership import kind_of, reference_stat
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
@@ -84,13 +87,15 @@ class RotationSet:
         self.max_bytes = max_bytes
         self.file_mode = file_mode
         self.marker = path.with_name(f"{path.name}.{COMMIT_SUFFIX}")
+        self._warned_marker: tuple[int, ...] | None = None
 
     def member(self, slot: int) -> Path:
         return self.path if slot == 0 else self.path.with_name(f"{self.path.name}.{slot}")
 
     def existing(self) -> list[Path]:
-        """Member files that exist, oldest first."""
-        return [p for p in (self.member(k) for k in range(self.max_files - 1, -1, -1)) if os.path.lexists(p)]
+        """Member files that exist as regular files, oldest first (anything else at a slot — a
+        FIFO, socket, device, directory, symlink — is a stray that scan reports)."""
+        return [p for p in (self.member(k) for k in range(self.max_files - 1, -1, -1)) if _is_regular(p)]
 
     def total_bytes(self) -> int:
         total = 0
@@ -122,21 +127,31 @@ class RotationSet:
     # ------------------------------------------------------------------ set-atomic swap
 
     def pending_commit(self) -> bool:
-        """True when a committed compaction swap waits to be finished (cheap: one lstat)."""
+        """True when a commit marker exists (cheap: one lstat); :meth:`finish_swap` acts on it
+        only when it is valid."""
         return os.path.lexists(self.marker)
 
     def _read_manifest(self) -> tuple[int, int, list[tuple[str, int]]]:
+        """The validated marker, ``(pid, count, [(temp name, slot), ...])``; raises
+        CorruptionError or OSError (:func:`~papyra.persistence.commit_marker.read_manifest`)."""
+        return read_manifest(self.marker, store=self.path, max_files=self.max_files, owner=self._owner())
+
+    def _owner(self) -> int:
+        """The store's owner: that of a member (else of the lock file, else this process)."""
+        ref = reference_stat([*reversed(self.existing()), lock_path_for(self.path)])
+        return ref.st_uid if ref is not None else os.geteuid()
+
+    def marker_problem(self) -> str | None:
+        """Why the commit marker must not be acted on, or None when it is valid (or absent)."""
+        if not self.pending_commit():
+            return None
         try:
-            doc = json.loads(self.marker.read_bytes())
-            pid = int(doc["pid"])
-            count = int(doc["count"])
-            files = [(str(name), int(slot)) for name, slot in doc["files"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CorruptionError(f"unreadable compaction commit marker {self.marker}: {exc}") from exc
-        for name, slot in files:
-            if "/" in name or os.sep in name or not name.startswith(self.path.name + ".") or slot < 0:
-                raise CorruptionError(f"invalid entry {name!r} in compaction commit marker {self.marker}")
-        return pid, count, files
+            self._read_manifest()
+        except FileNotFoundError:
+            return None
+        except (OSError, CorruptionError) as exc:
+            return str(exc)
+        return None
 
     def marker_pid(self) -> int | None:
         try:
@@ -151,7 +166,7 @@ class RotationSet:
         doc = json.dumps({"pid": os.getpid(), "count": count, "files": files}).encode()
         tmp = temp_path_for(self.path, "commit")
         try:
-            with create_exclusive(tmp, self.file_mode) as out:
+            with create_exclusive(tmp, self.file_mode, like=temps_oldest_first[-1:]) as out:
                 out.write(doc)
                 out.flush()
                 os.fsync(out.fileno())
@@ -163,10 +178,18 @@ class RotationSet:
         self.finish_swap()
 
     def finish_swap(self) -> bool:
-        """Roll a committed swap forward (idempotent). Returns False when none was pending."""
+        """Roll a committed swap forward (idempotent). Returns False when none was pending, or
+        when the marker is invalid (:meth:`_read_manifest`): it is then never acted on — scan
+        reports it, ``recover()`` removes it — and a warning is logged once per marker."""
         if not self.pending_commit():
             return False
-        _, count, files = self._read_manifest()
+        try:
+            _, count, files = self._read_manifest()
+        except FileNotFoundError:
+            return False
+        except (UnsafeFileError, CorruptionError) as exc:
+            self._warn_invalid_marker(exc)
+            return False
         directory = self.path.parent
         for k in range(max(count, 1), self.max_files):
             self.member(k).unlink(missing_ok=True)
@@ -180,6 +203,18 @@ class RotationSet:
         logger.info("papyra: compaction swap of %s completed (%d files)", self.path, count)
         return True
 
+    def _warn_invalid_marker(self, exc: Exception) -> None:
+        try:
+            st = os.lstat(self.marker)
+            key: tuple[int, ...] | None = (st.st_dev, st.st_ino, st.st_mtime_ns)
+        except OSError:
+            key = None
+        if key != self._warned_marker:
+            self._warned_marker = key
+            logger.warning("papyra: ignoring the invalid compaction commit marker of %s (%s); "
+                           "recover() removes it", self.path, exc,
+                           extra={"papyra_location": str(self.marker)})
+
     # ------------------------------------------------------------------ strays
 
     def strays(self) -> list[StrayFile]:
@@ -188,11 +223,16 @@ class RotationSet:
         out: list[StrayFile] = []
         orphan = PersistenceAnomalyType.ORPHANED_ROTATED_FILE
         unexpected = PersistenceAnomalyType.UNEXPECTED_FILE
+        if os.path.lexists(self.path) and not _is_regular(self.path):
+            out.append(StrayFile(self.path, unexpected, _not_regular(self.path)))
         for s in list_siblings(self.path):
             suffix = s.suffix
             if s.kind in (SiblingKind.LOCK, SiblingKind.QUARANTINE, SiblingKind.TEMP_IN_PROGRESS):
                 continue
-            if suffix == COMMIT_SUFFIX:
+            if suffix == COMMIT_SUFFIX and (problem := self.marker_problem()) is not None:
+                out.append(StrayFile(s.path, unexpected, f"invalid compaction commit marker, never acted "
+                                     f"on ({problem}); recover() removes it"))
+            elif suffix == COMMIT_SUFFIX:
                 pid = self.marker_pid()
                 if pid is not None and pid != os.getpid() and pid_alive(pid):
                     continue  # a live compaction in another process is swapping right now
@@ -200,6 +240,8 @@ class RotationSet:
                                      "next write, read, open or recover() completes the swap"))
             elif suffix.isdigit() and suffix.isascii() and str(int(suffix)) == suffix \
                     and 1 <= int(suffix) < self.max_files:
+                if not _is_regular(s.path):
+                    out.append(StrayFile(s.path, unexpected, _not_regular(s.path)))
                 continue  # a member
             elif s.kind is SiblingKind.TEMP_LEFTOVER:
                 own = _OWN_TEMP.match(suffix) is not None
@@ -224,6 +266,21 @@ class RotationSet:
         return anomalies
 
 
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _not_regular(path: Path) -> str:
+    try:
+        kind = kind_of(os.lstat(path).st_mode)
+    except OSError:
+        kind = "not a regular file"
+    return f"{kind} at a member slot, never opened: recover() moves it aside under a quarantine name"
+
+
 def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600) -> Path | None:
     """REPAIR (``quarantine_dir`` None): delete our own leftover temps (redundant copies), keep
     every other stray's bytes under a quarantine name beside the store. QUARANTINE: keep every
@@ -235,7 +292,7 @@ def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: i
         path.unlink(missing_ok=True)
         return None
     target_dir = quarantine_dir or path.parent
-    if path.is_dir() and not path.is_symlink():
+    if not _is_regular(path):  # a directory, FIFO, socket, device or symlink: moved, never opened
         target = target_dir / quarantine_name(path.name)
         try:
             os.rename(path, target)
@@ -290,6 +347,8 @@ def _snapshot(rset: RotationSet) -> _Snapshot:
             st = os.lstat(rset.member(slot))
         except FileNotFoundError:
             continue
+        if not stat.S_ISREG(st.st_mode):
+            continue  # not a member (scan reports it)
         out.append((slot, (st.st_dev, st.st_ino), st.st_mtime_ns))
     return out
 
@@ -414,7 +473,8 @@ def compact_set(
     exceeded its bound, e.g. files of the earlier implementation), the oldest file takes the
     surplus instead of dropping retained records.
     """
-    rset.finish_swap()
+    if not rset.finish_swap() and (problem := rset.marker_problem()) is not None:
+        raise CorruptionError(f"cannot compact {rset.path}: {problem}; run recover() first")
     result = CompactionResult()
     file_mode = rset.file_mode
     with contextlib.ExitStack() as stack:
@@ -430,6 +490,7 @@ def compact_set(
         if not sources:
             return result
         quarantine = LineQuarantine(rset.path.parent, rset.path.name, file_mode=file_mode)
+        like = [*reversed(rset.existing()), lock_path_for(rset.path)]  # new files: the set's owner
         temps: list[Path] = []
         out: BinaryIO | None = None
         written = 0
@@ -443,7 +504,7 @@ def compact_set(
                         _finish_temp(out)
                     tmp = temp_path_for(rset.path, "compact")
                     temps.append(tmp)
-                    out = create_exclusive(tmp, file_mode)
+                    out = create_exclusive(tmp, file_mode, like=like)
                     filled = 0
                 out.write(line)
                 filled += len(line)
@@ -451,7 +512,7 @@ def compact_set(
             if out is None:  # nothing retained: the new set is one empty active file
                 tmp = temp_path_for(rset.path, "compact")
                 temps.append(tmp)
-                out = create_exclusive(tmp, file_mode)
+                out = create_exclusive(tmp, file_mode, like=like)
             _finish_temp(out)
             out = None
             if len(temps) > rset.max_files:
@@ -477,7 +538,7 @@ def _merge_oldest(store: Path, temps: list[Path], n: int, file_mode: int) -> lis
     """Concatenate the ``n`` oldest temps into one (fsynced) temp; returns the new list."""
     merged = temp_path_for(store, "compact")
     try:
-        with create_exclusive(merged, file_mode) as out:
+        with create_exclusive(merged, file_mode, like=temps[:1]) as out:
             for t in temps[:n]:
                 with open(t, "rb") as src:
                     shutil.copyfileobj(src, out, 1024 * 1024)

@@ -142,8 +142,7 @@ def _prometheus(ctx: Context) -> int:
         except OSError as exc:
             raise OperationalError(f"cannot write {target}: {exc.strerror or exc}") from exc
         return EXIT_OK
-    ctx.out.stdout.write(prometheus.render_registry(registry))
-    ctx.out.stdout.flush()
+    ctx.out.write(prometheus.render_registry(registry).removesuffix("\n"))  # secrets masked
     return EXIT_OK
 
 

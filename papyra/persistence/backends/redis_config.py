@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 import urllib.parse
 from dataclasses import dataclass, fields
 from types import ModuleType
@@ -22,6 +23,9 @@ __all__ = [
     "import_redis",
     "redact_url",
     "resolve_kind",
+    "scrub",
+    "split_userinfo",
+    "url_secrets",
 ]
 
 #: The three stream suffixes (one stream per record kind).
@@ -57,40 +61,93 @@ def resolve_kind(kind: str) -> StreamKind:
     )
 
 
+#: Characters RFC 3986 allows unencoded in a URL's user information (unreserved, sub-delims, ":").
+_USERINFO_CHARS = frozenset(string.ascii_letters + string.digits + "-._~!$&'()*+,;=:%")
+_PCT_OK = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+AMBIGUOUS_USERINFO = (
+    "the user:password part of the Redis URL cannot be parsed unambiguously: percent-encode "
+    "special characters in the password (for example '/' as %2F, '@' as %40, '#' as %23, "
+    "'?' as %3F, '%' as %25, a space as %20)"
+)
+
+
+def split_userinfo(url: str) -> tuple[str, str | None, str]:
+    """``(scheme "://", userinfo or None, the rest)`` of ``url``, parsed strictly.
+
+    The user information is what precedes the ``@`` of the authority (the part before the first
+    ``/``, ``?`` or ``#``), which must be the only ``@`` of the whole URL; it may hold only the
+    characters RFC 3986 allows there, ``%`` only as a ``%XX`` escape. Raises
+    :class:`ConfigurationError` — without echoing the URL — when that cannot be decided (an
+    unescaped ``/ ? # @``, a space, …). O(len(url)).
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
+        if "@" in url:
+            raise ConfigurationError(AMBIGUOUS_USERINFO)
+        return url, None, ""
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    at = rest.find("@")
+    if at < 0:
+        return head + sep, None, rest
+    if at >= end or "@" in rest[at + 1 :]:  # "@" in a password, or a password cut by "/ ? #"
+        raise ConfigurationError(AMBIGUOUS_USERINFO)
+    userinfo = rest[:at]
+    if not set(userinfo) <= _USERINFO_CHARS or _PCT_OK.search(userinfo):
+        raise ConfigurationError(AMBIGUOUS_USERINFO)
+    return head + sep, userinfo, rest[at + 1 :]
+
+
+def _mask_query(rest: str) -> str:
+    """``rest`` (host, path, query, fragment) with secret query parameters masked."""
+    base, qmark, query = rest.partition("?")
+    if not qmark:
+        return rest
+    query, hash_, fragment = query.partition("#")
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    masked = urllib.parse.urlencode(
+        [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
+    )
+    return f"{base}?{masked}{hash_}{fragment}"
+
+
 def redact_url(url: str) -> str:
-    """``url`` with any password (userinfo or query parameter) replaced by ``***``."""
+    """``url`` with its password (user information, secret query parameters) replaced by ``***``.
+
+    Fails closed: when the user information cannot be parsed unambiguously
+    (:func:`split_userinfo`), everything between ``://`` and the last ``@`` is masked, and a
+    string that is not a URL at all is masked whole when it holds an ``@``. O(len(url)).
+    """
     try:
-        parts = urllib.parse.urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, host = netloc.rsplit("@", 1)
-            user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
-            # "redis://secret@host" (no colon) puts the password in the user slot for redis-py.
-            netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
-        query = parts.query
-        if query:
-            pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
-            query = urllib.parse.urlencode(
-                [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
-            )
-        return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except Exception:
-        return re.sub(r"//[^/@]*@", "//***@", url.split("?", 1)[0])
+        head, userinfo, rest = split_userinfo(url)
+    except ConfigurationError:
+        head, sep, tail = url.partition("://")
+        return f"{head}{sep}***@{_mask_query(tail.rsplit('@', 1)[1])}" if sep else "***"
+    if userinfo is None:
+        return head + _mask_query(rest)
+    # "redis://secret@host" (no colon) puts the password in the user slot for redis-py.
+    shown = f"{userinfo.split(':', 1)[0]}:***" if ":" in userinfo else "***"
+    return f"{head}{shown}@{_mask_query(rest)}"
 
 
 def url_secrets(url: str) -> tuple[str, ...]:
-    """Every secret string in ``url`` (raw and percent-decoded), longest first."""
+    """Every secret string in ``url`` (raw and percent-decoded), longest first; for a URL that
+    cannot be parsed, the whole candidate user information (up to the last ``@``), what follows
+    its first ``:`` and its pieces of 4 characters or more (fails closed)."""
     found: set[str] = set()
     try:
-        parts = urllib.parse.urlsplit(url)
-        if "@" in parts.netloc:
-            userinfo = parts.netloc.rsplit("@", 1)[0]
-            found.add(userinfo.split(":", 1)[1] if ":" in userinfo else userinfo)
-        for k, v in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
-            if k.lower() in _SECRET_QUERY_KEYS:
-                found.add(v)
-    except Exception:
-        pass
+        _, userinfo, rest = split_userinfo(url)
+    except ConfigurationError:
+        candidate = url.partition("://")[2].rpartition("@")[0] or url
+        pieces = (candidate.partition(":")[2], *re.split(r"[/?#@:]", candidate))
+        found |= {candidate, *(p for p in pieces if len(p) >= 4)}
+        userinfo, rest = None, ""
+    if userinfo is not None:
+        found.add(userinfo.split(":", 1)[1] if ":" in userinfo else userinfo)
+    query = rest.partition("?")[2].partition("#")[0]
+    for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if k.lower() in _SECRET_QUERY_KEYS:
+            found.add(v)
     found |= {urllib.parse.unquote(s) for s in found}
     return tuple(sorted((s for s in found if s), key=len, reverse=True))
 
@@ -116,7 +173,10 @@ class RedisStreamsConfig:
     """Where and how the Redis Streams backend stores records.
 
     * ``url`` — ``redis://[[user]:password@]host:port/db``, ``rediss://`` for TLS, or
-      ``unix://``. The password is never shown by ``repr``, ``describe()``, logs or errors.
+      ``unix://``. The password is never shown by ``repr``, ``describe()``, logs or errors. A
+      password holding ``/ ? # @``, a space or another character a URL does not allow there must
+      be percent-encoded; otherwise :class:`~papyra.exceptions.ConfigurationError` (which never
+      echoes the URL).
     * ``prefix``/``system_id`` — streams are ``{prefix}:{system_id}:events|audits|dead_letters``.
     * ``approx_trim`` — retention trims on write with ``MAXLEN ~``/``MINID ~`` (cheap, may keep a
       few extra entries); ``False`` trims exactly. ``compact()`` is always exact.
@@ -151,10 +211,10 @@ class RedisStreamsConfig:
     client_name: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.url, str) or urllib.parse.urlsplit(self.url).scheme not in _SCHEMES:
-            raise ConfigurationError(
-                f"url must start with redis://, rediss:// or unix://, got {redact_url(str(self.url))!r}"
-            )
+        if not isinstance(self.url, str) or self.url.partition("://")[0] not in _SCHEMES:
+            shown = redact_url(self.url) if isinstance(self.url, str) else type(self.url).__name__
+            raise ConfigurationError(f"url must start with redis://, rediss:// or unix://, got {shown!r}")
+        split_userinfo(self.url)  # ConfigurationError (never echoing the URL) when ambiguous
         for name in ("prefix", "system_id"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or any(c.isspace() for c in value):

@@ -161,8 +161,9 @@ class RotatingFilePersistence(JsonFilePersistence):
     # ------------------------------------------------------------------ writer / swap
 
     def _make_sink(self) -> FileSink:
+        newest_rotated = (self._set.member(1),)  # a new active file copies its owner and mode
         return RotatingSink(
-            AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics),
+            AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics, like=newest_rotated),
             BatchLock(self._path, file_mode=self._file_mode),
             self._set,
             durable=self._fsync != "never",
