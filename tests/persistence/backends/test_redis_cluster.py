@@ -1,0 +1,188 @@
+"""Redis Streams backend on a real 3-primary Redis Cluster (``cluster=True``)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+from papyra.persistence.models import PersistedEvent, PersistenceRecoveryConfig, PersistenceRecoveryMode
+from papyra.persistence.retention import RetentionPolicy
+from tests.support.redis_topologies import RedisClusterNodes, kill_hard, redis_cluster
+
+__all__ = ["redis_cluster"]
+
+pytestmark = [pytest.mark.redis, pytest.mark.slow]
+
+
+def ev(i: int, system: str = "local") -> PersistedEvent:
+    return PersistedEvent(
+        system_id=system, actor_address=f"{system}:{i}", event_type="E", payload={"i": i}, timestamp=float(i)
+    )
+
+
+@pytest.fixture
+def on_cluster(redis_cluster: RedisClusterNodes) -> Iterator[Any]:
+    """Factory of cluster backends with a unique prefix; all closed at teardown."""
+    made: list[RedisStreamsPersistence] = []
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+
+    def make(system_id: str = "local", **settings: Any) -> RedisStreamsPersistence:
+        retention = settings.pop("retention_policy", None)
+        settings.setdefault("socket_timeout", 2.0)
+        settings.setdefault("close_timeout", 5.0)
+        config = RedisStreamsConfig(
+            url=redis_cluster.url, cluster=True, prefix=prefix, system_id=system_id, **settings
+        )
+        backend = RedisStreamsPersistence(config, retention_policy=retention)
+        made.append(backend)
+        return backend
+
+    yield make
+    for backend in made:
+        backend.close()
+
+
+def cluster_client(cluster: RedisClusterNodes) -> Any:
+    from redis.cluster import RedisCluster
+
+    return RedisCluster.from_url(cluster.url, protocol=2)
+
+
+def test_several_systems_write_concurrently_and_read_back_in_order(
+    on_cluster: Any, redis_cluster: Any
+) -> None:
+    systems = [f"sys{n}" for n in range(8)]
+    backends = [on_cluster(s, max_batch=50) for s in systems]
+    errors: list[BaseException] = []
+
+    def write(backend: RedisStreamsPersistence, system: str) -> None:
+        try:
+            for i in range(300):
+                backend.record_event(ev(i, system))
+            assert backend.flush(10)
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(b, s)) for b, s in zip(backends, systems, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    client = cluster_client(redis_cluster)
+    try:
+        nodes = {client.get_node_from_key(b.stream_key("events")).name for b in backends}
+        assert len(nodes) > 1  # the streams really are spread over several shards
+    finally:
+        client.close()
+    for backend, system in zip(backends, systems, strict=True):
+        events = backend.list_events()
+        assert [e.payload["i"] for e in events] == list(range(300))
+        assert {e.system_id for e in events} == {system}
+        assert [e.payload["i"] for e in backend.list_events(limit=5)] == list(range(295, 300))
+
+
+def test_batch_with_every_record_kind_spans_slots(on_cluster: Any) -> None:
+    from papyra.persistence.models import PersistedAudit, PersistedDeadLetter
+
+    b = on_cluster()
+    for i in range(50):
+        b.record_event(ev(i))
+        b.record_audit(PersistedAudit(system_id="local", timestamp=float(i), total_actors=i))
+        b.record_dead_letter(
+            PersistedDeadLetter(
+                system_id="local", target="local:x", message_type="M", payload=i, timestamp=float(i)
+            )
+        )
+    assert b.flush(10)
+    assert [a.total_actors for a in b.list_audits()] == list(range(50))
+    assert [d.payload for d in b.list_dead_letters()] == list(range(50))
+    assert len(b.list_events()) == 50
+
+
+def test_consumer_groups_on_a_cluster(on_cluster: Any, redis_cluster: Any) -> None:
+    b = on_cluster(max_deliveries=1)
+    for i in range(10):
+        b.record_event(ev(i))
+    assert b.flush(10)
+    assert b.ensure_consumer_group("events", "g") is True
+    first = b.consume("events", "g", "c1", count=4, block_ms=None)
+    assert [e.record.payload["i"] for e in first] == [0, 1, 2, 3]
+    assert b.pending("events", "g").count == 4
+    assert b.ack("events", "g", first.ids[:2]) == 2
+    # redelivery beyond max_deliveries moves the entry to the dead-letter stream (another slot)
+    claimed = b.autoclaim("events", "g", "c2", 0)
+    assert claimed.ids == () and len(claimed.dead_lettered) == 2
+    client = cluster_client(redis_cluster)
+    try:
+        dlq = client.xrange(b.config.dead_letter_key("events"))
+        assert [f[b"id"].decode() for _, f in dlq] == list(first.ids[2:])
+        # a malformed entry is quarantined (another slot again) and acked
+        bad = client.xadd(b.stream_key("events"), {"data": "{broken"}).decode()
+    finally:
+        client.close()
+    rest = b.consume("events", "g", "c1", count=20, block_ms=None)
+    assert [e.record.payload["i"] for e in rest] == list(range(4, 10))
+    assert [q.id for q in rest.quarantined] == [bad]
+    assert b.ack("events", "g", rest.ids) == 6
+    assert b.pending("events", "g").count == 0
+
+
+def test_scan_recover_compact_on_a_cluster(on_cluster: Any, redis_cluster: Any) -> None:
+    b = on_cluster(retention_policy=RetentionPolicy(max_records=20))
+    for i in range(100):
+        b.record_event(ev(i))
+    assert b.flush(10)
+    client = cluster_client(redis_cluster)
+    try:
+        client.xadd(b.stream_key("events"), {"data": "not json"})
+    finally:
+        client.close()
+    assert len(b.scan().anomalies) == 1
+    report = b.recover(PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.QUARANTINE))
+    assert report is not None
+    assert b.scan().anomalies == ()
+    b.compact()
+    assert [e.payload["i"] for e in b.list_events()] == list(range(80, 100))
+
+
+def test_cluster_node_killed_and_restarted_loses_no_acknowledged_record(
+    on_cluster: Any, redis_cluster: Any
+) -> None:
+    systems = [f"k{n}" for n in range(6)]
+    backends = [on_cluster(s) for s in systems]
+    client = cluster_client(redis_cluster)
+    try:
+        victim_name = client.get_node_from_key(backends[0].stream_key("events")).name
+    finally:
+        client.close()
+    victim = next(n for n in redis_cluster.nodes if f"127.0.0.1:{n.port}" == victim_name)
+    for b, s in zip(backends, systems, strict=True):
+        for i in range(100):
+            b.record_event(ev(i, s))
+        assert b.flush(10)
+    kill_hard(victim)
+    try:
+        for b, s in zip(backends, systems, strict=True):  # accepted while a shard is down: buffered in order
+            for i in range(100, 200):
+                b.record_event(ev(i, s))
+        assert backends[0].flush(0.5) is False
+        assert backends[0].reachable is False
+    finally:
+        victim.start()
+    redis_cluster.wait_ok()
+    for b, s in zip(backends, systems, strict=True):
+        assert b.flush(30)
+        assert [e.payload["i"] for e in b.list_events()] == list(range(200)), s
+
+
+def test_min_replicas_ack_without_replicas_is_never_acknowledged(on_cluster: Any) -> None:
+    b = on_cluster(min_replicas_ack=1, replica_ack_timeout=0.05)
+    b.record_event(ev(1))
+    assert b.flush(0.5) is False  # the primaries have no replica: WAIT confirms 0
+    assert b.buffered == 1 and b.reachable is False
