@@ -17,7 +17,15 @@ import pytest
 from tests.support.redis_server import RedisServer, require_redis_binary
 from tests.support.waiting import wait_until
 
-__all__ = ["RedisClusterNodes", "SentinelServer", "SentinelSetup", "kill_hard", "redis_cluster"]
+__all__ = [
+    "RedisClusterNodes",
+    "SentinelServer",
+    "SentinelSetup",
+    "kill_hard",
+    "redis_cluster",
+    "sentinel_setup",
+    "wait_replica_in_sync",
+]
 
 SERVICE = "mymaster"
 
@@ -53,6 +61,14 @@ def _info_field(port: int, command: str, field: str) -> str | None:
         if line.startswith(f"{field}:"):
             return line.split(":", 1)[1].strip()
     return None
+
+
+def wait_replica_in_sync(replica: RedisServer, timeout: float = 30.0) -> None:
+    """Until ``replica`` reports ``master_link_status:up`` (initial sync done)."""
+    wait_until(
+        lambda: _info_field(replica.port, "INFO replication", "master_link_status") == "up",
+        timeout=timeout, what="the replica in sync",
+    )
 
 
 def kill_hard(server: RedisServer) -> None:
@@ -158,10 +174,7 @@ class SentinelSetup:
     def start(self) -> SentinelSetup:
         self.primary.start()
         self.replica.start()
-        wait_until(
-            lambda: _info_field(self.replica.port, "INFO replication", "master_link_status") == "up",
-            timeout=30, what="the replica in sync",
-        )
+        wait_replica_in_sync(self.replica)
         for sentinel in self.sentinels:
             sentinel.start()
 
