@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.redis_server import RedisServer, require_redis_binary
+from tests.support.redis_server import RedisServer, _free_port, require_redis_binary
 from tests.support.waiting import wait_until
 
 __all__ = [
@@ -78,6 +78,14 @@ def kill_hard(server: RedisServer) -> None:
     server.stop()
 
 
+def _cluster_ports() -> tuple[int, int]:
+    """A free client port Redis accepts for a cluster node (at most 55535) and a free bus port."""
+    while True:
+        port = _free_port()
+        if port <= 55535:
+            return port, _free_port()
+
+
 class RedisClusterNodes:
     """Three cluster primaries (no replicas) holding all 16384 slots; AOF on (``everysec``), so a
     node killed and restarted keeps every write it acknowledged."""
@@ -90,7 +98,10 @@ class RedisClusterNodes:
             "--appendonly", "yes",
             "--appendfsync", "everysec",
         )
-        self.nodes = [RedisServer(binary, extra_args=args) for _ in range(size)]
+        self.nodes = []
+        for _ in range(size):
+            port, bus = _cluster_ports()
+            self.nodes.append(RedisServer(binary, port=port, extra_args=(*args, "--cluster-port", str(bus))))
 
     @property
     def url(self) -> str:

@@ -157,8 +157,9 @@ class BatchWriter:
         try:
             write_batch(client, self._config, commands, done)
         except BaseException:
-            if done:
-                self._retry = (first, {k: n for k, n in seen.items() if k in done or k not in commands})
+            written = {k: n if k in done or k not in commands else skip.get(k, 0) for k, n in seen.items()}
+            if any(written.values()):
+                self._retry = (first, written)
             raise
 
 

@@ -53,10 +53,27 @@ def cluster_client(cluster: RedisClusterNodes) -> Any:
     return RedisCluster.from_url(cluster.url, protocol=2)
 
 
+def spread_systems(cluster: RedisClusterNodes, prefix: str, count: int) -> list[str]:
+    """``count`` system ids whose events streams live on every node of the cluster (similar
+    names hash to nearby slots, so they are chosen, not assumed)."""
+    client = cluster_client(cluster)
+    try:
+        by_node: dict[str, list[str]] = {}
+        for n in range(1000):
+            key = RedisStreamsConfig(prefix=prefix, system_id=f"s{n}").stream_key("events")
+            by_node.setdefault(client.get_node_from_key(key).name, []).append(f"s{n}")
+    finally:
+        client.close()
+    assert len(by_node) == len(cluster.nodes)
+    lists = list(by_node.values())
+    return [lists[i % len(lists)][i // len(lists)] for i in range(count)]
+
+
 def test_several_systems_write_concurrently_and_read_back_in_order(
     on_cluster: Any, redis_cluster: Any
 ) -> None:
-    systems = [f"sys{n}" for n in range(8)]
+    prefix = on_cluster().config.prefix
+    systems = spread_systems(redis_cluster, prefix, 8)
     backends = [on_cluster(s, max_batch=50) for s in systems]
     errors: list[BaseException] = []
 
@@ -74,12 +91,6 @@ def test_several_systems_write_concurrently_and_read_back_in_order(
     for t in threads:
         t.join()
     assert errors == []
-    client = cluster_client(redis_cluster)
-    try:
-        nodes = {client.get_node_from_key(b.stream_key("events")).name for b in backends}
-        assert len(nodes) > 1  # the streams really are spread over several shards
-    finally:
-        client.close()
     for backend, system in zip(backends, systems, strict=True):
         events = backend.list_events()
         assert [e.payload["i"] for e in events] == list(range(300))
@@ -154,23 +165,39 @@ def test_scan_recover_compact_on_a_cluster(on_cluster: Any, redis_cluster: Any) 
 def test_cluster_node_killed_and_restarted_loses_no_acknowledged_record(
     on_cluster: Any, redis_cluster: Any
 ) -> None:
-    systems = [f"k{n}" for n in range(6)]
-    backends = [on_cluster(s) for s in systems]
+    from papyra.persistence.models import PersistedAudit
+
     client = cluster_client(redis_cluster)
     try:
-        victim_name = client.get_node_from_key(backends[0].stream_key("events")).name
+        probe = on_cluster("k0")
+        victim_name = client.get_node_from_key(probe.stream_key("events")).name
+        # systems whose events and audits streams sit on different nodes, one of them the
+        # victim: their batches fail part way, and the retry must not write the other part twice
+        systems = []
+        for n in range(200):
+            config = RedisStreamsConfig(prefix=probe.config.prefix, system_id=f"k{n}")
+            nodes = {client.get_node_from_key(config.stream_key(k)).name for k in ("events", "audits")}
+            if victim_name in nodes and len(nodes) == 2:
+                systems.append(f"k{n}")
+            if len(systems) == 4:
+                break
     finally:
         client.close()
+    assert len(systems) == 4
+    backends = [on_cluster(s) for s in systems]
     victim = next(n for n in redis_cluster.nodes if f"127.0.0.1:{n.port}" == victim_name)
-    for b, s in zip(backends, systems, strict=True):
-        for i in range(100):
-            b.record_event(ev(i, s))
-        assert b.flush(10)
+
+    def write(lo: int, hi: int) -> None:
+        for b, s in zip(backends, systems, strict=True):
+            for i in range(lo, hi):
+                b.record_event(ev(i, s))
+                b.record_audit(PersistedAudit(system_id=s, timestamp=float(i), total_actors=i))
+
+    write(0, 100)
+    assert all(b.flush(10) for b in backends)
     kill_hard(victim)
     try:
-        for b, s in zip(backends, systems, strict=True):  # accepted while a shard is down: buffered in order
-            for i in range(100, 200):
-                b.record_event(ev(i, s))
+        write(100, 200)  # accepted while a shard is down: buffered, in order
         assert backends[0].flush(0.5) is False
         assert backends[0].reachable is False
     finally:
@@ -179,6 +206,7 @@ def test_cluster_node_killed_and_restarted_loses_no_acknowledged_record(
     for b, s in zip(backends, systems, strict=True):
         assert b.flush(30)
         assert [e.payload["i"] for e in b.list_events()] == list(range(200)), s
+        assert [a.total_actors for a in b.list_audits()] == list(range(200)), s
 
 
 def test_min_replicas_ack_without_replicas_is_never_acknowledged(on_cluster: Any) -> None:
