@@ -209,6 +209,42 @@ def test_cluster_node_killed_and_restarted_loses_no_acknowledged_record(
         assert [a.total_actors for a in b.list_audits()] == list(range(200)), s
 
 
+def test_writes_follow_a_slot_moved_to_another_node(on_cluster: Any, redis_cluster: Any) -> None:
+    import redis
+
+    b = on_cluster("moving")
+    for i in range(50):
+        b.record_event(ev(i))
+    assert b.flush(10)
+    key = b.stream_key("events")
+    client = cluster_client(redis_cluster)
+    try:
+        slot = client.keyslot(key)
+        source_port = client.get_node_from_key(key).port
+    finally:
+        client.close()
+    raw = {n.port: redis.Redis(host="127.0.0.1", port=n.port, protocol=2) for n in redis_cluster.nodes}
+    try:
+        ids = {port: r.execute_command("CLUSTER", "MYID").decode() for port, r in raw.items()}
+        target_port = next(p for p in raw if p != source_port)
+        # the slot migration redis-cli --cluster reshard does, for one slot
+        raw[target_port].execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", ids[source_port])
+        raw[source_port].execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", ids[target_port])
+        keys = raw[source_port].execute_command("CLUSTER", "GETKEYSINSLOT", slot, 1000)
+        raw[source_port].execute_command("MIGRATE", "127.0.0.1", target_port, "", 0, 5000, "KEYS", *keys)
+        for r in raw.values():
+            r.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target_port])
+        for i in range(50, 100):  # the client's slot map is stale: MOVED, re-read, retried in order
+            b.record_event(ev(i))
+        assert b.flush(10)
+        assert raw[target_port].xlen(key) == 100
+        assert b.metrics.snapshot()["write_errors"] >= 1  # the MOVED reply was met and retried
+    finally:
+        for r in raw.values():
+            r.close()
+    assert [e.payload["i"] for e in b.list_events()] == list(range(100))
+
+
 def test_min_replicas_ack_without_replicas_is_never_acknowledged(on_cluster: Any) -> None:
     b = on_cluster(min_replicas_ack=1, replica_ack_timeout=0.05)
     b.record_event(ev(1))
