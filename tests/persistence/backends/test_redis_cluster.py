@@ -13,6 +13,7 @@ from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPe
 from papyra.persistence.models import PersistedEvent, PersistenceRecoveryConfig, PersistenceRecoveryMode
 from papyra.persistence.retention import RetentionPolicy
 from tests.support.redis_topologies import RedisClusterNodes, kill_hard, redis_cluster
+from tests.support.waiting import wait_until
 
 __all__ = ["redis_cluster"]
 
@@ -199,7 +200,7 @@ def test_cluster_node_killed_and_restarted_loses_no_acknowledged_record(
     try:
         write(100, 200)  # accepted while a shard is down: buffered, in order
         assert backends[0].flush(0.5) is False
-        assert backends[0].reachable is False
+        wait_until(lambda: not backends[0].reachable, what="the writer retrying")
     finally:
         victim.start()
     redis_cluster.wait_ok()
@@ -249,4 +250,5 @@ def test_min_replicas_ack_without_replicas_is_never_acknowledged(on_cluster: Any
     b = on_cluster(min_replicas_ack=1, replica_ack_timeout=0.05)
     b.record_event(ev(1))
     assert b.flush(0.5) is False  # the primaries have no replica: WAIT confirms 0
-    assert b.buffered == 1 and b.reachable is False
+    wait_until(lambda: not b.reachable, what="the writer retrying")
+    assert b.metrics.snapshot()["records_written"] == 0
