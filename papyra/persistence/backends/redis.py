@@ -129,7 +129,9 @@ class _StreamSink:
 
 
 class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, PersistenceBackend):
-    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O.
+    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O (except
+    with ``cluster=True``: the client reads the slot map, one round trip, and raises
+    :class:`~papyra.exceptions.BackendUnavailable` when no node answers).
 
     Costs (no file locks, no fsync — durability is the server's AOF/RDB setting; every network
     call is bounded by ``socket_timeout``; "visibility wait" = reads first wait until this

@@ -247,8 +247,29 @@ def test_writes_follow_a_slot_moved_to_another_node(on_cluster: Any, redis_clust
 
 
 def test_min_replicas_ack_without_replicas_is_never_acknowledged(on_cluster: Any) -> None:
-    b = on_cluster(min_replicas_ack=1, replica_ack_timeout=0.05)
+    b = on_cluster(min_replicas_ack=1, replica_ack_timeout=0.05, close_timeout=0.2)
     b.record_event(ev(1))
     assert b.flush(0.5) is False  # the primaries have no replica: WAIT confirms 0
     wait_until(lambda: not b.reachable, what="the writer retrying")
     assert b.metrics.snapshot()["records_written"] == 0
+
+
+def test_cli_copies_into_a_cluster_and_reads_it_back(tmp_path: Any, redis_cluster: Any) -> None:
+    from tests.cli.conftest import invoke
+    from tests.persistence.test_copy_store import earlier_release_file
+
+    source = earlier_release_file(tmp_path / "legacy.ndjson")
+    prefix = f"cli{uuid.uuid4().hex[:8]}"
+    spec = f"{redis_cluster.url}?prefix={prefix}&system_id=legacy&cluster=1"
+    copied = invoke("persistence", "copy", "--from", str(source), "--to", spec)
+    assert copied.code == 0, copied.err
+    assert "Verified" in copied.out
+    env = {"PAPYRA_REDIS_URL": redis_cluster.url, "PAPYRA_REDIS_CLUSTER": "1", "PAPYRA_PREFIX": prefix}
+    listed = invoke("inspect", "events", "--system-id", "legacy", "--format", "ndjson", env=env)
+    assert listed.code == 0, listed.err
+    assert len(listed.out.splitlines()) == 30
+    flagged = invoke(
+        "inspect", "dead-letters", "--redis-url", redis_cluster.url, "--redis-cluster",
+        "--prefix", prefix, "--system-id", "legacy", "--format", "ndjson",
+    )
+    assert flagged.code == 0 and len(flagged.out.splitlines()) == 5

@@ -86,7 +86,26 @@ def test_failover_keeps_every_record_acknowledged_with_min_replicas_ack(
     assert first_seen == sorted(first_seen)
 
 
+def test_cli_reads_through_a_sentinel_url(sentinel_setup: SentinelSetup) -> None:
+    from tests.cli.conftest import invoke
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    backend = RedisStreamsPersistence(RedisStreamsConfig(url=sentinel_setup.url, prefix=prefix))
+    try:
+        for i in range(3):
+            backend.record_event(ev(i))
+        assert backend.flush(10)
+    finally:
+        backend.close()
+    args = ("--redis-url", sentinel_setup.url, "--prefix", prefix, "--format", "ndjson")
+    result = invoke("inspect", "events", *args)
+    assert result.code == 0, result.err
+    assert len(result.out.splitlines()) == 3
+
+
 def test_min_replicas_ack_waits_for_a_replica_to_confirm(private_redis: RedisServer) -> None:
+    import redis
+
     backend = RedisStreamsPersistence(
         RedisStreamsConfig(
             url=private_redis.url,
@@ -102,6 +121,9 @@ def test_min_replicas_ack_waits_for_a_replica_to_confirm(private_redis: RedisSer
         assert backend.flush(0.5) is False  # no replica: never acknowledged
         wait_until(lambda: not backend.reachable, what="the writer retrying")
         assert backend.metrics.snapshot()["records_written"] == 0
+        primary = redis.Redis.from_url(private_redis.url)
+        primary.config_set("repl-diskless-sync-delay", 0)  # start the sync now, not in 5 s
+        primary.close()
         replica.start()
         wait_replica_in_sync(replica)
         assert backend.flush(30) is True
