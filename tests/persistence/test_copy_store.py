@@ -163,3 +163,32 @@ def test_target_that_drops_records_fails_verification(redis_server: RedisServer)
     finally:
         source.close()
         target.close()
+
+
+def test_copy_memory_does_not_grow_with_the_store(tmp_path: Path) -> None:
+    import tracemalloc
+
+    source = JsonFilePersistence(tmp_path / "big.ndjson", fsync="never")
+    peaks = []
+    written = 0
+    try:
+        for size in (4_000, 16_000):
+            for i in range(written, size):
+                payload = {"i": i, "pad": "x" * 100}
+                event = PersistedEvent(actor_address=f"a:{i}", event_type="E", payload=payload, timestamp=float(i))
+                source.record_event(event)
+            written = size
+            assert source.flush(30)
+            target = JsonFilePersistence(tmp_path / f"copy-{size}.ndjson", fsync="never")
+            try:
+                tracemalloc.start()
+                try:
+                    assert copy_store(source, target, chunk_size=500).total == size
+                    peaks.append(tracemalloc.get_traced_memory()[1])
+                finally:
+                    tracemalloc.stop()
+            finally:
+                target.close()
+    finally:
+        source.close()
+    assert peaks[1] < peaks[0] * 1.5  # 4x the records, about the same peak: streamed, not loaded
