@@ -175,8 +175,8 @@ def test_copy_memory_does_not_grow_with_the_store(tmp_path: Path) -> None:
         for size in (4_000, 16_000):
             for i in range(written, size):
                 payload = {"i": i, "pad": "x" * 100}
-                event = PersistedEvent(actor_address=f"a:{i}", event_type="E", payload=payload, timestamp=float(i))
-                source.record_event(event)
+                source.record_event(PersistedEvent(actor_address=f"a:{i}", event_type="E", payload=payload,
+                                                   timestamp=float(i)))
             written = size
             assert source.flush(30)
             target = JsonFilePersistence(tmp_path / f"copy-{size}.ndjson", fsync="never")
