@@ -86,7 +86,9 @@ def build_client(config: RedisStreamsConfig, redis: ModuleType, **options: Any) 
         else:
             parsed = redis.connection.parse_url(config.url)
             password, db = parsed.get("password"), parsed.get("db", 0)
-        sentinel_options = {k: v for k, v in options.items() if k.startswith("socket_")}
+        # the sentinels are asked with the same timeouts and retry (redis-py's default retry
+        # backs off for seconds, which would hold up close() while no sentinel answers)
+        sentinel_options = {k: v for k, v in options.items() if k.startswith("socket_") or k == "retry"}
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             list(config.sentinels), sentinel_kwargs=sentinel_options, **options
         )

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from papyra.exceptions import ConfigurationError
+from papyra.exceptions import BackendUnavailable, ConfigurationError
 from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
 from papyra.persistence.codec import decode_record
 from papyra.persistence.models import PersistedEvent
@@ -155,3 +155,25 @@ def test_sentinel_url_and_settings_are_validated() -> None:
         with pytest.raises(ConfigurationError) as info:
             RedisStreamsConfig(**bad)
         assert "pw-xyz" not in str(info.value)
+
+
+def test_unreachable_sentinels_and_cluster_are_reported_without_the_password() -> None:
+    from tests.support.redis_server import _free_port
+
+    port = _free_port()  # nothing listens there
+    url = f"redis+sentinel://:pw-hidden-9@127.0.0.1:{port}/mymaster/0"
+    fast = {"socket_timeout": 0.5, "flush_timeout": 1.0, "close_timeout": 0.1}
+    backend = RedisStreamsPersistence(RedisStreamsConfig(url=url, **fast))
+    try:
+        backend.record_event(ev(1))
+        assert backend.flush(0.3) is False  # buffered, not lost
+        with pytest.raises(BackendUnavailable) as info:
+            backend.list_audits()
+        assert "pw-hidden-9" not in str(info.value) and "***" in str(info.value)
+    finally:
+        backend.close()
+    with pytest.raises(BackendUnavailable) as info:
+        RedisStreamsPersistence(
+            RedisStreamsConfig(url=f"redis://:pw-hidden-9@127.0.0.1:{port}/0", cluster=True, **fast)
+        )
+    assert "pw-hidden-9" not in str(info.value)
