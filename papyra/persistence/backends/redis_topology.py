@@ -33,7 +33,12 @@ from papyra.persistence.backends.redis_config import RedisStreamsConfig, parse_s
 __all__ = [
     "BatchWriter",
     "ReplicaAckError",
-    "build_client", "interrupt", "ordered_steps", "unavailable_errors", "write_batch"]
+    "build_client",
+    "interrupt",
+    "ordered_steps",
+    "unavailable_errors",
+    "write_batch",
+]
 
 #: A stream command without its key: ``("XADD", "*", "data", b"...")`` for ``XADD key * data ...``.
 Command = tuple[Any, ...]
