@@ -87,10 +87,12 @@ def _cluster_ports() -> tuple[int, int]:
 
 
 class RedisClusterNodes:
-    """Three cluster primaries (no replicas) holding all 16384 slots; AOF on (``everysec``), so a
-    node killed and restarted keeps every write it acknowledged."""
+    """``size`` cluster primaries (3) holding all 16384 slots, each with ``replicas`` replicas
+    (none by default); AOF on (``everysec``), so a node killed and restarted keeps every write it
+    acknowledged."""
 
-    def __init__(self, binary: str, *, size: int = 3) -> None:
+    def __init__(self, binary: str, *, size: int = 3, replicas: int = 0) -> None:
+        self.replicas = replicas
         args = (
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
@@ -99,7 +101,7 @@ class RedisClusterNodes:
             "--appendfsync", "everysec",
         )
         self.nodes = []
-        for _ in range(size):
+        for _ in range(size * (1 + replicas)):
             port, bus = _cluster_ports()
             self.nodes.append(RedisServer(binary, port=port, extra_args=(*args, "--cluster-port", str(bus))))
 
@@ -114,12 +116,21 @@ class RedisClusterNodes:
         cli = os.path.join(os.path.dirname(self.nodes[0].binary), "redis-cli")
         subprocess.run(
             [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in self.nodes),
-             "--cluster-replicas", "0", "--cluster-yes"],
+             "--cluster-replicas", str(self.replicas), "--cluster-yes"],
             check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             timeout=60,
         )
         self.wait_ok()
+        for node in self.nodes:
+            if _info_field(node.port, "INFO replication", "role") == "slave":
+                wait_replica_in_sync(node)
         return self
+
+    def replica_of(self, port: int) -> RedisServer:
+        """The (first) replica of the primary on ``port``."""
+        return next(
+            n for n in self.nodes if _info_field(n.port, "INFO replication", "master_port") == str(port)
+        )
 
     def wait_ok(self, timeout: float = 30.0) -> None:
         """Until every node reports ``cluster_state:ok`` and knows every node."""

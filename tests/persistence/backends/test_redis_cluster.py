@@ -65,7 +65,7 @@ def spread_systems(cluster: RedisClusterNodes, prefix: str, count: int) -> list[
             by_node.setdefault(client.get_node_from_key(key).name, []).append(f"s{n}")
     finally:
         client.close()
-    assert len(by_node) == len(cluster.nodes)
+    assert len(by_node) == len(cluster.nodes) // (1 + cluster.replicas)  # every primary
     lists = list(by_node.values())
     return [lists[i % len(lists)][i // len(lists)] for i in range(count)]
 
@@ -252,6 +252,42 @@ def test_min_replicas_ack_without_replicas_is_never_acknowledged(on_cluster: Any
     assert b.flush(0.5) is False  # the primaries have no replica: WAIT confirms 0
     wait_until(lambda: not b.reachable, what="the writer retrying")
     assert b.metrics.snapshot()["records_written"] == 0
+
+
+def test_min_replicas_ack_on_a_cluster_with_replicas_is_on_every_shards_replica() -> None:
+    import redis
+
+    from tests.support.redis_server import require_redis_binary
+
+    cluster = RedisClusterNodes(require_redis_binary(), replicas=1)
+    try:
+        cluster.start()
+        settings = {"url": cluster.url, "cluster": True, "min_replicas_ack": 1, "replica_ack_timeout": 5.0}
+        systems = spread_systems(cluster, "papyra", 6)
+        backends = [RedisStreamsPersistence(RedisStreamsConfig(system_id=s, **settings)) for s in systems]
+        try:
+            for b, s in zip(backends, systems, strict=True):
+                for i in range(50):
+                    b.record_event(ev(i, s))
+            assert all(b.flush(30) for b in backends)  # every shard's replica confirmed
+            client = cluster_client(cluster)
+            try:
+                for b in backends:
+                    key = b.stream_key("events")
+                    replica = cluster.replica_of(client.get_node_from_key(key).port)
+                    raw = redis.Redis(host="127.0.0.1", port=replica.port, protocol=2)
+                    try:
+                        raw.execute_command("READONLY")
+                        assert raw.xlen(key) == 50
+                    finally:
+                        raw.close()
+            finally:
+                client.close()
+        finally:
+            for b in backends:
+                b.close()
+    finally:
+        cluster.cleanup()
 
 
 def test_cli_copies_into_a_cluster_and_reads_it_back(tmp_path: Any, redis_cluster: Any) -> None:
