@@ -87,7 +87,7 @@ def build_parser() -> PapyraArgumentParser:
         return parser
 
     # persistence
-    _, sub = group("persistence", "Persistence maintenance: scan, recover, compact, inspect, startup check.")
+    _, sub = group("persistence", "Persistence maintenance: scan, recover, compact, inspect, startup check, copy.")
     leaf(
         sub,
         "persistence",
@@ -138,11 +138,19 @@ def build_parser() -> PapyraArgumentParser:
     )
     startup_options(p, mode_default="fail_on_anomaly")
     copy_help = "Copy every record to another store (any backends), then verify counts and digest."
-    p = sub.add_parser("copy", help=copy_help, description=copy_help)
+    p = sub.add_parser(
+        "copy",
+        help=copy_help,
+        description=copy_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="SPEC: a redis URL (redis://, rediss://, unix://,\n"
+        "redis+sentinel://h1:p1,h2:p2/service/db) with ?prefix=P&system_id=S&cluster=1,\n"
+        "json:PATH, rotating:PATH[?max_bytes=N&max_files=N], or PATH.",
+    )
     p.set_defaults(
         handler="papyra.cli.commands.copy:copy", command_name="persistence copy", group_parser=None
     )
-    p.add_argument("--from", dest="source", required=True, metavar="SPEC", help="source store (see docs)")
+    p.add_argument("--from", dest="source", required=True, metavar="SPEC", help="source store (see below)")
     p.add_argument("--to", dest="target", required=True, metavar="SPEC", help="target store")
     p.add_argument("--append", action="store_true", help="allow a target that already holds records")
     p.add_argument("--dry-run", action="store_true", help="read and digest the source, write nothing")
