@@ -87,7 +87,9 @@ def build_parser() -> PapyraArgumentParser:
         return parser
 
     # persistence
-    _, sub = group("persistence", "Persistence maintenance: scan, recover, compact, inspect, startup check, copy.")
+    _, sub = group(
+        "persistence", "Persistence maintenance: scan, recover, compact, inspect, startup check, copy."
+    )
     leaf(
         sub,
         "persistence",
