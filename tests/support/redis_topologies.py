@@ -30,17 +30,11 @@ __all__ = [
 SERVICE = "mymaster"
 
 
-def _client(port: int) -> Any:
-    import redis
-
-    return redis.Redis(host="127.0.0.1", port=port, protocol=2, socket_timeout=2.0)
-
-
-def _query(port: int, *command: Any) -> Any:
+def _query(port: int, *command: Any, password: str | None = None) -> Any:
     """One command to the server on ``port``; None when it does not answer (yet)."""
     import redis
 
-    client = _client(port)
+    client = redis.Redis(host="127.0.0.1", port=port, password=password, protocol=2, socket_timeout=2.0)
     try:
         return client.execute_command(*command)
     except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError):
@@ -49,8 +43,8 @@ def _query(port: int, *command: Any) -> Any:
         client.close()
 
 
-def _info_field(port: int, command: str, field: str) -> str | None:
-    reply = _query(port, *command.split())
+def _info_field(port: int, command: str, field: str, password: str | None = None) -> str | None:
+    reply = _query(port, *command.split(), password=password)
     if reply is None:
         return None
     if isinstance(reply, dict):  # INFO and CLUSTER INFO are parsed by redis-py
@@ -66,7 +60,7 @@ def _info_field(port: int, command: str, field: str) -> str | None:
 def wait_replica_in_sync(replica: RedisServer, timeout: float = 30.0) -> None:
     """Until ``replica`` reports ``master_link_status:up`` (initial sync done)."""
     wait_until(
-        lambda: _info_field(replica.port, "INFO replication", "master_link_status") == "up",
+        lambda: _info_field(replica.port, "INFO replication", "master_link_status", replica.password) == "up",
         timeout=timeout, what="the replica in sync",
     )
 
@@ -152,11 +146,12 @@ class RedisClusterNodes:
 
 class SentinelServer(RedisServer):
     """``redis-server <conf> --sentinel`` watching ``SERVICE`` on ``primary_port`` (quorum 2,
-    down after 500 ms)."""
+    down after 500 ms), authenticating to the data nodes with ``auth_pass`` if given."""
 
-    def __init__(self, binary: str, primary_port: int) -> None:
+    def __init__(self, binary: str, primary_port: int, auth_pass: str | None = None) -> None:
         super().__init__(binary)
         self.primary_port = primary_port
+        self.auth_pass = auth_pass
         self.conf = os.path.join(self.dir, "sentinel.conf")
 
     def command(self) -> list[str]:
@@ -169,20 +164,24 @@ class SentinelServer(RedisServer):
                     f"sentinel down-after-milliseconds {SERVICE} 500\n"
                     f"sentinel failover-timeout {SERVICE} 5000\n"
                     f"sentinel parallel-syncs {SERVICE} 1\n"
+                    + (f"sentinel auth-pass {SERVICE} {self.auth_pass}\n" if self.auth_pass else "")
                 )
         return [self.binary, self.conf, "--sentinel"]
 
 
 class SentinelSetup:
-    """A primary, one replica and three sentinels (see module docs)."""
+    """A primary, one replica and three sentinels (see module docs); with ``password``, the data
+    nodes require it (sentinels do not)."""
 
-    def __init__(self, binary: str) -> None:
-        fast_sync = ("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
-        self.primary = RedisServer(binary, extra_args=fast_sync)
-        self.replica = RedisServer(
-            binary, extra_args=(*fast_sync, "--replicaof", "127.0.0.1", str(self.primary.port))
-        )
-        self.sentinels = [SentinelServer(binary, self.primary.port) for _ in range(3)]
+    def __init__(self, binary: str, password: str | None = None) -> None:
+        self.password = password
+        fast_sync: tuple[str, ...] = ("--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+        if password:
+            fast_sync += ("--masterauth", password)
+        self.primary = RedisServer(binary, password=password, extra_args=fast_sync)
+        replica_of = ("--replicaof", "127.0.0.1", str(self.primary.port))
+        self.replica = RedisServer(binary, password=password, extra_args=(*fast_sync, *replica_of))
+        self.sentinels = [SentinelServer(binary, self.primary.port, password) for _ in range(3)]
 
     @property
     def addresses(self) -> list[tuple[str, int]]:
@@ -191,7 +190,8 @@ class SentinelSetup:
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+sentinel://{auth}{hosts}/{SERVICE}/0"
 
     def start(self) -> SentinelSetup:
         self.primary.start()
@@ -222,7 +222,7 @@ class SentinelSetup:
                 reply = _query(sentinel.port, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SERVICE)
                 if not reply or int(reply[1]) != port:
                     return False
-            return _info_field(port, "INFO replication", "role") == "master"
+            return _info_field(port, "INFO replication", "role", self.password) == "master"
 
         wait_until(promoted, timeout=timeout, what="the replica promoted by the sentinels")
 

@@ -103,6 +103,29 @@ def test_cli_reads_through_a_sentinel_url(sentinel_setup: SentinelSetup) -> None
     assert len(result.out.splitlines()) == 3
 
 
+def test_sentinel_url_password_reaches_the_data_nodes_and_stays_hidden() -> None:
+    from tests.cli.conftest import invoke
+
+    setup = SentinelSetup(require_redis_binary(), password="pw-Sent1nel-42")
+    try:
+        setup.start()
+        assert "pw-Sent1nel-42" in setup.url
+        prefix = f"t{uuid.uuid4().hex[:10]}"
+        config = RedisStreamsConfig(url=setup.url, prefix=prefix, min_replicas_ack=1)
+        backend = RedisStreamsPersistence(config)
+        try:
+            backend.record_event(ev(7))
+            assert backend.flush(10)
+            assert "pw-Sent1nel-42" not in repr(backend) + str(backend.describe())
+        finally:
+            backend.close()
+        result = invoke("persistence", "inspect", "--redis-url", setup.url, "--prefix", prefix)
+        assert result.code == 0, result.err
+        assert "pw-Sent1nel-42" not in result.out + result.err and "***" in result.out
+    finally:
+        setup.cleanup()
+
+
 def test_min_replicas_ack_waits_for_a_replica_to_confirm(private_redis: RedisServer) -> None:
     import redis
 
