@@ -87,7 +87,9 @@ def build_parser() -> PapyraArgumentParser:
         return parser
 
     # persistence
-    _, sub = group("persistence", "Persistence maintenance: scan, recover, compact, inspect, startup check.")
+    _, sub = group(
+        "persistence", "Persistence maintenance: scan, recover, compact, inspect, startup check, copy."
+    )
     leaf(
         sub,
         "persistence",
@@ -137,6 +139,25 @@ def build_parser() -> PapyraArgumentParser:
         "papyra.cli.commands.persistence:startup_check",
     )
     startup_options(p, mode_default="fail_on_anomaly")
+    copy_help = "Copy every record to another store (any backends), then verify counts and digest."
+    p = sub.add_parser(
+        "copy",
+        help=copy_help,
+        description=copy_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="SPEC: a redis URL (redis://, rediss://, unix://,\n"
+        "redis+sentinel://h1:p1,h2:p2/service/db) with ?prefix=P&system_id=S&cluster=1,\n"
+        "json:PATH, rotating:PATH[?max_bytes=N&max_files=N], or PATH.",
+    )
+    p.set_defaults(
+        handler="papyra.cli.commands.copy:copy", command_name="persistence copy", group_parser=None
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="SPEC", help="source store (see below)")
+    p.add_argument("--to", dest="target", required=True, metavar="SPEC", help="target store")
+    p.add_argument("--append", action="store_true", help="allow a target that already holds records")
+    p.add_argument("--dry-run", action="store_true", help="read and digest the source, write nothing")
+    p.add_argument("--format", default="text", choices=["text", "json"], help="output format")
+    p.add_argument("--debug", default=argparse.SUPPRESS, action="store_true", help="show tracebacks")
 
     # doctor
     _, sub = group(

@@ -33,7 +33,8 @@ exit codes:
 store selection (flags beat environment beat settings):
   --path / PAPYRA_PATH, --backend / PAPYRA_BACKEND (json|rotating|redis),
   --max-bytes / PAPYRA_MAX_BYTES, --max-files / PAPYRA_MAX_FILES,
-  --redis-url / PAPYRA_REDIS_URL, --prefix / PAPYRA_PREFIX, --system-id / PAPYRA_SYSTEM_ID,
+  --redis-url / PAPYRA_REDIS_URL (redis+sentinel:// for Sentinel), --redis-cluster /
+  PAPYRA_REDIS_CLUSTER=1, --prefix / PAPYRA_PREFIX, --system-id / PAPYRA_SYSTEM_ID,
   or PAPYRA_SETTINGS_MODULE (a settings class/object whose `persistence` is a backend).
   Without a backend, a path with numbered siblings (PATH.1, PATH.2, ...) is read as a
   rotating set; --backend json reads only PATH.
@@ -120,7 +121,18 @@ def add_common(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
         metavar="N",
         help="rotating: files in the set (env PAPYRA_MAX_FILES)",
     )
-    store.add_argument("--redis-url", default=s, metavar="URL", help="redis URL (env PAPYRA_REDIS_URL)")
+    store.add_argument(
+        "--redis-url",
+        default=s,
+        metavar="URL",
+        help="redis URL, redis+sentinel://h1:p1,h2:p2/service/db for Sentinel (env PAPYRA_REDIS_URL)",
+    )
+    store.add_argument(
+        "--redis-cluster",
+        default=s,
+        action="store_true",
+        help="the redis URL names a node of a Redis Cluster (env PAPYRA_REDIS_CLUSTER=1)",
+    )
     store.add_argument("--prefix", default=s, help="redis key prefix (env PAPYRA_PREFIX, default papyra)")
     store.add_argument(
         "--system-id", default=s, metavar="ID", help="redis system id (env PAPYRA_SYSTEM_ID, default local)"

@@ -1,4 +1,4 @@
-"""A small progress indicator on stderr for long operations (compaction).
+"""A small progress indicator on stderr for long operations (compaction, copy).
 
 Shown only when stderr is a terminal, and only once the work has taken longer than ``delay``
 seconds; it is erased when the work ends. It runs on one helper thread that is always joined.
@@ -31,6 +31,10 @@ class Progress:
             self.enabled = stream.isatty()
         except (AttributeError, ValueError):
             self.enabled = False
+
+    def update(self, label: str) -> None:
+        """Show ``label`` from the next frame on (e.g. a count of work done). O(1)."""
+        self._label = label
 
     def __enter__(self) -> Progress:
         if self.enabled:

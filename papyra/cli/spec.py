@@ -11,7 +11,8 @@ flag                environment           meaning
 ``--path``          ``PAPYRA_PATH``       NDJSON file (json) or active file (rotating)
 ``--max-bytes``     ``PAPYRA_MAX_BYTES``  rotating: size that triggers rotation
 ``--max-files``     ``PAPYRA_MAX_FILES``  rotating: files in the set, active included
-``--redis-url``     ``PAPYRA_REDIS_URL``  redis: connection URL
+``--redis-url``     ``PAPYRA_REDIS_URL``  redis: connection URL (``redis+sentinel://`` too)
+``--redis-cluster`` ``PAPYRA_REDIS_CLUSTER=1``  redis: the URL names a Cluster node
 ``--prefix``        ``PAPYRA_PREFIX``     redis: key prefix (default ``papyra``)
 ``--system-id``     ``PAPYRA_SYSTEM_ID``  redis: system id (default ``local``)
 ``--lock-timeout``  ``PAPYRA_LOCK_TIMEOUT``  seconds to wait for the store lock (default 10)
@@ -74,6 +75,7 @@ class StoreSpec:
     max_bytes: int | None = None
     max_files: int | None = None
     redis_url: str | None = None
+    redis_cluster: bool = False
     prefix: str = "papyra"
     system_id: str = "local"
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
@@ -102,7 +104,8 @@ class StoreSpec:
         if self.backend in FILE_BACKENDS:
             return str(self.path)
         if self.backend == "redis":
-            return f"{redact_url(str(self.redis_url))} {self.prefix}:{self.system_id}:*"
+            cluster = " (cluster)" if self.redis_cluster else ""
+            return f"{redact_url(str(self.redis_url))}{cluster} {self.prefix}:{self.system_id}:*"
         return f"settings {self.settings_path}"
 
 
@@ -196,6 +199,7 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
         "backend",
         "path",
         "redis_url",
+        "redis_cluster",
         "max_bytes",
         "max_files",
         "prefix",
@@ -237,13 +241,17 @@ def resolve_spec(args: argparse.Namespace, environ: Mapping[str, str]) -> StoreS
         )
     # redis
     url = url_flag or env("PAPYRA_REDIS_URL") or "redis://localhost:6379/0"
-    if not re.match(r"^(redis|rediss|unix)://", url):
-        shown = redact_url(url)
-        raise UsageError(f"--redis-url must start with redis://, rediss:// or unix:// (got {shown!r})")
+    if not re.match(r"^(redis|rediss|unix|redis\+sentinel)://", url):
+        raise UsageError(
+            "--redis-url must start with redis://, rediss://, unix:// or redis+sentinel:// "
+            f"(got {redact_url(url)!r})"
+        )
+    cluster = flag("redis_cluster") or (env("PAPYRA_REDIS_CLUSTER") or "0").lower() in ("1", "true", "yes")
     return StoreSpec(
         backend="redis",
         source=source,
         redis_url=url,
+        redis_cluster=bool(cluster),
         prefix=flag("prefix") or env("PAPYRA_PREFIX") or "papyra",
         system_id=flag("system_id") or env("PAPYRA_SYSTEM_ID") or "local",
         lock_timeout=float(lock_timeout),

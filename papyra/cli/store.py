@@ -227,7 +227,13 @@ def open_store(spec: StoreSpec) -> Store:
         raise OperationalError(
             "the redis backend is not available in this installation (no RedisStreamsConfig)"
         )
-    config_kwargs = {"url": spec.redis_url, "prefix": spec.prefix, "system_id": spec.system_id}
+    config_kwargs: dict[str, Any] = {
+        "url": spec.redis_url,
+        "prefix": spec.prefix,
+        "system_id": spec.system_id,
+    }
+    if spec.redis_cluster:
+        config_kwargs["cluster"] = True
     extra = _accepted_kwargs(config_cls, {"lock_timeout": spec.lock_timeout})
     config = config_cls(**config_kwargs, **extra)
     backend = cls(

@@ -9,6 +9,7 @@ from papyra.persistence.base import (
     backend_capabilities,
     safe_metrics_snapshot,
 )
+from papyra.persistence.copy import CopyReport, CopyVerificationError, TargetNotEmptyError, copy_store
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,
@@ -25,6 +26,8 @@ from papyra.persistence.retention import RetentionPolicy
 
 __all__ = [
     "CompactionReport",
+    "CopyReport",
+    "CopyVerificationError",
     "InMemoryPersistence",
     "PersistedAudit",
     "PersistedDeadLetter",
@@ -38,6 +41,8 @@ __all__ = [
     "PersistenceRecoveryReport",
     "PersistenceScanReport",
     "RetentionPolicy",
+    "TargetNotEmptyError",
     "backend_capabilities",
+    "copy_store",
     "safe_metrics_snapshot",
 ]

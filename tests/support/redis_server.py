@@ -77,6 +77,23 @@ class RedisServer:
         """Start the server (on the same port as before, if it ran already); wait until it answers."""
         if self.running:
             return self
+        args = self.command()
+        deadline = time.monotonic() + timeout
+        while True:
+            self._proc = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            if self._wait_ready(deadline):
+                return self
+            # The port may still be held by the previous instance (TIME_WAIT / slow exit): retry.
+            self._terminate()
+            if time.monotonic() >= deadline:
+                log = self.read_log()
+                raise RuntimeError(f"redis-server did not start on port {self.port}: {log[-2000:]}")
+            time.sleep(0.1)
+
+    def command(self) -> list[str]:
+        """The ``redis-server`` command line (subclasses start other modes, e.g. Sentinel)."""
         args = [
             self.binary,
             "--bind", "127.0.0.1",
@@ -92,19 +109,7 @@ class RedisServer:
         if self.password:
             args += ["--requirepass", self.password]
         args += list(self.extra_args)
-        deadline = time.monotonic() + timeout
-        while True:
-            self._proc = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
-            if self._wait_ready(deadline):
-                return self
-            # The port may still be held by the previous instance (TIME_WAIT / slow exit): retry.
-            self._terminate()
-            if time.monotonic() >= deadline:
-                log = self.read_log()
-                raise RuntimeError(f"redis-server did not start on port {self.port}: {log[-2000:]}")
-            time.sleep(0.1)
+        return args
 
     def _wait_ready(self, deadline: float) -> bool:
         assert self._proc is not None

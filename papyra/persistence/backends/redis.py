@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from papyra.exceptions import BackendUnavailable, DurabilityError, PersistenceError
+from papyra.persistence.backends import redis_topology
 from papyra.persistence.backends.redis_config import (
     KIND_STREAMS,
     RedisStreamsConfig,
@@ -76,13 +77,15 @@ _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD
 
 
 class _StreamSink:
-    """Writer sink: one pipelined MULTI/EXEC of XADDs per batch."""
+    """Writer sink: one pipelined MULTI/EXEC of XADDs per batch (per slot on a Cluster, see
+    :mod:`~papyra.persistence.backends.redis_topology`)."""
 
     def __init__(self, backend: RedisStreamsPersistence) -> None:
         self._backend = backend
         cfg = backend._config
         self._keys = {k: cfg.stream_key(kind) for k, kind in _KIND_BYTE.items()}
         self._down = False
+        self._batches = redis_topology.BatchWriter(cfg)
 
     def write_batch(self, items: list[bytes], *, sync: bool) -> None:
         backend = self._backend
@@ -98,20 +101,16 @@ class _StreamSink:
             trim, minid = ("MINID", approx, minid), None
         keys = self._keys
         redis = backend._redis
+        entries = [(keys[item[9:10]], ("XADD", *trim, "*", "data", item)) for item in items]
+        tail = ("XTRIM", "MINID", approx, minid) if minid is not None else None  # MAXLEN is on XADD
         try:
-            pipe = backend._client.pipeline(transaction=True)
-            touched: set[str] = set()
-            for item in items:
-                key = keys[item[9:10]]
-                pipe.execute_command("XADD", key, *trim, "*", "data", item)
-                touched.add(key)
-            if minid is not None:  # both limits: MAXLEN on XADD, one MINID trim per stream
-                for key in touched:
-                    pipe.execute_command("XTRIM", key, "MINID", approx, minid)
-            pipe.execute()
+            self._batches.write(backend._client, items[0] if items else None, entries, tail)
+        except redis_topology.ReplicaAckError as exc:
+            self._down = True
+            raise TransientWriteError(str(exc)) from exc
         except backend._auth_errors as exc:
             raise BackendUnavailable(backend._describe_error("write", exc)) from exc
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except backend._unavailable_errors as exc:
             self._down = True
             raise TransientWriteError(backend._describe_error("write", exc)) from exc
         except redis.ResponseError as exc:
@@ -130,7 +129,9 @@ class _StreamSink:
 
 
 class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, PersistenceBackend):
-    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O.
+    """Records in Redis Streams (see module docs). Thread-safe; creating it does no I/O (except
+    with ``cluster=True``: the client reads the slot map, one round trip, and raises
+    :class:`~papyra.exceptions.BackendUnavailable` when no node answers).
 
     Costs (no file locks, no fsync — durability is the server's AOF/RDB setting; every network
     call is bounded by ``socket_timeout``; "visibility wait" = reads first wait until this
@@ -185,9 +186,11 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
+        self._unavailable_errors = redis_topology.unavailable_errors(self._redis)
         try:
-            self._client = self._redis.Redis.from_url(
-                config.url,
+            self._client = redis_topology.build_client(
+                config,
+                self._redis,
                 protocol=2,
                 decode_responses=False,
                 socket_timeout=config.socket_timeout,
@@ -254,7 +257,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         redis = self._redis
         try:
             yield
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except self._unavailable_errors as exc:
             raise BackendUnavailable(self._describe_error(op, exc)) from exc
         except redis.RedisError as exc:
             raise PersistenceError(self._describe_error(op, exc)) from exc
@@ -316,7 +319,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
     def _interrupt_writes(self) -> None:
         """Shut down every pooled socket (also one in use by the writer), so a blocked call
         returns with a connection error now instead of after ``socket_timeout``."""
-        self._client.connection_pool.disconnect(inuse_connections=True)
+        redis_topology.interrupt(self._client)
 
     def _close(self) -> None:
         """Give the writer ``close_timeout`` seconds to empty its buffer; after that it stops

@@ -18,7 +18,9 @@ from papyra.exceptions import ConfigurationError, MissingDependencyError
 
 __all__ = [
     "KIND_STREAMS",
+    "SENTINEL_SCHEME",
     "RedisStreamsConfig",
+    "SentinelTarget",
     "StreamKind",
     "import_redis",
     "redact_url",
@@ -31,10 +33,13 @@ __all__ = [
 #: The three stream suffixes (one stream per record kind).
 StreamKind = Literal["events", "audits", "dead_letters"]
 
+#: URL scheme naming a Sentinel-managed primary: ``redis+sentinel://[:pw@]h1:p1,h2:p2/service/db``.
+SENTINEL_SCHEME = "redis+sentinel"
+
 #: Record ``kind`` discriminator -> stream suffix.
 KIND_STREAMS: dict[str, StreamKind] = {"event": "events", "audit": "audits", "dead_letter": "dead_letters"}
 
-_SCHEMES = ("redis", "rediss", "unix")
+_SCHEMES = ("redis", "rediss", "unix", SENTINEL_SCHEME)
 _SECRET_QUERY_KEYS = ("password", "pass", "pwd", "token")
 
 
@@ -159,6 +164,45 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class SentinelTarget:
+    """What a ``redis+sentinel://`` URL names: the sentinels, the service, the db and password."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    service_name: str
+    db: int
+    password: str | None
+
+
+def parse_sentinel_url(url: str) -> SentinelTarget:
+    """Split ``redis+sentinel://[[user]:password@]h1:p1,h2:p2/service_name[/db]``.
+
+    The password (if any) is the primary's; sentinels are asked without one. Raises
+    :class:`ConfigurationError` (never showing the password) when a part is missing or malformed.
+    """
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    password: str | None = None
+    if "@" in netloc:
+        userinfo, netloc = netloc.rsplit("@", 1)
+        password = urllib.parse.unquote(userinfo.split(":", 1)[1] if ":" in userinfo else userinfo) or None
+    hosts: list[tuple[str, int]] = []
+    for item in netloc.split(","):
+        host, _, port = item.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigurationError(
+                f"sentinel address must be host:port, got {item!r} in {redact_url(url)!r}"
+            )
+        hosts.append((host.strip("[]"), int(port)))
+    path = [p for p in parts.path.split("/") if p]
+    if not path or len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ConfigurationError(
+            f"sentinel URL must end in /service_name or /service_name/db, got {redact_url(url)!r}"
+        )
+    db = int(path[1]) if len(path) == 2 else 0
+    return SentinelTarget(tuple(hosts), urllib.parse.unquote(path[0]), db, password)
+
+
 def _positive(name: str, value: Any, *, allow_none: bool = False, integer: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -189,6 +233,15 @@ class RedisStreamsConfig:
     * ``since_id_slack`` — ``since`` reads stop at stream ids older than ``since`` minus this many
       seconds (entry ids are arrival times, never earlier than the record's own timestamp unless
       clocks disagree); ``None`` checks every entry's timestamp.
+    * ``cluster`` — ``url`` names one node of a Redis Cluster; the client discovers the others
+      (each stream is one key, so it lives on one shard; see
+      :mod:`papyra.persistence.backends.redis_topology`).
+    * ``sentinels``/``service_name`` — ask these ``(host, port)`` sentinels for the primary of
+      ``service_name`` (``url`` then supplies only the password and db). A
+      ``redis+sentinel://[:password@]h1:p1,h2:p2/service_name/db`` URL sets all three.
+    * ``min_replicas_ack`` — a batch counts as written only once ``WAIT`` reports this many
+      replicas have it (0: the primary's reply is enough); replicas that do not confirm within
+      ``replica_ack_timeout`` seconds keep the batch buffered and retried (see ``flush()``).
     """
 
     url: str = "redis://localhost:6379/0"
@@ -209,12 +262,20 @@ class RedisStreamsConfig:
     close_timeout: float = 10.0
     since_id_slack: float | None = 300.0
     client_name: str | None = None
+    cluster: bool = False
+    sentinels: tuple[tuple[str, int], ...] | None = None
+    service_name: str | None = None
+    min_replicas_ack: int = 0
+    replica_ack_timeout: float = 1.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.url, str) or self.url.partition("://")[0] not in _SCHEMES:
             shown = redact_url(self.url) if isinstance(self.url, str) else type(self.url).__name__
-            raise ConfigurationError(f"url must start with redis://, rediss:// or unix://, got {shown!r}")
+            raise ConfigurationError(
+                f"url must start with redis://, rediss://, unix:// or redis+sentinel://, got {shown!r}"
+            )
         split_userinfo(self.url)  # ConfigurationError (never echoing the URL) when ambiguous
+        self._check_topology()
         for name in ("prefix", "system_id"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value or any(c.isspace() for c in value):
@@ -242,6 +303,39 @@ class RedisStreamsConfig:
             or not self.buffer_put_timeout >= 0
         ):
             raise ConfigurationError(f"buffer_put_timeout must be >= 0, got {self.buffer_put_timeout!r}")
+
+    def _check_topology(self) -> None:
+        if not isinstance(self.cluster, bool):
+            raise ConfigurationError(f"cluster must be True or False, got {self.cluster!r}")
+        if urllib.parse.urlsplit(self.url).scheme == SENTINEL_SCHEME:
+            target = parse_sentinel_url(self.url)
+            object.__setattr__(self, "sentinels", self.sentinels or target.sentinels)
+            object.__setattr__(self, "service_name", self.service_name or target.service_name)
+        if self.sentinels is not None:
+            try:
+                pairs = tuple((str(h), int(p)) for h, p in self.sentinels)
+            except (TypeError, ValueError):
+                raise ConfigurationError(
+                    f"sentinels must be (host, port) pairs, got {self.sentinels!r}"
+                ) from None
+            if not pairs:
+                raise ConfigurationError("sentinels must name at least one (host, port)")
+            object.__setattr__(self, "sentinels", pairs)
+            if not isinstance(self.service_name, str) or not self.service_name:
+                raise ConfigurationError("sentinels need service_name (the monitored primary's name)")
+            if self.cluster:
+                raise ConfigurationError("cluster=True and sentinels exclude each other")
+        elif self.service_name is not None:
+            raise ConfigurationError("service_name is only used with sentinels")
+        mra = self.min_replicas_ack
+        if isinstance(mra, bool) or not isinstance(mra, int) or mra < 0:
+            raise ConfigurationError(f"min_replicas_ack must be an integer >= 0, got {mra!r}")
+        _positive("replica_ack_timeout", self.replica_ack_timeout)
+
+    @property
+    def topology(self) -> Literal["single", "sentinel", "cluster"]:
+        """``"cluster"``, ``"sentinel"`` or ``"single"`` (one node). O(1)."""
+        return "cluster" if self.cluster else "sentinel" if self.sentinels else "single"
 
     # ------------------------------------------------------------------ naming
 

@@ -12,7 +12,8 @@ Two kinds of entries are never left pending for ever:
 * **malformed** entries (missing ``data``, bad JSON, unknown kind) are copied to the quarantine
   stream ``config.quarantine_key(stream)`` and acked on first delivery.
 
-Both moves are one ``MULTI``/``EXEC`` with the ack, and both are reported to the caller in the
+Both moves are one ``MULTI``/``EXEC`` with the ack (on a Cluster, where the streams may sit in
+different slots: the move, then the ack — at-least-once), and both are reported to the caller in the
 returned :class:`ConsumeResult` (``dead_lettered`` / ``quarantined``), next to the good entries.
 """
 
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from papyra.persistence.backends.redis_config import KIND_STREAMS, RedisStreamsConfig, resolve_kind
+from papyra.persistence.backends.redis_topology import ordered_steps
 from papyra.persistence.codec import LineError, decode_record, record_kind
 from papyra.persistence.models import PersistedRecord
 
@@ -355,11 +357,12 @@ class ConsumerGroupsMixin:
         to_ack = [m[1]["id"] for m in moves] + deleted
         if to_ack:
             with self._redis_errors("consume"):
-                pipe = self._client.pipeline(transaction=True)
-                for target, entry in moves:
-                    pipe.xadd(target, entry)
-                pipe.xack(key, group, *to_ack)
-                pipe.execute()
+                ordered_steps(
+                    self._client,
+                    self._config.cluster,
+                    lambda pipe: [pipe.xadd(target, entry) for target, entry in moves],
+                    lambda pipe: pipe.xack(key, group, *to_ack),
+                )
         return ConsumeResult(
             entries=tuple(good),
             quarantined=tuple(quarantined),

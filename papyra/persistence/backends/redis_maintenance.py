@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from papyra.persistence.backends.redis_config import KIND_STREAMS, RedisStreamsConfig
+from papyra.persistence.backends.redis_topology import ordered_steps
 from papyra.persistence.codec import LineError, decode_record, record_kind
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import (
@@ -33,6 +34,18 @@ __all__ = ["StreamMaintenanceMixin"]
 
 _MAX_ID_SEQ = 18446744073709551615
 _BadEntries = dict[str, list[tuple[str, "bytes | None", str]]]
+
+
+def _move_and_delete(
+    client: Any, cluster: bool, key: str, moves: list[tuple[str, dict[str, Any]]], doomed: list[str]
+) -> None:
+    """Copy ``moves`` to their streams, then ``XDEL`` ``doomed`` from ``key`` (see ordered_steps)."""
+    ordered_steps(
+        client,
+        cluster,
+        lambda pipe: [pipe.xadd(target, entry) for target, entry in moves],
+        lambda pipe: pipe.xdel(key, *doomed),
+    )
 
 
 def _s(value: Any) -> str:
@@ -180,16 +193,16 @@ class StreamMaintenanceMixin:
         try:
             with self._maint_lock, self._redis_errors("recover"):
                 for key, entries in bad.items():
-                    pipe = self._client.pipeline(transaction=True)
+                    moves: list[tuple[str, dict[str, Any]]] = []
                     if mode is PersistenceRecoveryMode.QUARANTINE:
                         qkey = self._config.quarantine_key(key)
                         now = repr(time.time())
-                        for eid, data, reason in entries:
-                            pipe.xadd(qkey, {"source": key, "id": eid, "data": data or b"",
-                                             "reason": reason, "timestamp": now})
+                        moves = [(qkey, {"source": key, "id": eid, "data": data or b"",
+                                         "reason": reason, "timestamp": now})
+                                 for eid, data, reason in entries]
                         quarantined.append(qkey)
-                    pipe.xdel(key, *[eid for eid, _, _ in entries])
-                    pipe.execute()
+                    doomed = [eid for eid, _, _ in entries]
+                    _move_and_delete(self._client, self._config.cluster, key, moves, doomed)
                     repaired.append(key)
         except Exception:
             self._metrics.incr("recovery_errors")

@@ -1,0 +1,44 @@
+"""``papyra persistence copy --from SPEC --to SPEC`` between file stores and a real Redis."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from papyra.cli.errors import EXIT_OK, EXIT_OPERATIONAL, EXIT_USAGE
+from tests.cli.conftest import invoke
+from tests.persistence.test_copy_store import earlier_release_file
+from tests.support.redis_server import RedisServer
+
+
+@pytest.mark.redis
+def test_copy_file_to_redis_and_back_with_dry_run_first(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    source = earlier_release_file(tmp_path / "legacy.ndjson")
+    redis_spec = f"{redis_server.url}?prefix=c{uuid.uuid4().hex[:8]}&system_id=legacy"
+    dry = invoke("persistence", "copy", "--from", str(source), "--to", redis_spec, "--dry-run")
+    assert dry.code == EXIT_OK, dry.err
+    assert "Would copy 38 records" in dry.out
+    real = invoke("persistence", "copy", "--from", f"json:{source}", "--to", redis_spec, "--format", "json")
+    assert real.code == EXIT_OK, real.err
+    doc = json.loads(real.out)["copy"]
+    assert doc["verified"] is True and doc["counts"] == {"event": 30, "audit": 3, "dead_letter": 5}
+    again = invoke("persistence", "copy", "--from", str(source), "--to", redis_spec)
+    assert again.code == EXIT_OPERATIONAL and "already holds records" in again.err
+    back = tmp_path / "back.ndjson"
+    home = invoke("persistence", "copy", "--from", redis_spec, "--to", f"json:{back}")
+    assert home.code == EXIT_OK, home.err
+    assert "Verified" in home.out and "events" in home.out
+    events = invoke("inspect", "events", "--path", str(back), "--format", "ndjson")
+    assert len(events.out.splitlines()) == 30
+
+
+def test_copy_rejects_a_bad_spec(tmp_path: Path) -> None:
+    result = invoke("persistence", "copy", "--from", "ftp://x/y", "--to", str(tmp_path / "t.ndjson"))
+    assert result.code == EXIT_USAGE and "unknown store SPEC" in result.err
+    result = invoke("persistence", "copy", "--to", str(tmp_path / "t.ndjson"))
+    assert result.code == EXIT_USAGE and "--from" in result.err
