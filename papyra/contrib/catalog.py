@@ -69,7 +69,9 @@ PERSISTENCE_METRICS: tuple[MetricSpec, ...] = (
        "{record}", "Records refused because the writer queue was full."),
     _p("encoding_errors", "counter", "encoding.errors", "encoding_errors_total", "{record}",
        "Records refused because they could not be encoded (cyclic or too deeply nested payload, "
-       "non-finite timestamp)."),
+       "colliding keys, over the line size limit, non-finite timestamp)."),
+    _p("unreadable_lines_skipped", "counter", "unreadable_lines.skipped", "unreadable_lines_skipped_total",
+       "{line}", "Unreadable lines (or Redis entries) skipped by reads; scan() reports them."),
     _p("queue_depth", "gauge", "queue.depth", "queue_depth_records", "{record}",
        "Records accepted and waiting for the writer thread."),
     _p("failed", "gauge", "failed", "failed", "1", "1 when the backend is fail-stopped after an I/O error."),

@@ -35,6 +35,7 @@ COUNTERS: tuple[str, ...] = (
     "lock_timeouts",
     "backpressure_rejections",
     "encoding_errors",
+    "unreadable_lines_skipped",
 )
 
 #: Point-in-time values (set, not incremented).
