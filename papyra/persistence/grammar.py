@@ -457,9 +457,11 @@ def _decode(data: bytes) -> PersistedRecord:
     try:
         record: PersistedRecord = _typed_decoder.decode(data)
         return record
-    except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec.ValidationError included
-        pass
-    return _decode_slow(data)
+    except msgspec.ValidationError:
+        syntax = None
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        syntax = str(exc)  # kept for the detail if json.loads fails too
+    return _decode_slow(data, syntax)
 
 
 def _text_of(data: bytes) -> str:
@@ -486,12 +488,12 @@ def _edit_distance(a: str, b: str) -> int:
     return min(row[-1], 3)
 
 
-def _decode_slow(data: bytes) -> PersistedRecord:
+def _decode_slow(data: bytes, syntax: str | None = None) -> PersistedRecord:
     text = _text_of(data)
     try:
         obj = json.loads(text)  # NaN/Infinity, lone-surrogate escapes, any spacing
     except ValueError as exc:
-        raise LineError(f"invalid JSON: {exc}") from None
+        raise LineError(f"invalid JSON: {syntax or exc}") from None
     if not isinstance(obj, dict):
         raise LineError(f"not a JSON object (got {type(obj).__name__})")
     kind = obj.get("kind")
