@@ -80,6 +80,8 @@ class MemberGuard:
         self._depth = 0
         #: How many times the guard was taken exclusively (a reader re-checks its snapshot).
         self.swaps = 0
+        #: Threads waiting to take the guard exclusively (observability; tests).
+        self.waiting = 0
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
@@ -99,8 +101,10 @@ class MemberGuard:
         me = threading.get_ident()
         with self._cond:
             if self._owner != me:
+                self.waiting += 1
                 while self._owner is not None or self._readers:
                     self._cond.wait()
+                self.waiting -= 1
                 self._owner = me
                 self.swaps += 1
             self._depth += 1
