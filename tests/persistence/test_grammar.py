@@ -29,7 +29,6 @@ from papyra.persistence.grammar import (
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistedAudit,
-    PersistedDeadLetter,
     PersistedEvent,
     PersistenceAnomalyType,
     PersistenceRecoveryConfig,
@@ -137,7 +136,8 @@ def test_nan_and_infinity_tokens_are_read_as_floats_and_written_back_as_strict_j
     def strict(token: str) -> None:
         raise AssertionError(f"non-standard JSON token {token} written")
 
-    rows = [json.loads(line, parse_constant=strict) for line in (tmp_path / "copy.ndjson").read_bytes().splitlines()]
+    written = (tmp_path / "copy.ndjson").read_bytes().splitlines()
+    rows = [json.loads(line, parse_constant=strict) for line in written]
     assert [r["payload"] for r in rows] == [{"latency": None}, {"budget": None, "floor": None}, {}]
 
 
