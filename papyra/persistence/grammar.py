@@ -606,45 +606,45 @@ def iter_lines_reversed(
         f.seek(0, os.SEEK_END)
         end = f.tell()
     pos = end
-    carry = b""  # start of the line that ends where the previous block began
-    carry_end = -1  # offset of the newline ending the carried line; -1 before the first newline
-    skipping = False  # the carried line is over the limit: only its start is still sought
+    pending: list[bytes] = []  # pieces of the line being assembled, the piece read last first
+    pending_len = 0
+    oversized = False  # the line being assembled is over the limit: its pieces are dropped
+    line_end = -1  # offset of the newline ending that line; -1 while inside a torn fragment
     while pos > start:
         size = min(chunk_size, pos - start)
         pos -= size
         f.seek(pos)
         block = f.read(size)
-        if carry_end < 0:
+        if line_end < 0:
             nl = block.rfind(b"\n")
             if nl < 0:
                 continue  # still inside the torn fragment
-            carry_end = pos + nl
+            line_end = pos + nl
             block = block[:nl]
-        elif skipping:
-            nl = block.rfind(b"\n")
-            if nl < 0:
-                continue
-            line_start = pos + nl + 1
-            yield line_start, None, carry_end - line_start
-            carry_end = pos + nl
-            skipping = False
-            block = block[:nl]
-        else:
-            block += carry
         parts = block.split(b"\n")
-        carry = parts[0]
-        line_end = pos + len(block)
-        for piece in reversed(parts[1:]):
-            offset = line_end - len(piece)
-            yield offset, (None if len(piece) > max_line else piece), len(piece)
-            line_end = offset - 1
         if len(parts) > 1:
-            carry_end = line_end
-        if len(carry) > max_line:
-            skipping = True
-            carry = b""
-    if carry_end >= 0:
-        if skipping:
-            yield start, None, carry_end - start
+            tail = parts[-1]  # completes the line being assembled
+            line_start = line_end - pending_len - len(tail)
+            if oversized or pending_len + len(tail) > max_line:
+                yield line_start, None, line_end - line_start
+            else:
+                pending.append(tail)
+                yield line_start, b"".join(reversed(pending)), line_end - line_start
+            line_end = line_start - 1
+            for piece in reversed(parts[1:-1]):
+                offset = line_end - len(piece)
+                yield offset, (None if len(piece) > max_line else piece), len(piece)
+                line_end = offset - 1
+            pending, pending_len, oversized = [], 0, False
+        head = parts[0]  # the end of an earlier line
+        pending_len += len(head)
+        if oversized or pending_len > max_line:
+            oversized = True
+            pending.clear()
         else:
-            yield start, (None if len(carry) > max_line else carry), len(carry)
+            pending.append(head)
+    if line_end >= 0:
+        if oversized or pending_len > max_line:
+            yield start, None, pending_len
+        else:
+            yield start, b"".join(reversed(pending)), pending_len
