@@ -337,7 +337,8 @@ def normalize_address(value: Any) -> str | None:
 
 # --------------------------------------------------------------------------- encode
 
-_SCALARS = (str, int, float, bool, type(None))
+_INF = math.inf
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def _is_flat(payload: Any) -> bool:
@@ -347,9 +348,15 @@ def _is_flat(payload: Any) -> bool:
     if t in _SCALARS:
         return True
     if t is dict:
-        return all(type(k) is str and type(v) in _SCALARS for k, v in payload.items())
+        for k, v in payload.items():
+            if type(k) is not str or type(v) not in _SCALARS:
+                return False
+        return True
     if t is list:
-        return all(type(v) in _SCALARS for v in payload)
+        for v in payload:
+            if type(v) not in _SCALARS:
+                return False
+        return True
     return False
 
 
@@ -389,7 +396,9 @@ def encode_record_body(record: PersistedRecord) -> bytes:
             f"expected PersistedEvent, PersistedAudit or PersistedDeadLetter, got {type(record)!r}"
         )
     ts = record.timestamp
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
+    if not (type(ts) is float and -_INF < ts < _INF) and (
+        isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts)
+    ):
         raise EncodingError(f"record timestamp must be a finite number, got {ts!r}")
     try:
         try:
@@ -400,9 +409,10 @@ def encode_record_body(record: PersistedRecord) -> bytes:
         raise EncodingError(f"cannot encode {kind} record: {exc}") from None
     except Exception as exc:  # e.g. a payload object whose __repr__ raises
         raise EncodingError(f"cannot encode {kind} record: {exc}") from exc
-    problem = _limit_error(body)
-    if problem is not None:
-        raise EncodingError(f"cannot encode {kind} record: {problem}")
+    if len(body) > MAX_LINE_BYTES or body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH:
+        problem = _limit_error(body)  # the reader's verdict on this line
+        if problem is not None:
+            raise EncodingError(f"cannot encode {kind} record: {problem}")
     return body
 
 
@@ -438,30 +448,29 @@ def parse_line(data: bytes) -> PersistedRecord | None:
 def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord:
     """Decode one line (newline excluded) into a record, or raise :class:`LineError` (a blank
     line is an error here; see :func:`parse_line`). Never raises anything else."""
-    if isinstance(line, str):
+    if type(line) is bytes:
+        data = line
+    elif isinstance(line, str):
         data = line.encode("utf-8", "surrogatepass")
     else:
-        data = line if isinstance(line, bytes) else bytes(line)
-    problem = _limit_error(data)
-    if problem is not None:
-        raise LineError(problem)
-    try:
-        return _decode(data)
-    except RecursionError:  # the caller's stack is nearly exhausted
-        return _off_stack(_decode, data)
-
-
-def _decode(data: bytes) -> PersistedRecord:
-    if data[:3] == _BOM:
+        data = bytes(line)
+    if len(data) > MAX_LINE_BYTES or data.count(b"[") + data.count(b"{") > MAX_NESTING_DEPTH:
+        problem = _limit_error(data)  # the exact verdict, only for lines that may break a limit
+        if problem is not None:
+            raise LineError(problem)
+    if data.startswith(_BOM):
         data = data[3:]
     try:
-        record: PersistedRecord = _typed_decoder.decode(data)
-        return record
-    except msgspec.ValidationError:
-        syntax = None
-    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-        syntax = str(exc)  # kept for the detail if json.loads fails too
-    return _decode_slow(data, syntax)
+        try:
+            record: PersistedRecord = _typed_decoder.decode(data)  # the current format: one decode
+            return record
+        except msgspec.ValidationError:
+            syntax = None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            syntax = str(exc)  # kept for the detail if json.loads fails too
+        return _decode_slow(data, syntax)
+    except RecursionError:  # the caller's stack is nearly exhausted
+        return _off_stack(_decode_slow, data)
 
 
 def _text_of(data: bytes) -> str:
