@@ -348,15 +348,9 @@ def _is_flat(payload: Any) -> bool:
     if t in _SCALARS:
         return True
     if t is dict:
-        for k, v in payload.items():
-            if type(k) is not str or type(v) not in _SCALARS:
-                return False
-        return True
+        return all(type(k) is str and type(v) in _SCALARS for k, v in payload.items())
     if t is list:
-        for v in payload:
-            if type(v) not in _SCALARS:
-                return False
-        return True
+        return all(type(v) in _SCALARS for v in payload)
     return False
 
 
