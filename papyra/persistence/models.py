@@ -225,7 +225,8 @@ class PersistenceRecoveryReport(msgspec.Struct, frozen=True, kw_only=True):
     scan: PersistenceScanReport
     repaired_files: tuple[str, ...] = ()
     quarantined_files: tuple[str, ...] = ()
-    #: Records in the rewritten files (every line that decodes to a record is kept).
+    #: Records kept in the files (Redis: streams) recovery rewrote — every line that decodes to a
+    #: record is kept; 0 when recovery changed nothing.
     kept_records: int = 0
     #: Unreadable lines (or Redis entries) taken out of the store.
     removed_lines: int = 0

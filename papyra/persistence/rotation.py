@@ -2,7 +2,7 @@
 
 The machinery behind :class:`~papyra.persistence.backends.rotating.RotatingFilePersistence`,
 built on the single-file pieces (:class:`~papyra.persistence.filestore.AppendFile`,
-:class:`~papyra.persistence.filestore.FileSink`, the store lock, the codec, ``scan_file`` /
+:class:`~papyra.persistence.filestore.FileSink`, the store lock, the grammar, ``scan_file`` /
 ``repair_file``, :class:`~papyra.persistence.compaction.StreamingCompactor`, quarantine).
 
 Layout: slot 0 is ``path`` (the active file), slot ``k`` is ``path.k``; ``path.1`` is the newest

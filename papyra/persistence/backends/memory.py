@@ -99,11 +99,9 @@ class InMemoryPersistence(PersistenceBackend):
         return PersistenceScanReport(backend=self.backend_name)
 
     def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
-        """A no-op that reports the (clean) scan and keeps every record. O(1)."""
+        """A no-op that reports the (clean) scan. O(1)."""
         self._metrics.incr("recoveries")
-        with self._lock:
-            kept = len(self._log)
-        return PersistenceRecoveryReport(backend=self.backend_name, scan=self.scan(), kept_records=kept)
+        return PersistenceRecoveryReport(backend=self.backend_name, scan=self.scan())
 
     def compact(self) -> CompactionReport:
         """Drop records outside retention. O(n) under the lock; no I/O."""

@@ -70,7 +70,7 @@ logger = logging.getLogger("papyra")
 
 #: Redis error replies after which a retry can succeed (the batch stays buffered).
 _TRANSIENT_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY ")
-#: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the codec writes kind first.
+#: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the grammar writes kind first.
 _KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
 _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
 

@@ -180,7 +180,7 @@ class StreamMaintenanceMixin:
         mode = (config or PersistenceRecoveryConfig()).mode
         scan, bad, good = self._scan()
         if mode is PersistenceRecoveryMode.IGNORE or not bad:
-            return PersistenceRecoveryReport(backend=self.backend_name, scan=scan, kept_records=good)
+            return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
         repaired: list[str] = []
         quarantined: list[str] = []
         try:
