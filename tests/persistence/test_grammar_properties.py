@@ -90,7 +90,8 @@ def _damage(backend: PersistenceBackend, tmp_path: Path) -> None:
         backend._client.xadd(backend.stream_key("events"), {"data": b"{not json"})  # type: ignore[attr-defined]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(payload=payloads, kind=st.integers(0, 1))
 def test_what_record_accepts_round_trips_and_what_it_refuses_leaves_no_trace(
     make_backend: Callable[..., PersistenceBackend],
