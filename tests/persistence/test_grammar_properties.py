@@ -34,6 +34,16 @@ LINE_LIMIT = 2048  # the grammar's line limit during the property test (one cons
 CASES = Path(__file__).parent / "cases"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Hypothesis keeps its caches in a temp directory, not in the worktree."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
+    yield
+    set_hypothesis_home_dir(None)
+
+
 # --------------------------------------------------------------------------- payloads
 
 _odd_text = st.sampled_from(["\udce9", "a\ud800b", "\u2028", "\u2029", "\ud83d\ude00", "\x00", "\r\n", '"\\'])
