@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from papyra.exceptions import EncodingError
 from papyra.persistence import grammar
@@ -29,19 +31,14 @@ from papyra.persistence.models import (
     PersistenceRecoveryMode,
 )
 
+# Hypothesis caches (it writes some while strategies are built) go to a temp directory that is
+# removed at exit, not into the worktree.
+_HYPOTHESIS_HOME = tempfile.TemporaryDirectory(prefix="papyra-hypothesis-")
+set_hypothesis_home_dir(_HYPOTHESIS_HOME.name)
+
 REPAIR = PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR)
 LINE_LIMIT = 2048  # the grammar's line limit during the property test (one constant, both sides)
 CASES = Path(__file__).parent / "cases"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _hypothesis_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Hypothesis keeps its caches in a temp directory, not in the worktree."""
-    from hypothesis.configuration import set_hypothesis_home_dir
-
-    set_hypothesis_home_dir(tmp_path_factory.mktemp("hypothesis"))
-    yield
-    set_hypothesis_home_dir(None)
 
 
 # --------------------------------------------------------------------------- payloads
