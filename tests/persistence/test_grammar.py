@@ -310,6 +310,27 @@ def _dead_letter_through_a_system(backend: JsonFilePersistence, message: Any) ->
         system.close(timeout=30)
 
 
+@pytest.mark.parametrize(
+    "name", ["bom-store", "crlf-blank", "nan-infinity", "lone-surrogate", "monotonic-timestamps"]
+)
+def test_startup_recover_keeps_every_record_of_the_earlier_release(tmp_path: Path, name: str) -> None:
+    """RECOVER at ``start()`` (before any actor runs) once deleted these records; it keeps every
+    line, byte for byte, removing only the one unreadable line added to the store."""
+    from papyra.persistence.startup import PersistenceStartupConfig, PersistenceStartupMode
+    from papyra.system import ActorSystem
+
+    original = (CASES / f"{name}.ndjson").read_bytes()
+    path = _case(tmp_path, f"{name}.ndjson", extra=GARBAGE)
+    system = ActorSystem(
+        persistence=JsonFilePersistence(path),
+        persistence_startup=PersistenceStartupConfig(mode=PersistenceStartupMode.RECOVER),
+    )
+    with system:
+        pass
+    data = path.read_bytes()
+    assert data.startswith(original) and GARBAGE not in data
+
+
 # --------------------------------------------------------------------------- reads count damage
 
 
