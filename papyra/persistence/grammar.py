@@ -452,8 +452,6 @@ def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord
         problem = _limit_error(data)  # the exact verdict, only for lines that may break a limit
         if problem is not None:
             raise LineError(problem)
-    if data.startswith(_BOM):
-        data = data[3:]
     try:
         try:
             record: PersistedRecord = _typed_decoder.decode(data)  # the current format: one decode
@@ -461,6 +459,8 @@ def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord
         except msgspec.ValidationError:
             syntax = None
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            if data.startswith(_BOM):  # a file's first line, as editors write it: rare, slow path
+                return _decode_slow(data[3:])
             syntax = str(exc)  # kept for the detail if json.loads fails too
         return _decode_slow(data, syntax)
     except RecursionError:  # the caller's stack is nearly exhausted
@@ -548,8 +548,9 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
     f.seek(start)
     remaining = None if end is None else max(0, end - start)
     number = 0
-    offset = start  # offset of ``pending``
-    pending = b""
+    offset = start  # offset of the pending (unfinished) line
+    pending: list[bytes] = []  # its pieces, joined once its newline arrives (linear, not quadratic)
+    pending_len = 0
     skipping = False  # inside a line longer than max_line
     skip_offset = 0
     while True:
@@ -569,28 +570,30 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             skipping = False
             offset += nl + 1
             block = block[nl + 1 :]
-        data = pending + block if pending else block
-        cut = data.rfind(b"\n")
+        cut = block.rfind(b"\n")
         if cut < 0:
-            pending = data
+            pending.append(block)
+            pending_len += len(block)
         else:
-            pending = data[cut + 1 :]
-            for line in data[:cut].split(b"\n"):
+            data = b"".join((*pending, block[:cut])) if pending else block[:cut]
+            pending = [block[cut + 1 :]]
+            pending_len = len(pending[0])
+            for line in data.split(b"\n"):
                 number += 1
                 if len(line) > max_line:
                     yield (number, offset, b"", True, True)
                 else:
                     yield (number, offset, line, True, False)
                 offset += len(line) + 1
-        if len(pending) > max_line:
+        if pending_len > max_line:
             skipping = True
             skip_offset = offset
-            offset += len(pending)
-            pending = b""
+            offset += pending_len
+            pending, pending_len = [], 0
     if skipping:
         yield (number + 1, skip_offset, b"", False, True)
-    elif pending:
-        yield (number + 1, offset, pending, False, False)
+    elif pending_len:
+        yield (number + 1, offset, b"".join(pending), False, False)
 
 
 def iter_lines_reversed(
