@@ -354,6 +354,28 @@ def _is_flat(payload: Any) -> bool:
     return False
 
 
+_AUDIT_COUNTS = tuple(
+    name for name, kind in PersistedAudit.__annotations__.items() if kind == "int"
+)
+
+
+def _fields_typed(record: PersistedRecord) -> bool:
+    """True when the record's own fields (not the payload) have their declared types, so the
+    reader's typed decode accepts the line as is. O(number of fields)."""
+    if type(record.system_id) is not str:
+        return False
+    if type(record) is PersistedEvent:
+        return type(record.event_type) is str and (
+            record.actor_address is None or type(record.actor_address) is str
+        )
+    if type(record) is PersistedDeadLetter:
+        return type(record.message_type) is str and (record.target is None or type(record.target) is str)
+    return all(type(getattr(record, name)) is int for name in _AUDIT_COUNTS) and all(
+        type(names) is tuple and all(type(n) is str for n in names)
+        for names in (record.registry_orphans, record.registry_dead)  # type: ignore[union-attr]
+    )
+
+
 def _encode_plain(record: PersistedRecord) -> bytes:
     fields = {"kind": record_kind(record)}
     fields.update((name, getattr(record, name)) for name in record.__struct_fields__)
@@ -407,6 +429,11 @@ def encode_record_body(record: PersistedRecord) -> bytes:
         problem = _limit_error(body)  # the reader's verdict on this line
         if problem is not None:
             raise EncodingError(f"cannot encode {kind} record: {problem}")
+    if not _fields_typed(record):  # e.g. an address object or a count given as text: ask the reader
+        try:
+            decode_record(body)
+        except LineError as exc:
+            raise EncodingError(f"cannot encode {kind} record: {exc.reason}") from None
     return body
 
 

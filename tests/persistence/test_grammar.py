@@ -177,6 +177,17 @@ def test_a_record_over_the_line_limit_is_refused_by_the_writer_as_the_reader_wou
         decode_record(line)
 
 
+def test_the_writer_refuses_record_fields_the_reader_would_reject(tmp_path: Path, open_store: Opener) -> None:
+    from papyra.address import ActorAddress
+
+    store = open_store(tmp_path / "store.ndjson")
+    with pytest.raises(EncodingError, match="total_actors"):
+        store.record_audit(PersistedAudit(timestamp=1.0e9 + 1, total_actors="many"))  # type: ignore[arg-type]
+    store.record_event(PersistedEvent(timestamp=1.0e9 + 2, actor_address=ActorAddress("local", 3)))  # type: ignore[arg-type]
+    assert [e.actor_address for e in store.list_events()] == ["local:3"] and not store.list_audits()
+    assert not store.scan().has_anomalies
+
+
 def test_a_deeply_nested_line_is_one_corrupted_line_never_a_recursion_error(
     tmp_path: Path, open_store: Opener
 ) -> None:
