@@ -71,7 +71,8 @@ class MemberGuard:
     its snapshot of the members until it is done; replacing members (the compaction swap,
     repairing a member in place) holds it *exclusively* (reentrant for the holder). So a read
     never finds a file of its snapshot replaced before it opened it (which made a read running
-    during a compaction return nothing). Lock order: the store lock, then this guard."""
+    during a compaction return nothing). A waiting swap goes before new reads. Lock order: the
+    store lock, then this guard; a thread never nests a read inside another of its reads."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -85,8 +86,10 @@ class MemberGuard:
 
     @contextlib.contextmanager
     def shared(self) -> Iterator[None]:
+        me = threading.get_ident()
         with self._cond:
-            while self._owner is not None and self._owner != threading.get_ident():
+            # a waiting swap goes first (reads never starve it; they wait for one swap at most)
+            while self._owner != me and (self._owner is not None or self.waiting):
                 self._cond.wait()
             self._readers += 1
         try:
