@@ -105,7 +105,7 @@ _BLANK = b" \t\r"
 _BLANK_FIRST = b" \t\r\xef"  # first byte of a blank line (\xef: a BOM)
 _EXIT = object()
 
-_encoder = msgspec.json.Encoder(decimal_format="number")
+_encoder = msgspec.json.Encoder()
 _typed_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
     Union[PersistedEvent, PersistedAudit, PersistedDeadLetter]  # noqa: UP007
 )
