@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from papyra.persistence.codec import encode_record
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 from papyra.persistence.retention import RetentionPolicy

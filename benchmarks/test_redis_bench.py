@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # "tests.support" when pytest is run as a script
     sys.path.insert(0, str(ROOT))
 
-from papyra.persistence.codec import encode_record_body  # noqa: E402
+from papyra.persistence.grammar import encode_record_body  # noqa: E402
 from papyra.persistence.models import PersistedEvent  # noqa: E402
 from tests.support.redis_server import RedisServer, require_redis_binary  # noqa: E402
 

@@ -5,9 +5,9 @@ It shows everything a backend author needs, and it passes Papyra's public confor
 
 * subclass :class:`~papyra.persistence.base.PersistenceBackend`, set ``backend_name`` and implement
   ``_record``, ``_list``, ``scan``, ``recover`` and ``compact`` (``flush``/``close`` when needed);
-* encode with Papyra's record grammar (:func:`~papyra.persistence.codec.encode_record`), so the
+* encode with Papyra's record grammar (:func:`~papyra.persistence.grammar.encode_record`), so the
   stored bytes are exactly the NDJSON line a file store would hold and every backend returns the
-  same plain JSON values; decode with :func:`~papyra.persistence.codec.decode_record`;
+  same plain JSON values; decode with :func:`~papyra.persistence.grammar.decode_record`;
 * retention is applied to reads and made physical by ``compact()`` — here both as SQL.
 
 Layout: one table ``records(id INTEGER PRIMARY KEY, kind, timestamp, actor, line)`` in WAL mode
@@ -43,7 +43,7 @@ from typing import Any
 
 from papyra.exceptions import BackendUnavailable, DurabilityError
 from papyra.persistence.base import PersistenceBackend, R
-from papyra.persistence.codec import LineError, decode_record, encode_record, record_kind
+from papyra.persistence.grammar import LineError, decode_record, encode_record, record_kind
 from papyra.persistence.models import (
     CompactionReport,
     PersistedEvent,

@@ -22,7 +22,7 @@ from papyra.events import ActorEvent
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxFull
 from papyra.hooks import call_hook
 from papyra.mailbox import OverflowPolicy, PutResult
-from papyra.persistence.codec import to_plain
+from papyra.persistence.grammar import to_plain
 from papyra.persistence.models import PersistedDeadLetter, PersistedEvent
 from papyra.ref import ActorRef
 from papyra.runtime_metrics import RuntimeMetrics

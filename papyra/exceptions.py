@@ -114,7 +114,8 @@ class CorruptionError(PersistenceError, ValueError):
 
 
 class EncodingError(PersistenceError, ValueError):
-    """A record could not be encoded (a cyclic or too deeply nested payload, a non-finite
+    """A record could not be encoded within the record grammar (a cyclic or too deeply nested
+    payload, keys that collide once made strings, a line over the size limit, a non-finite
     timestamp); it was *not* accepted. Counted in the ``encoding_errors`` metric."""
 
 

@@ -56,7 +56,7 @@ class EventTail:
 
     def new(self, records: list[Any]) -> list[Any]:
         """The records of this poll not printed before (in poll order); marks them printed."""
-        from papyra.persistence.codec import encode_record_body
+        from papyra.persistence.grammar import encode_record_body
 
         counts: collections.Counter[bytes] = collections.Counter()
         fresh = []
@@ -76,7 +76,7 @@ class EventTail:
         """Call before :meth:`new` with the whole poll (unfiltered). ``(newest printed, oldest
         now visible)`` when none of the recently printed events is in ``polled`` but newer ones
         are — the store dropped records since the last poll — else None."""
-        from papyra.persistence.codec import encode_record_body
+        from papyra.persistence.grammar import encode_record_body
 
         if self.newest is None or not self._printed or not polled:
             return None

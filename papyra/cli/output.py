@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from papyra.cli.redact import redact
+from papyra.persistence.retention import EPOCH_FLOOR as _EPOCH_FLOOR
 
 __all__ = ["Output", "format_bytes", "format_ts", "to_json_text"]
 
@@ -25,9 +26,13 @@ _STYLES = {"info": "\033[36m", "ok": "\033[32m", "bad": "\033[31m", "bold": "\03
 
 
 def format_ts(ts: float | None) -> str:
-    """Epoch seconds as ``2024-06-10T12:00:00.000Z`` (UTC); ``-`` for ``None``."""
+    """Epoch seconds as ``2024-06-10T12:00:00.000Z`` (UTC); ``-`` for ``None``. A timestamp
+    before 2001-09-09 (1e9) is relative — the earlier release's monotonic clock — and shown as
+    seconds, e.g. ``596.980 s (relative)``, never as a 1970 date."""
     if ts is None:
         return "-"
+    if ts < _EPOCH_FLOOR:
+        return f"{ts:.3f} s (relative)"
     try:
         dt = datetime.fromtimestamp(ts, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):

@@ -52,7 +52,8 @@ def is_stray(anomaly: Any) -> bool:
 
 def recovery_lines(report: Any) -> list[str]:
     """What a recovery did, one line per file: ``repaired <member>``, ``removed <stray> from the
-    store`` (see :func:`is_stray`) and ``quarantined <copy>``."""
+    store`` (see :func:`is_stray`) and ``quarantined <copy>``; then, if it changed anything,
+    ``kept N records; removed M unreadable lines``."""
     anomalies = getattr(getattr(report, "scan", None), "anomalies", ()) or ()
     strays = {str(getattr(a, "path", "")) for a in anomalies if is_stray(a)}
     lines = [
@@ -60,6 +61,11 @@ def recovery_lines(report: Any) -> list[str]:
         for path in getattr(report, "repaired_files", ()) or ()
     ]
     lines += [f"quarantined {path}" for path in getattr(report, "quarantined_files", ()) or ()]
+    if lines:
+        kept, removed = getattr(report, "kept_records", 0), getattr(report, "removed_lines", 0)
+        held = getattr(report, "quarantined_lines", 0)
+        aside = f" ({held} kept in quarantine)" if held else ""
+        lines.append(f"kept {kept} records; removed {removed} unreadable lines{aside}")
     return lines
 
 

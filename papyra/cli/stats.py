@@ -80,8 +80,8 @@ class StoreFigures:
 
 def _iter_file_records(paths: list[Path], figures: StoreFigures) -> Any:
     """Yield ``(kind, nbytes, timestamp)`` of every readable line; count the rest in ``figures``."""
-    from papyra.persistence.codec import LineError, decode_record, iter_lines, record_kind
     from papyra.persistence.filestore import open_read
+    from papyra.persistence.grammar import LineError, iter_lines, parse_line, record_kind
 
     for path in paths:
         try:
@@ -90,16 +90,16 @@ def _iter_file_records(paths: list[Path], figures: StoreFigures) -> Any:
                 continue
             with f:
                 size = os.fstat(f.fileno()).st_size
-                for line in iter_lines(f, end=size):
-                    if line.oversized or not line.complete or not line.data.strip():
-                        figures.unreadable_lines += 1
-                        continue
+                for _n, _o, data, complete, oversized in iter_lines(f, end=size):
                     try:
-                        record = decode_record(line.data)
+                        if oversized or not complete:
+                            raise LineError("torn or too long")
+                        record = parse_line(data)
                     except LineError:
                         figures.unreadable_lines += 1
                         continue
-                    yield record_kind(record), len(line.data) + 1, record.timestamp
+                    if record is not None:  # None: a blank line
+                        yield record_kind(record), len(data) + 1, record.timestamp
         except FileNotFoundError:
             continue  # rotated or replaced while we looked
         figures.files.append((str(path), size))
@@ -142,7 +142,7 @@ def retained_from_files(paths: list[Path], policy: Any, *, now: float | None = N
 
 def figures_from_backend(backend: Any) -> StoreFigures:
     """Count the retained records through the backend contract. Cost: three full reads."""
-    from papyra.persistence.codec import encode_record
+    from papyra.persistence.grammar import encode_record
 
     figures = StoreFigures(basis="records")
     for kind, method in (

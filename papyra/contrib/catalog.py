@@ -160,7 +160,9 @@ PERSISTENCE_METRICS: tuple[MetricSpec, ...] = (
        "Records refused because the writer queue was full."),
     _p("encoding_errors", "counter", "encoding.errors", "{record}",
        "Records refused because they could not be encoded (cyclic or too deeply nested payload, "
-       "non-finite timestamp)."),
+       "colliding keys, over the line size limit, non-finite timestamp)."),
+    _p("unreadable_lines_skipped", "counter", "unreadable_lines.skipped", "{line}",
+       "Unreadable lines (or Redis entries) skipped by reads; scan() reports them."),
     _p("queue_depth", "updowncounter", "queue.depth", "{record}",
        "Records accepted and waiting for the writer thread."),
     _p("failed", "gauge", "up", "1",

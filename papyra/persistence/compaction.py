@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from papyra.persistence.codec import LineError, decode_record, iter_lines, iter_lines_reversed
 from papyra.persistence.filestore import (
     create_exclusive,
     last_newline_end,
@@ -39,8 +38,10 @@ from papyra.persistence.filestore import (
     replace_durably,
     temp_path_for,
 )
+from papyra.persistence.grammar import MAX_LINE_BYTES, LineError, iter_lines, iter_lines_reversed, parse_line
+from papyra.persistence.models import PersistedRecord
 from papyra.persistence.quarantine import LineQuarantine
-from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
+from papyra.persistence.retention import RetentionPolicy, RetentionVerdict, is_too_old
 
 __all__ = ["CompactionResult", "StreamingCompactor", "compact_file"]
 
@@ -56,6 +57,7 @@ class CompactionResult:
     after_bytes: int = 0
     quarantined_records: int = 0
     quarantine_path: Path | None = None
+    relative_timestamp_records: int = 0
 
     def finish(self, compactor: StreamingCompactor, quarantine: LineQuarantine, written: int) -> None:
         """Fill in what a finished compaction kept, wrote and quarantined."""
@@ -64,6 +66,7 @@ class CompactionResult:
         self.after_bytes = written
         self.quarantined_records = quarantine.count
         self.quarantine_path = quarantine.path
+        self.relative_timestamp_records = compactor.relative_kept
 
 
 class StreamingCompactor:
@@ -85,6 +88,7 @@ class StreamingCompactor:
         self.valid_records = 0
         self.kept_records = 0
         self.kept_bytes = 0
+        self.relative_kept = 0  # kept under an age limit only because the timestamp is relative
         self._boundary: tuple[int, int] | None = None  # (source index, offset) of the oldest kept
         self._bad: list[list[tuple[int, int]]] = [[] for _ in self.sources]  # (offset, length)
         self._bad_total = 0
@@ -101,15 +105,20 @@ class StreamingCompactor:
         for idx in range(len(self.sources) - 1, -1, -1):
             f, size = self.sources[idx]
             end = last_newline_end(f.fileno(), size)
-            lines: list[tuple[int, bytes, int]] = []
-            if end < size:
-                f.seek(end)
-                lines.append((end, f.read(size - end), size - end + 1))
+            lines: list[tuple[int, bytes | None, int]] = []
+            if end < size:  # a torn final fragment: a record only if complete but for its newline
+                fragment = None
+                if size - end <= MAX_LINE_BYTES:
+                    f.seek(end)
+                    fragment = f.read(size - end)
+                lines.append((end, fragment, size - end + 1))
             for offset, data, nbytes in _chain_reversed(lines, f, end):
                 try:
-                    record = decode_record(data)
+                    record = _parse(data)
                 except LineError:
                     self._note_bad(idx, offset, nbytes - 1 if offset + nbytes - 1 == size else nbytes)
+                    continue
+                if record is None:  # a blank line
                     continue
                 self.valid_records += 1
                 if stopped:
@@ -123,6 +132,8 @@ class StreamingCompactor:
                     self._skipped = True
                 else:
                     stopped = True
+        if window is not None:
+            self.relative_kept = window.relative_kept
         for bad in self._bad:
             bad.reverse()
         self._planned = True
@@ -152,9 +163,9 @@ class StreamingCompactor:
             bad = self._bad[idx]
             # unreadable lines before the kept range: fetch them directly by offset
             if self._bad_overflow and start_keep > 0:
-                for raw in iter_lines(f, end=start_keep):
-                    if not _is_valid(raw.data) or raw.oversized:
-                        self.quarantine.write(raw.data)
+                for _n, _o, data, _complete, oversized in iter_lines(f, end=start_keep):
+                    if oversized or not _is_valid(data):
+                        self.quarantine.write(data)
             else:
                 for offset, length in bad[: bisect.bisect_left(bad, (start_keep, -1))]:
                     f.seek(offset)
@@ -163,19 +174,16 @@ class StreamingCompactor:
                 continue
             bad_offsets = {off for off, _ in bad if off >= start_keep}
             check_age = self._skipped and self.cutoff is not None
-            for raw in iter_lines(f, start=start_keep, end=size):
-                data = raw.data
+            for _n, offset, data, _complete, oversized in iter_lines(f, start=start_keep, end=size):
                 if need_decode or check_age:
                     try:
-                        record = decode_record(data) if not raw.oversized else None
+                        record = _parse(None if oversized else data)
                     except LineError:
-                        record = None
-                    if record is None:
                         self.quarantine.write(data)
                         continue
-                    if check_age and self.cutoff is not None and record.timestamp < self.cutoff:
+                    if record is not None and check_age and is_too_old(record.timestamp, self.cutoff):
                         continue
-                elif raw.offset in bad_offsets:
+                elif offset in bad_offsets:
                     self.quarantine.write(data)
                     continue
                 yield data + b"\n"
@@ -186,16 +194,24 @@ class StreamingCompactor:
 
 
 def _chain_reversed(
-    first: list[tuple[int, bytes, int]], f: BinaryIO, end: int
-) -> Iterator[tuple[int, bytes, int]]:
+    first: list[tuple[int, bytes | None, int]], f: BinaryIO, end: int
+) -> Iterator[tuple[int, bytes | None, int]]:
     yield from first
-    for offset, data in iter_lines_reversed(f, end=end):
-        yield offset, data, len(data) + 1
+    for offset, data, length in iter_lines_reversed(f, end=end):
+        yield offset, data, length + 1
+
+
+def _parse(data: bytes | None) -> PersistedRecord | None:
+    """The record on a line, None for a blank line; LineError when unreadable (``data`` None:
+    longer than the line limit)."""
+    if data is None:
+        raise LineError("line too long")
+    return parse_line(data)
 
 
 def _is_valid(data: bytes) -> bool:
     try:
-        decode_record(data)
+        _parse(data)
     except LineError:
         return False
     return True

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papyra.exceptions import BackendUnavailable, PersistenceError
-from papyra.persistence.codec import LineError, decode_record, encode_record_body, record_kind
+from papyra.persistence.grammar import LineError, decode_record, encode_record_body, record_kind
 from papyra.persistence.models import PersistedRecord
 
 __all__ = ["CopyReport", "CopyVerificationError", "TargetNotEmptyError", "copy_store", "iter_store"]

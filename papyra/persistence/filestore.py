@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from papyra.exceptions import DurabilityError, PersistenceError
-from papyra.persistence.codec import LineError, decode_record
+from papyra.persistence.grammar import MAX_LINE_BYTES, LineError, parse_line
 from papyra.persistence.locking import BatchLock, lock_path_for
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.ownership import adopt_identity, make_private_dirs, open_checked, open_or_create
@@ -210,10 +210,9 @@ class AppendFile:
             fragment_len = size - keep
             head = os.pread(fd, min(fragment_len, 200), keep)
             valid = False
-            if fragment_len <= 16 * 1024 * 1024:
-                try:
-                    decode_record(os.pread(fd, fragment_len, keep))
-                    valid = True
+            if fragment_len <= MAX_LINE_BYTES:
+                try:  # the grammar's verdict, as scan and repair would give it
+                    valid = parse_line(os.pread(fd, fragment_len, keep)) is not None
                 except LineError:
                     valid = False
             if valid:

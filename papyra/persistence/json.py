@@ -41,10 +41,11 @@ from papyra.exceptions import (
     UnsafeFileError,
 )
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
-from papyra.persistence.codec import encode_record
 from papyra.persistence.compaction import CompactionResult, compact_file
 from papyra.persistence.filestore import AppendFile, FileSink, open_read
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.health import (
+    RepairResult,
     dispose_stray_file,
     list_siblings,
     repair_file,
@@ -65,7 +66,7 @@ from papyra.persistence.models import (
 )
 from papyra.persistence.ownership import check_path
 from papyra.persistence.quarantine import prepare_quarantine_dir
-from papyra.persistence.reading import iter_records_reversed, select_newest
+from papyra.persistence.reading import SkipCount, iter_records_reversed, select_newest
 from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.writer import BackgroundWriter, parse_fsync
 
@@ -272,23 +273,26 @@ class JsonFilePersistence(PersistenceBackend):
 
     # ------------------------------------------------------------------ reads
 
-    def _records_newest_first(self, stack: contextlib.ExitStack) -> Iterator[tuple[PersistedRecord, int]]:
-        """``(record, line_bytes)`` newest first; files opened go into ``stack`` (a subclass
-        hook: the rotating backend walks its whole set)."""
+    def _records_newest_first(
+        self, stack: contextlib.ExitStack, skipped: SkipCount
+    ) -> Iterator[tuple[PersistedRecord, int]]:
+        """``(record, line_bytes)`` newest first, unreadable lines counted in ``skipped``; files
+        opened go into ``stack`` (a subclass hook: the rotating backend walks its whole set)."""
         f = open_read(self._path)
         if f is None:
             return iter(())
         stack.enter_context(f)
-        return iter_records_reversed(f)
+        return iter_records_reversed(f, skipped=skipped)
 
     def _list(
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
     ) -> list[R]:
         self._sync_point()
+        skipped = SkipCount()
         try:
             with contextlib.ExitStack() as stack:
                 return select_newest(
-                    self._records_newest_first(stack),
+                    self._records_newest_first(stack, skipped),
                     kind,
                     policy=self._retention,
                     limit=limit,
@@ -297,6 +301,9 @@ class JsonFilePersistence(PersistenceBackend):
                 )
         except OSError as exc:
             raise PersistenceError(f"cannot read {self._path}: {exc}") from exc
+        finally:
+            if skipped.lines:
+                self._metrics.incr("unreadable_lines_skipped", skipped.lines)
 
     # ------------------------------------------------------------------ health
 
@@ -365,6 +372,7 @@ class JsonFilePersistence(PersistenceBackend):
         quarantined: list[str] = []
         store = str(self._path)
         stray_type = PersistenceAnomalyType.UNEXPECTED_FILE
+        result = RepairResult()
         if any(a.path == store and a.type is not stray_type for a in scan.anomalies):
             result = repair_file(self._path, file_mode=self._file_mode, quarantine_dir=qdir)
             repaired.append(store)
@@ -377,12 +385,7 @@ class JsonFilePersistence(PersistenceBackend):
                 repaired.append(str(sibling.path))
                 if moved is not None:
                     quarantined.append(str(moved))
-        return PersistenceRecoveryReport(
-            backend=self.backend_name,
-            scan=scan,
-            repaired_files=tuple(repaired),
-            quarantined_files=tuple(quarantined),
-        )
+        return result.report(self.backend_name, scan, repaired, quarantined, quarantine=qdir is not None)
 
     def compact(self) -> CompactionReport:
         """Apply retention physically (streaming; see :mod:`papyra.persistence.compaction`).
@@ -414,6 +417,7 @@ class JsonFilePersistence(PersistenceBackend):
             after_bytes=result.after_bytes,
             quarantined_records=result.quarantined_records,
             quarantine_path=None if result.quarantine_path is None else str(result.quarantine_path),
+            relative_timestamp_records=result.relative_timestamp_records,
         )
 
     def _compact_locked(self) -> CompactionResult:

@@ -41,6 +41,7 @@ COUNTERS: tuple[str, ...] = (
     "lock_timeouts",
     "backpressure_rejections",
     "encoding_errors",
+    "unreadable_lines_skipped",
 )
 
 #: Point-in-time values (set, not incremented).

@@ -2,8 +2,10 @@
 
 The three record kinds are what an actor system writes; each is a frozen ``msgspec.Struct``
 tagged with ``kind`` (``"event"``, ``"audit"``, ``"dead_letter"``), so encoding produces the
-NDJSON line format shared with the earlier implementation and decoding is a typed, tagged union.
-Addresses are stored as the string ``"system:actor_id"``.
+NDJSON line format shared with the earlier implementation and decoding is a typed, tagged union
+(the line grammar itself — limits, accepted styles, required fields — is
+:mod:`papyra.persistence.grammar`). Typed decoding refuses unknown keys, so lines holding them
+take the grammar's checking path. Addresses are stored as the string ``"system:actor_id"``.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ __all__ = [
 ]
 
 
-class PersistedEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="event"):
+class PersistedEvent(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="event"
+):
     """A lifecycle event (``ActorStarted``, ``ActorCrashed``…) of one actor."""
 
     system_id: str = "local"
@@ -41,7 +45,9 @@ class PersistedEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"
     timestamp: float
 
 
-class PersistedAudit(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="audit"):
+class PersistedAudit(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind", tag="audit"
+):
     """A point-in-time audit of an actor system (counts only, no actor details)."""
 
     system_id: str = "local"
@@ -57,7 +63,8 @@ class PersistedAudit(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"
 
 
 class PersistedDeadLetter(
-    msgspec.Struct, frozen=True, kw_only=True, tag_field="kind", tag="dead_letter"
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, tag_field="kind",
+    tag="dead_letter",
 ):
     """A message that could not be delivered. ``target`` is the target's address string."""
 
@@ -91,6 +98,9 @@ class CompactionReport(msgspec.Struct, frozen=True, kw_only=True):
     after_bytes: int | None = None
     quarantined_records: int = 0
     quarantine_path: str | None = None
+    #: Records kept regardless of ``max_age_seconds`` because their timestamp is not epoch time
+    #: (before 2001-09-09, e.g. the earlier release's monotonic clock).
+    relative_timestamp_records: int = 0
 
     @property
     def removed_records(self) -> int:
@@ -215,6 +225,13 @@ class PersistenceRecoveryReport(msgspec.Struct, frozen=True, kw_only=True):
     scan: PersistenceScanReport
     repaired_files: tuple[str, ...] = ()
     quarantined_files: tuple[str, ...] = ()
+    #: Records kept in the files (Redis: streams) recovery rewrote — every line that decodes to a
+    #: record is kept; 0 when recovery changed nothing.
+    kept_records: int = 0
+    #: Unreadable lines (or Redis entries) taken out of the store.
+    removed_lines: int = 0
+    #: Of those, how many were kept aside (QUARANTINE).
+    quarantined_lines: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -222,4 +239,7 @@ class PersistenceRecoveryReport(msgspec.Struct, frozen=True, kw_only=True):
             "scan": self.scan.to_dict(),
             "repaired_files": list(self.repaired_files),
             "quarantined_files": list(self.quarantined_files),
+            "kept_records": self.kept_records,
+            "removed_lines": self.removed_lines,
+            "quarantined_lines": self.quarantined_lines,
         }

@@ -8,7 +8,8 @@ within ``since``/``until``. With ``limit`` it stops as soon as enough records ar
 ``list_*(limit=N)`` touches only the tail of the store. A rotating set chains the per-file
 iterators newest file first.
 
-Unreadable lines are skipped by reads (``scan()`` reports them).
+Unreadable lines are skipped by reads but counted (:class:`SkipCount`; the backends add the
+count to the ``unreadable_lines_skipped`` metric); ``scan()`` reports them.
 """
 
 from __future__ import annotations
@@ -17,36 +18,61 @@ from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 from papyra.persistence.base import R
-from papyra.persistence.codec import LineError, decode_record, iter_lines, iter_lines_reversed
+from papyra.persistence.grammar import LineError, iter_lines, iter_lines_reversed, parse_line
 from papyra.persistence.models import PersistedRecord
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
 
-__all__ = ["iter_records", "iter_records_reversed", "select_newest"]
+__all__ = ["SkipCount", "iter_records", "iter_records_reversed", "select_newest"]
 
 
-def iter_records_reversed(f: BinaryIO, *, end: int | None = None) -> Iterator[tuple[PersistedRecord, int]]:
-    """Yield ``(record, line_bytes)`` for the valid complete lines of ``f``, newest first.
+class SkipCount:
+    """How many unreadable complete lines a read skipped (blank lines and a torn final
+    fragment are not unreadable: the grammar allows them)."""
+
+    __slots__ = ("lines",)
+
+    def __init__(self) -> None:
+        self.lines = 0
+
+
+def iter_records_reversed(
+    f: BinaryIO, *, end: int | None = None, skipped: SkipCount | None = None
+) -> Iterator[tuple[PersistedRecord, int]]:
+    """Yield ``(record, line_bytes)`` for the records of ``f``, newest first, counting the
+    unreadable lines in ``skipped``.
 
     ``line_bytes`` includes the newline. Reads backwards only as far as the caller consumes.
     """
-    for _offset, data in iter_lines_reversed(f, end=end):
+    for _offset, data, length in iter_lines_reversed(f, end=end):
         try:
-            record = decode_record(data)
+            if data is None:
+                raise LineError("line too long")
+            record = parse_line(data)
         except LineError:
+            if skipped is not None:
+                skipped.lines += 1
             continue
-        yield record, len(data) + 1
+        if record is not None:  # None: a blank line
+            yield record, length + 1
 
 
-def iter_records(f: BinaryIO) -> Iterator[tuple[PersistedRecord, int]]:
-    """Yield ``(record, line_bytes)`` for the valid complete lines of ``f``, oldest first."""
-    for raw in iter_lines(f):
-        if not raw.complete or raw.oversized:
+def iter_records(f: BinaryIO, *, skipped: SkipCount | None = None) -> Iterator[tuple[PersistedRecord, int]]:
+    """Yield ``(record, line_bytes)`` for the records of ``f``, oldest first (one forward pass,
+    bounded memory), counting unreadable complete lines in ``skipped``; a torn final fragment
+    and blank lines are not records and not unreadable."""
+    for _number, _offset, data, complete, oversized in iter_lines(f):
+        if not complete:
             continue
         try:
-            record = decode_record(raw.data)
+            if oversized:
+                raise LineError("line too long")
+            record = parse_line(data)
         except LineError:
+            if skipped is not None:
+                skipped.lines += 1
             continue
-        yield record, len(raw.data) + 1
+        if record is not None:
+            yield record, len(data) + 1
 
 
 def select_newest(

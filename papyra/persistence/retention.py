@@ -9,7 +9,10 @@ One algorithm for every backend. Records are offered **newest first** to a
 
 So the kept set is the newest records that are young enough, up to ``max_records`` of them and
 ``max_total_bytes`` of encoded line bytes, all limits together (the strictest wins). Age is
-measured against epoch time (``time.time()`` unless a clock is given). Streaming callers (file
+measured against epoch time (``time.time()`` unless a clock is given). A timestamp before
+:data:`EPOCH_FLOOR` (2001-09-09) is not epoch time — the earlier release stamped records with a
+monotonic clock (seconds since boot, e.g. ``596.98``) — so age limits never drop such a record:
+it is kept and counted (``RetentionWindow.relative_kept``). Streaming callers (file
 compaction) use the window directly while reading backwards; :func:`apply_retention` does the
 same for an in-memory, oldest-first sequence.
 """
@@ -25,9 +28,25 @@ from typing import TypeVar
 
 from papyra.exceptions import ConfigurationError
 
-__all__ = ["RetentionPolicy", "RetentionVerdict", "RetentionWindow", "apply_retention"]
+__all__ = [
+    "EPOCH_FLOOR",
+    "RetentionPolicy",
+    "RetentionVerdict",
+    "RetentionWindow",
+    "apply_retention",
+    "is_too_old",
+]
 
 T = TypeVar("T")
+
+#: Timestamps below this (1e9 s, 2001-09-09T01:46:40Z) are relative (monotonic-clock) seconds.
+EPOCH_FLOOR = 1e9
+
+
+def is_too_old(timestamp: float, cutoff: float | None) -> bool:
+    """True when an age limit (records older than ``cutoff``) drops ``timestamp``; never for a
+    relative timestamp (below :data:`EPOCH_FLOOR`). O(1)."""
+    return cutoff is not None and EPOCH_FLOOR <= timestamp < cutoff
 
 
 @dataclass(frozen=True)
@@ -83,7 +102,9 @@ class RetentionVerdict(enum.Enum):
 class RetentionWindow:
     """Stateful newest-first retention decision. Not thread-safe; use one per pass. O(1) memory."""
 
-    __slots__ = ("_bytes", "_count", "_cutoff", "_max_bytes", "_max_records", "kept", "kept_bytes")
+    __slots__ = (
+        "_bytes", "_count", "_cutoff", "_max_bytes", "_max_records", "kept", "kept_bytes", "relative_kept",
+    )
 
     def __init__(self, policy: RetentionPolicy, now: float) -> None:
         self._cutoff = None if policy.max_age_seconds is None else now - policy.max_age_seconds
@@ -93,6 +114,8 @@ class RetentionWindow:
         self._bytes = 0
         self.kept = 0
         self.kept_bytes = 0
+        #: Records kept under an age limit only because their timestamp is relative.
+        self.relative_kept = 0
 
     @property
     def exhausted(self) -> bool:
@@ -103,10 +126,14 @@ class RetentionWindow:
         """Decide for the next-older record with this timestamp and encoded size."""
         if self.exhausted:
             return RetentionVerdict.STOP
+        relative = False
         if self._cutoff is not None and timestamp < self._cutoff:
-            return RetentionVerdict.SKIP
+            if timestamp >= EPOCH_FLOOR:
+                return RetentionVerdict.SKIP
+            relative = True
         if self._max_bytes is not None and self._bytes + nbytes > self._max_bytes:
             return RetentionVerdict.STOP
+        self.relative_kept += relative
         self._count += 1
         self._bytes += nbytes
         self.kept = self._count
@@ -121,11 +148,16 @@ def apply_retention(
     timestamp_of: Callable[[T], float],
     size_of: Callable[[T], int],
     now: float | None = None,
+    window: RetentionWindow | None = None,
 ) -> list[T]:
-    """Return the retained records of an oldest-first sequence, oldest first. O(n)."""
+    """Return the retained records of an oldest-first sequence, oldest first. O(n).
+
+    ``window`` (default: a fresh ``policy.window(now)``) can be passed to read its counts after.
+    """
     if policy.is_unbounded:
         return list(records)
-    window = policy.window(now)
+    if window is None:
+        window = policy.window(now)
     kept: list[T] = []
     for item in reversed(records):
         verdict = window.offer(timestamp_of(item), size_of(item))

@@ -2,7 +2,7 @@
 
 The machinery behind :class:`~papyra.persistence.backends.rotating.RotatingFilePersistence`,
 built on the single-file pieces (:class:`~papyra.persistence.filestore.AppendFile`,
-:class:`~papyra.persistence.filestore.FileSink`, the store lock, the codec, ``scan_file`` /
+:class:`~papyra.persistence.filestore.FileSink`, the store lock, the grammar, ``scan_file`` /
 ``repair_file``, :class:`~papyra.persistence.compaction.StreamingCompactor`, quarantine).
 
 Layout: slot 0 is ``path`` (the active file), slot ``k`` is ``path.k``; ``path.1`` is the newest
@@ -35,7 +35,8 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -56,7 +57,7 @@ from papyra.persistence.locking import BatchLock, lock_path_for, maintenance_loc
 from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
 from papyra.persistence.ownership import kind_of, reference_stat
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
-from papyra.persistence.reading import iter_records_reversed
+from papyra.persistence.reading import SkipCount, iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
 
 __all__ = ["RotatingSink", "RotationSet", "StrayFile", "compact_set", "iter_set_newest_first"]
@@ -66,6 +67,61 @@ logger = logging.getLogger("papyra")
 _MEMBER_LIKE = re.compile(r"^\d+(?:\..*)?$")
 _OWN_TEMP = re.compile(r"^(?:\d+\.)?[a-z]+\.\d+\.[0-9a-f]+\.tmp$")
 COMMIT_SUFFIX = "commit"
+
+
+class MemberGuard:
+    """Keeps this process's reads and member replacements apart: a read holds it *shared* from
+    its snapshot of the members until it is done; replacing members (the compaction swap,
+    repairing a member in place) holds it *exclusively* (reentrant for the holder). So a read
+    never finds a file of its snapshot replaced before it opened it (which made a read running
+    during a compaction return nothing). A waiting swap goes before new reads. Lock order: the
+    store lock, then this guard; a thread never nests a read inside another of its reads."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._owner: int | None = None
+        self._depth = 0
+        #: How many times the guard was taken exclusively (a reader re-checks its snapshot).
+        self.swaps = 0
+        #: Threads waiting to take the guard exclusively (observability; tests).
+        self.waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            # a waiting swap goes first (reads never starve it; they wait for one swap at most)
+            while self._owner != me and (self._owner is not None or self.waiting):
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner != me:
+                self.waiting += 1
+                while self._owner is not None or self._readers:
+                    self._cond.wait()
+                self.waiting -= 1
+                self._owner = me
+                self.swaps += 1
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if not self._depth:
+                    self._owner = None
+                    self._cond.notify_all()
 
 
 @dataclass(frozen=True)
@@ -88,6 +144,7 @@ class RotationSet:
         self.file_mode = file_mode
         self.marker = path.with_name(f"{path.name}.{COMMIT_SUFFIX}")
         self._warned_marker: tuple[int, ...] | None = None
+        self.guard = MemberGuard()
 
     def member(self, slot: int) -> Path:
         return self.path if slot == 0 else self.path.with_name(f"{self.path.name}.{slot}")
@@ -191,12 +248,13 @@ class RotationSet:
             self._warn_invalid_marker(exc)
             return False
         directory = self.path.parent
-        for k in range(max(count, 1), self.max_files):
-            self.member(k).unlink(missing_ok=True)
-        for name, slot in files:
-            src = directory / name
-            if os.path.lexists(src):
-                os.replace(src, self.member(slot))
+        with self.guard.exclusive():
+            for k in range(max(count, 1), self.max_files):
+                self.member(k).unlink(missing_ok=True)
+            for name, slot in files:
+                src = directory / name
+                if os.path.lexists(src):
+                    os.replace(src, self.member(slot))
         fsync_dir(directory)
         self.marker.unlink(missing_ok=True)
         fsync_dir(directory)
@@ -311,9 +369,14 @@ def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: i
 
 
 def iter_set_newest_first(
-    rset: RotationSet, stack: contextlib.ExitStack, *, lock_timeout: float = 10.0
-) -> Iterator[tuple[PersistedRecord, int]]:
-    """``(record, line_bytes)`` across the set, newest first, opening files only as consumed.
+    rset: RotationSet,
+    stack: contextlib.ExitStack,
+    *,
+    lock_timeout: float = 10.0,
+    skipped: SkipCount | None = None,
+) -> Generator[tuple[PersistedRecord, int], None, None]:
+    """``(record, line_bytes)`` across the set, newest first, opening files only as consumed;
+    unreadable lines are counted in ``skipped``.
 
     Lock-free yet safe against concurrent rotation: the identities (inodes) of the members are
     taken first (``lstat`` only, no file is opened; repeated until two passes agree, so the view
@@ -321,20 +384,30 @@ def iter_set_newest_first(
     found at its slot or — if a rotation moved it meanwhile — at a higher one. So a read sees
     the set as it was when it started (plus appends to the file that was active): never a file
     twice, never a newer file out of order. Handles stay open (in ``stack``) until the caller is
-    done. A file deleted meanwhile (the oldest, by rotation) is skipped. A compaction by another
-    process during the read can make the read miss records it rewrote (never see them twice).
-    A set that rotates through every attempt is snapshotted under the store lock instead
-    (maintenance lock, up to ``lock_timeout``), since rotation only happens under that lock.
+    done. A file deleted meanwhile (the oldest, by rotation) is skipped. The read holds the
+    set's :class:`MemberGuard` shared, so a compaction or recovery in this process waits before
+    replacing members; one by another process during the read can make it miss records it
+    rewrote (never see them twice). A set that rotates through every attempt is snapshotted
+    under the store lock instead (maintenance lock, up to ``lock_timeout``), since rotation only
+    happens under that lock.
     """
-    snapshot = _stable_snapshot(rset, lock_timeout=lock_timeout)
-    for slot, key, mtime_ns in snapshot:
-        # A rotated member is never written again, so its mtime is part of its identity: an
-        # inode number freed by rotation and reused by a newer file is never mistaken for it.
-        f = _open_identity(rset, slot, key, mtime_ns if slot > 0 else None)
-        if f is None:
-            continue
-        stack.enter_context(f)
-        yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size)
+    guard = rset.guard
+    with contextlib.ExitStack() as held:
+        while True:
+            swaps = guard.swaps
+            snapshot = _stable_snapshot(rset, lock_timeout=lock_timeout)  # may take the store lock:
+            held.enter_context(guard.shared())  # the guard only after it (lock order)
+            if guard.swaps == swaps:  # no member replaced since the snapshot: it stands
+                break
+            held.close()
+        for slot, key, mtime_ns in snapshot:
+            # A rotated member is never written again, so its mtime is part of its identity: an
+            # inode number freed by rotation and reused by a newer file is never mistaken for it.
+            f = _open_identity(rset, slot, key, mtime_ns if slot > 0 else None)
+            if f is None:
+                continue
+            stack.enter_context(f)
+            yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size, skipped=skipped)
 
 
 _Snapshot = list[tuple[int, tuple[int, int], int]]  # (slot, (dev, ino), mtime_ns)

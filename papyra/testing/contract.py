@@ -25,7 +25,7 @@ import pytest
 
 from papyra.exceptions import EncodingError, PapyraError, PersistenceClosedError
 from papyra.persistence.base import PersistenceBackend, backend_capabilities, safe_metrics_snapshot
-from papyra.persistence.codec import encode_record
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,

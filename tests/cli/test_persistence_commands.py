@@ -138,6 +138,7 @@ def test_recover_repair_text_and_file(damaged: Path, tmp_path: Path) -> None:
         f"ℹ   - {CORRUPT}\n"
         f"ℹ   - {TORN}\n"
         "ℹ   repaired <tmp>/papyra.ndjson\n"
+        "ℹ   kept 7 records; removed 2 unreadable lines\n"
         "✔ Persistence is healthy after recovery.\n"
     )
     assert len(damaged.read_bytes().splitlines()) == 7
@@ -249,6 +250,7 @@ def test_compact_json(store: Path) -> None:
         "after_bytes": 1016,
         "quarantined_records": 0,
         "quarantine_path": None,
+        "relative_timestamp_records": 0,
         "removed_records": 0,
         "reclaimed_bytes": 0,
     }
@@ -388,6 +390,7 @@ def test_startup_check_recover_repairs(damaged: Path, tmp_path: Path) -> None:
     assert r.out.endswith(
         "ℹ Recovery (repair) ran:\n"
         "ℹ   repaired <tmp>/papyra.ndjson\n"
+        "ℹ   kept 7 records; removed 2 unreadable lines\n"
         "✔ Recovery successful: the store is clean\n"
     )
 

@@ -436,6 +436,7 @@ def test_compact_json_without_retention_keeps_everything(rset: Path) -> None:
         "after_bytes": 2520,
         "quarantined_records": 0,
         "quarantine_path": None,
+        "relative_timestamp_records": 0,
         "removed_records": 0,
         "reclaimed_bytes": 0,
     }

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from papyra.persistence.codec import encode_record
+from papyra.persistence.grammar import encode_record
 from tests.persistence.conftest import event
 
 HEAVY = ("portalocker", "redis", "asyncio", "opentelemetry")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from papyra.exceptions import QuarantineError
-from papyra.persistence.codec import encode_record
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistenceAnomalyType,
@@ -68,7 +68,6 @@ def test_partial_write(tmp_path: Path, json_store: Store, tail: bytes) -> None:
         (b'{"timestamp":1}', "missing 'kind'"),
         (b'{"kind":"audit","total_actors":1}', "missing required field 'timestamp'"),
         (b'{"kind":"audit","timestamp":1,"total_actors":"many"}', "invalid field"),
-        (b"", "blank line"),
         (b"\x00\x00", "NUL bytes"),
     ],
 )
@@ -255,17 +254,42 @@ def test_compaction_keeps_a_valid_record_missing_its_newline(tmp_path: Path, jso
     assert path.read_bytes() == GOOD[0] + GOOD[1]
 
 
-def test_fast_line_splitter_matches_the_reference_reader(tmp_path: Path) -> None:
+def _reference_lines(data: bytes, max_line: int) -> list[tuple[int, int, bytes, bool, bool]]:
+    out = []
+    offset = 0
+    parts = data.split(b"\n")
+    for number, part in enumerate(parts, 1):
+        complete = number < len(parts)
+        if not complete and not part:
+            break
+        big = len(part) > max_line
+        out.append((number, offset, b"" if big else part, complete, big))
+        offset += len(part) + 1
+    return out
+
+
+def test_one_line_splitter_forwards_and_backwards_matches_a_naive_split(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The grammar's two splitters (forward for scan/repair/compaction, backward for tail
+    reads) agree with ``bytes.split`` on lines, offsets, torn tails and oversized lines."""
     import io
     import random
 
-    from papyra.persistence.codec import iter_lines
-    from papyra.persistence.health import split_lines
+    from papyra.persistence import grammar
 
+    monkeypatch.setattr(grammar, "MAX_LINE_BYTES", 20)
+    monkeypatch.setattr(grammar, "_CHUNK", 7)
     rng = random.Random(7)
-    for _ in range(50):
-        parts = [bytes(rng.choice(b"ab{}\x00") for _ in range(rng.choice([0, 1, 5, 40]))) for _ in range(30)]
+    for _ in range(200):
+        parts = [bytes(rng.choice(b"ab{}\x00") for _ in range(rng.choice([0, 1, 5, 19, 20, 21, 40])))
+                 for _ in range(rng.randrange(1, 30))]
         data = b"\n".join(parts) + (b"\n" if rng.random() < 0.5 else b"")
-        expected = [tuple(r) for r in iter_lines(io.BytesIO(data), max_line=20)]
-        got = list(split_lines(io.BytesIO(data), max_line=20, chunk=7))
-        assert got == expected
+        expected = _reference_lines(data, 20)
+        assert list(grammar.iter_lines(io.BytesIO(data))) == expected
+        backwards = [(off, None if big else line, len(line) if not big else None)
+                     for _n, off, line, complete, big in reversed(expected) if complete]
+        chunk = rng.choice((3, 7, 64))
+        got = [(off, line, None if line is None else length)
+               for off, line, length in grammar.iter_lines_reversed(io.BytesIO(data), chunk_size=chunk)]
+        assert got == backwards

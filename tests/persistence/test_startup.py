@@ -9,7 +9,7 @@ import pytest
 
 from papyra.exceptions import ConfigurationError, PapyraError, PersistenceStartupError
 from papyra.persistence.backends.memory import InMemoryPersistence
-from papyra.persistence.codec import encode_record
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistenceRecoveryConfig,

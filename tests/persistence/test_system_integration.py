@@ -10,7 +10,7 @@ import pytest
 
 from papyra.actor import Actor
 from papyra.exceptions import ActorStopped, PapyraError, PersistenceStartupError
-from papyra.persistence.codec import encode_record
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.startup import PersistenceStartupConfig
 from papyra.system import ActorSystem

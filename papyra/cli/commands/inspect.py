@@ -3,6 +3,10 @@
 Filters (``--event-type``, ``--actor``, ``--target``, ``--message-type``) and the time window
 apply **before** ``--limit`` (newest N of the matching records); ``--reverse`` prints newest
 first. Without filters the limit is passed to the backend, which can then read only the tail.
+
+Reads skip unreadable lines; when a command skipped any, one warning line on stderr gives the
+count ("3 unreadable lines skipped; run `papyra persistence scan`") and JSON output carries it
+as ``unreadable_lines_skipped``. The exit code does not change.
 """
 
 from __future__ import annotations
@@ -34,10 +38,24 @@ def record_dict(record: Any) -> dict[str, Any]:
     """A record as its NDJSON line object (``kind`` first, every field)."""
     import msgspec
 
-    from papyra.persistence.codec import to_plain
+    from papyra.persistence.grammar import to_plain
 
     data: dict[str, Any] = msgspec.to_builtins(record) if isinstance(record, msgspec.Struct) else dict(record)
     return to_plain(data)  # type: ignore[no-any-return]
+
+
+def _skipped_so_far(backend: Any) -> int:
+    """The backend's ``unreadable_lines_skipped`` counter (0 when it has none)."""
+    metrics = getattr(backend, "metrics", None)
+    if metrics is None:
+        return 0
+    return int(metrics.snapshot().get("unreadable_lines_skipped", 0))
+
+
+def _report_skipped(ctx: Context, skipped: int) -> None:
+    if skipped:
+        s = "" if skipped == 1 else "s"
+        ctx.out.warn(f"{skipped} unreadable line{s} skipped; run `papyra persistence scan`")
 
 
 def _window(ctx: Context) -> tuple[float | None, float | None]:
@@ -117,7 +135,10 @@ def print_records(out: Output, kind: str, records: Sequence[Any]) -> None:
 
 
 def _listing(ctx: Context, kind: str) -> int:
+    before = _skipped_so_far(ctx.store().backend)
     records = select(ctx, kind)
+    skipped = _skipped_so_far(ctx.store().backend) - before
+    _report_skipped(ctx, skipped)
     if ctx.arg("reverse", False):
         records.reverse()
     out = ctx.out
@@ -127,7 +148,13 @@ def _listing(ctx: Context, kind: str) -> int:
         return EXIT_OK
     if out.fmt == "json":
         out.json(
-            ctx.envelope(EXIT_OK, kind=kind, count=len(records), records=[record_dict(r) for r in records])
+            ctx.envelope(
+                EXIT_OK,
+                kind=kind,
+                count=len(records),
+                records=[record_dict(r) for r in records],
+                unreadable_lines_skipped=skipped,
+            )
         )
         return EXIT_OK
     if not records:
@@ -163,9 +190,16 @@ def summary(ctx: Context) -> int:
     """Latest audit, counts per kind and time range (retained records, within the window)."""
     since, until = _window(ctx)
     backend = ctx.store().backend
-    lists = {
-        kind: list(getattr(backend, method)(since=since, until=until)) for kind, method in _METHODS.items()
-    }
+    lists: dict[str, list[Any]] = {}
+    per_read: list[int] = []
+    for kind, method in _METHODS.items():
+        before = _skipped_so_far(backend)
+        lists[kind] = list(getattr(backend, method)(since=since, until=until))
+        per_read.append(_skipped_so_far(backend) - before)
+    # A file store is one log, so each of the three reads meets the same unreadable lines;
+    # Redis keeps one stream per kind.
+    skipped = max(per_read) if ctx.store().kind in ("json", "rotating") else sum(per_read)
+    _report_skipped(ctx, skipped)
     counts = {kind: len(records) for kind, records in lists.items()}
     stamps = [r.timestamp for records in lists.values() for r in records]
     first, last = (min(stamps), max(stamps)) if stamps else (None, None)
@@ -179,6 +213,7 @@ def summary(ctx: Context) -> int:
                 counts=counts,
                 first_timestamp=first,
                 last_timestamp=last,
+                unreadable_lines_skipped=skipped,
             )
         )
         return EXIT_OK

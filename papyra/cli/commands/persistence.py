@@ -218,6 +218,11 @@ def compact(ctx: Context) -> int:
         out.info(
             f"  quarantined {data['quarantined_records']} unreadable records to {data.get('quarantine_path')}"
         )
+    if data.get("relative_timestamp_records"):
+        out.info(
+            f"  kept {data['relative_timestamp_records']} records with relative (pre-2001, monotonic-clock) "
+            "timestamps regardless of max_age"
+        )
     return EXIT_OK
 
 

@@ -5,8 +5,8 @@ survives the process. ``record_*`` is O(1) plus one msgspec encode and one decod
 line: the encode gives the record's real encoded size for ``max_total_bytes`` and validates it,
 and keeping the *decoded* record means the memory backend returns exactly what the file and
 Redis backends return (plain JSON values: sets and tuples as lists, NaN as ``None``, bytes as
-base64, other objects as their ``repr``) instead of the live objects it was given. Reads are
-O(n) under the lock; ``compact()`` applies retention physically.
+base64, non-string keys as ``json.dumps`` writes them, other objects as their ``repr``) instead
+of the live objects it was given. Reads are O(n) under the lock; ``compact()`` applies retention physically.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from papyra.persistence.base import PersistenceBackend, R, select_window
-from papyra.persistence.codec import decode_record, encode_record
+from papyra.persistence.grammar import decode_record, encode_record
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,
@@ -109,11 +109,13 @@ class InMemoryPersistence(PersistenceBackend):
         with self._lock:
             before = len(self._log)
             before_bytes = sum(size for _, size in self._log)
+            window = self._retention.window()
             kept = apply_retention(
                 self._log,
                 self._retention,
                 timestamp_of=lambda e: e[0].timestamp,
                 size_of=lambda e: e[1],
+                window=window,
             )
             self._log = kept
             after_bytes = sum(size for _, size in kept)
@@ -123,6 +125,7 @@ class InMemoryPersistence(PersistenceBackend):
             after_records=len(kept),
             before_bytes=before_bytes,
             after_bytes=after_bytes,
+            relative_timestamp_records=window.relative_kept,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -52,7 +52,7 @@ from papyra.persistence.backends.redis_groups import (
 )
 from papyra.persistence.backends.redis_maintenance import StreamMaintenanceMixin
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
-from papyra.persistence.codec import LineError, decode_record, encode_record_body, record_kind
+from papyra.persistence.grammar import LineError, decode_record, encode_record_body, record_kind
 from papyra.persistence.models import RECORD_KINDS, PersistedRecord
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
 from papyra.persistence.writer import BackgroundWriter, TransientWriteError
@@ -71,7 +71,7 @@ logger = logging.getLogger("papyra")
 
 #: Redis error replies after which a retry can succeed (the batch stays buffered).
 _TRANSIENT_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY ")
-#: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the codec writes kind first.
+#: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the grammar writes kind first.
 _KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
 _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
 
@@ -350,13 +350,13 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         if limit is not None and since is None and until is None and policy.max_age_seconds is None:
             first_page = min(limit, self._config.page_size)
         out: list[R] = []
+        skipped = 0
         for _entry_id, fields in self._iter_newest(key, first_page=first_page, min_id=min_id):
-            data = fields.get(b"data")
-            if data is None:
-                continue
+            data = fields.get(b"data", b"")
             try:
                 record = decode_record(data)
             except LineError:
+                skipped += 1
                 continue
             if type(record) is not kind:
                 continue
@@ -373,5 +373,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             out.append(record)
             if limit is not None and len(out) >= limit:
                 break
+        if skipped:
+            self._metrics.incr("unreadable_lines_skipped", skipped)
         out.reverse()
         return out

@@ -24,9 +24,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from papyra.persistence.backends.redis_config import KIND_STREAMS, RedisStreamsConfig, resolve_kind
+from papyra.persistence.backends.redis_config import RedisStreamsConfig, resolve_kind
+from papyra.persistence.backends.redis_maintenance import decode_entry
 from papyra.persistence.backends.redis_topology import ordered_steps
-from papyra.persistence.codec import LineError, decode_record, record_kind
+from papyra.persistence.grammar import LineError
 from papyra.persistence.models import PersistedRecord
 
 if TYPE_CHECKING:
@@ -331,11 +332,7 @@ class ConsumerGroupsMixin:
                 continue
             data = fields.get(b"data")
             try:
-                if data is None:
-                    raise LineError("missing 'data' field")
-                record = decode_record(data)
-                if KIND_STREAMS[record_kind(record)] != expected:
-                    raise LineError(f"record of kind {record_kind(record)!r} in the {expected} stream")
+                record = decode_entry(expected, data)
             except LineError as exc:
                 target = self._config.quarantine_key(key)
                 quarantined.append(MovedEntry(entry_id, exc.reason, target, deliveries))

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from papyra.persistence.backends.redis_config import KIND_STREAMS, RedisStreamsConfig
 from papyra.persistence.backends.redis_topology import ordered_steps
-from papyra.persistence.codec import LineError, decode_record, record_kind
+from papyra.persistence.grammar import LineError, decode_record, record_kind
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import (
     CompactionReport,
+    PersistedRecord,
     PersistenceAnomaly,
     PersistenceAnomalyType,
     PersistenceRecoveryConfig,
@@ -30,7 +31,7 @@ from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-__all__ = ["StreamMaintenanceMixin"]
+__all__ = ["StreamMaintenanceMixin", "decode_entry"]
 
 _MAX_ID_SEQ = 18446744073709551615
 _BadEntries = dict[str, list[tuple[str, "bytes | None", str]]]
@@ -68,6 +69,18 @@ def _id_before(entry_id: Any) -> str | None:
 def _id_after(entry_id: Any) -> str:
     ms, seq = _split_id(entry_id)
     return f"{ms}-{seq + 1}" if seq < _MAX_ID_SEQ else f"{ms + 1}-0"
+
+
+def decode_entry(stream: str, data: bytes | None) -> PersistedRecord:
+    """The record in a stream entry's ``data`` field, by the line grammar; raises
+    :class:`~papyra.persistence.grammar.LineError` when it is missing, unreadable, or a record of
+    another kind than ``stream`` holds. One decode, O(entry size)."""
+    if data is None:
+        raise LineError("missing 'data' field")
+    record = decode_record(data)
+    if KIND_STREAMS[record_kind(record)] != stream:
+        raise LineError(f"record of kind {record_kind(record)!r} in the {stream} stream")
+    return record
 
 
 class StreamMaintenanceMixin:
@@ -114,22 +127,11 @@ class StreamMaintenanceMixin:
 
     # ------------------------------------------------------------------ health
 
-    def _check_entry(self, stream: str, fields: dict[bytes, bytes]) -> str | None:
-        """Why an entry is bad, or None when it holds a valid record of the stream's kind."""
-        data = fields.get(b"data")
-        if data is None:
-            return "missing 'data' field"
-        try:
-            record = decode_record(data)
-        except LineError as exc:
-            return exc.reason
-        if KIND_STREAMS[record_kind(record)] != stream:
-            return f"record of kind {record_kind(record)!r} in the {stream} stream"
-        return None
-
-    def _find_bad(self) -> tuple[list[PersistenceAnomaly], _BadEntries]:
+    def _find_bad(self) -> tuple[list[PersistenceAnomaly], _BadEntries, int]:
+        """Anomalies, the bad entries per stream, and how many entries hold valid records."""
         anomalies: list[PersistenceAnomaly] = []
         bad: _BadEntries = {}
+        good = 0
         sample = self._config.scan_sample_size
         for stream in KIND_STREAMS.values():
             key = self._config.stream_key(stream)
@@ -139,8 +141,12 @@ class StreamMaintenanceMixin:
                 else itertools.islice(self._iter_newest(key, first_page=sample), sample)
             )
             for entry_id, fields in entries:
-                reason = self._check_entry(stream, fields)
-                if reason is None:
+                try:
+                    decode_entry(stream, fields.get(b"data"))
+                except LineError as exc:
+                    reason = exc.reason
+                else:
+                    good += 1
                     continue
                 eid = _s(entry_id)
                 anomalies.append(
@@ -151,7 +157,7 @@ class StreamMaintenanceMixin:
                     )
                 )
                 bad.setdefault(key, []).append((eid, fields.get(b"data"), reason))
-        return anomalies, bad
+        return anomalies, bad, good
 
     def scan(self) -> PersistenceScanReport:
         """Check every entry of the three streams (paged), or the newest ``scan_sample_size`` of
@@ -163,17 +169,17 @@ class StreamMaintenanceMixin:
         ``scan_sample_size`` of each stream; one decode per entry. No writes."""
         return self._scan()[0]
 
-    def _scan(self) -> tuple[PersistenceScanReport, _BadEntries]:
+    def _scan(self) -> tuple[PersistenceScanReport, _BadEntries, int]:
         self._metrics.incr("scans")
         try:
             self._ensure_visible()
-            anomalies, bad = self._find_bad()
+            anomalies, bad, good = self._find_bad()
         except Exception:
             self._metrics.incr("scan_errors")
             raise
         if anomalies:
             self._metrics.incr("anomalies_detected", len(anomalies))
-        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies)), bad
+        return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies)), bad, good
 
     def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
         """REPAIR deletes the entries the scan found bad; QUARANTINE first copies each (fields
@@ -185,7 +191,7 @@ class StreamMaintenanceMixin:
         ``MULTI``/``EXEC`` round trip per stream with bad entries (copy + ``XDEL``)."""
         self._metrics.incr("recoveries")
         mode = (config or PersistenceRecoveryConfig()).mode
-        scan, bad = self._scan()
+        scan, bad, good = self._scan()
         if mode is PersistenceRecoveryMode.IGNORE or not bad:
             return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
         repaired: list[str] = []
@@ -207,9 +213,12 @@ class StreamMaintenanceMixin:
         except Exception:
             self._metrics.incr("recovery_errors")
             raise
+        removed = sum(len(entries) for entries in bad.values())
         return PersistenceRecoveryReport(
             backend=self.backend_name, scan=scan,
             repaired_files=tuple(repaired), quarantined_files=tuple(quarantined),
+            kept_records=good, removed_lines=removed,
+            quarantined_lines=removed if mode is PersistenceRecoveryMode.QUARANTINE else 0,
         )
 
     def compact(self) -> CompactionReport:
@@ -227,20 +236,24 @@ class StreamMaintenanceMixin:
             with self._maint_lock, self._redis_errors("compact"):
                 keys = self._config.stream_keys
                 before = sum(int(self._client.xlen(k)) for k in keys)
+                relative = 0
                 if not self._retention.is_unbounded:
                     for key in keys:
-                        self._compact_stream(key)
+                        relative += self._compact_stream(key)
                 after = sum(int(self._client.xlen(k)) for k in keys)
         except Exception:
             self._metrics.incr("compaction_errors")
             raise
-        return CompactionReport(backend=self.backend_name, before_records=before, after_records=after)
+        return CompactionReport(backend=self.backend_name, before_records=before, after_records=after,
+                                relative_timestamp_records=relative)
 
-    def _compact_stream(self, key: str) -> None:
+    def _compact_stream(self, key: str) -> int:
+        """Apply retention to one stream; returns how many records were kept only because their
+        timestamps are relative (see :func:`~papyra.persistence.retention.is_too_old`)."""
         policy = self._retention
         if policy.max_age_seconds is None and policy.max_total_bytes is None:
             self._client.xtrim(key, maxlen=policy.max_records, approximate=False)
-            return
+            return 0
         window = policy.window()
         doomed: list[Any] = []
         for entry_id, fields in self._iter_newest(key):
@@ -262,3 +275,4 @@ class StreamMaintenanceMixin:
                     doomed.clear()
         if doomed:
             self._client.xdel(key, *doomed)
+        return window.relative_kept

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from papyra.exceptions import ConfigurationError, PersistenceError
 from papyra.persistence.compaction import CompactionResult
 from papyra.persistence.filestore import AppendFile, FileSink
-from papyra.persistence.health import repair_file
+from papyra.persistence.health import RepairResult, repair_file
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.locking import BatchLock, maintenance_lock
 from papyra.persistence.models import (
@@ -45,6 +45,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryReport,
     PersistenceScanReport,
 )
+from papyra.persistence.reading import SkipCount
 from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.rotation import (
     RotatingSink,
@@ -182,9 +183,15 @@ class RotatingFilePersistence(JsonFilePersistence):
 
     # ------------------------------------------------------------------ reads
 
-    def _records_newest_first(self, stack: contextlib.ExitStack) -> Iterator[tuple[PersistedRecord, int]]:
+    def _records_newest_first(
+        self, stack: contextlib.ExitStack, skipped: SkipCount
+    ) -> Iterator[tuple[PersistedRecord, int]]:
         self._finish_pending_swap()
-        return iter_set_newest_first(self._set, stack, lock_timeout=self._lock_timeout)
+        records: Generator[tuple[PersistedRecord, int], None, None] = iter_set_newest_first(
+            self._set, stack, lock_timeout=self._lock_timeout, skipped=skipped
+        )
+        stack.callback(records.close)  # releases the member guard even if not consumed to the end
+        return records
 
     # ------------------------------------------------------------------ health
 
@@ -202,24 +209,22 @@ class RotatingFilePersistence(JsonFilePersistence):
         strays = rset.strays()
         stray_paths = {str(s.path) for s in strays}
         damaged = {a.path for a in rset.scan() if a.path not in stray_paths}
-        for member in rset.existing():
-            if str(member) not in damaged:
-                continue
-            result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir)
-            repaired.append(str(member))
-            if result.quarantine_path is not None:
-                quarantined.append(str(result.quarantine_path))
+        total = RepairResult()
+        with rset.guard.exclusive():  # this process's reads never see a member replaced mid-read
+            for member in rset.existing():
+                if str(member) not in damaged:
+                    continue
+                result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir)
+                total.add(result)
+                repaired.append(str(member))
+                if result.quarantine_path is not None:
+                    quarantined.append(str(result.quarantine_path))
         for stray in strays:
             moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode)
             repaired.append(str(stray.path))
             if moved is not None:
                 quarantined.append(str(moved))
-        return PersistenceRecoveryReport(
-            backend=self.backend_name,
-            scan=scan,
-            repaired_files=tuple(repaired),
-            quarantined_files=tuple(quarantined),
-        )
+        return total.report(self.backend_name, scan, repaired, quarantined, quarantine=qdir is not None)
 
     def _compact_locked(self) -> CompactionResult:
         return compact_set(self._set, self._retention)

@@ -14,7 +14,7 @@ import pytest
 
 from papyra.exceptions import ConfigurationError, MissingDependencyError, PersistenceClosedError
 from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
-from papyra.persistence.codec import encode_record_body
+from papyra.persistence.grammar import encode_record_body
 from papyra.persistence.models import (
     PersistedAudit,
     PersistedDeadLetter,

@@ -9,7 +9,7 @@ import pytest
 
 from papyra.exceptions import BackendUnavailable, ConfigurationError
 from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
-from papyra.persistence.codec import decode_record
+from papyra.persistence.grammar import decode_record
 from papyra.persistence.models import PersistedEvent
 from tests.support.redis_server import RedisServer, require_redis_binary
 from tests.support.redis_topologies import SentinelSetup, kill_hard, sentinel_setup, wait_replica_in_sync

@@ -1,0 +1,683 @@
+"""The record grammar: the one definition of a persisted line, for every path.
+
+Every path that writes or reads records goes through this module: the writer (file and Redis),
+reads and tail reads, ``scan()``, REPAIR/QUARANTINE, compaction, the CLI (``inspect``,
+``--follow``, statistics) and the Redis ``data`` field. So what the writer writes, the reader
+reads, and what the reader would not accept, the writer refuses.
+
+**A line** is the bytes up to (not including) ``\\n``; a final fragment without ``\\n`` is
+*incomplete* (a torn tail, never a record for reads). A line is
+
+* *blank* — only spaces, tabs and ``\\r`` (after an optional BOM): ignored by reads, scan and
+  repair (kept as it is), never an anomaly;
+* a *record* — one UTF-8 JSON object with a known ``kind`` and the :data:`REQUIRED_FIELDS` of
+  that kind; a leading UTF-8 BOM (``EF BB BF``) and a trailing ``\\r`` (CRLF) are accepted; any
+  other key order, spacing, ``\\u`` escapes, ``NaN``/``Infinity``/``-Infinity`` (read as floats),
+  lone-surrogate escapes (read as lone surrogates), unknown keys, object-form addresses and
+  missing optional fields (defaults) are accepted;
+* otherwise *unreadable* (``CORRUPTED_LINE`` for ``scan()``, with the reason): invalid UTF-8
+  anywhere (keys included), NUL bytes, bad JSON, not an object, unknown or missing ``kind``, a
+  missing required field, a field of the wrong type, a damaged key name (an unknown key within
+  two edits of a field of the kind that is missing, such as ``"total_actorr"``), longer than
+  :data:`MAX_LINE_BYTES` ("line too long") or nested deeper than :data:`MAX_NESTING_DEPTH`
+  ("nested too deeply").
+
+**Limits** (the same constants for writer and reader): a line holds at most
+:data:`MAX_LINE_BYTES` bytes (64 MiB, newline excluded) and nests at most
+:data:`MAX_NESTING_DEPTH` (128) JSON levels, the record object itself being level 1 (so a
+payload may nest 127 levels). Depth is measured on the bytes without recursion, before any
+decoding; decoding never raises ``RecursionError``, whatever the caller's stack depth.
+
+**Writing** (:func:`encode_record`): compact UTF-8 JSON, ``kind`` first, every field, then
+``\\n`` — strict JSON (``json.loads`` reads every line). Payloads become plain JSON values by
+:func:`to_plain` (non-string keys as ``json.dumps`` converts them, bytes as base64, NaN and
+infinities ``null``, lone surrogates escaped as ``\\udcXX``). A record that cannot be written
+within the grammar — a cyclic or too-deep payload, two keys that become the same string, a
+non-finite timestamp, a line over the size limit — raises
+:class:`~papyra.exceptions.EncodingError` (a ``ValueError``) and nothing is written.
+
+**Splitting**: :func:`iter_lines` (forwards) and :func:`iter_lines_reversed` (backwards from the
+end, for tail reads) stream a binary file in bounded memory; a line over the limit is reported
+as oversized and never buffered.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import enum
+import json
+import math
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from itertools import accumulate
+from typing import Any, BinaryIO, TypeVar, Union
+
+import msgspec
+
+from papyra.exceptions import EncodingError
+from papyra.persistence.models import (
+    RECORD_KINDS,
+    PersistedAudit,
+    PersistedDeadLetter,
+    PersistedEvent,
+    PersistedRecord,
+)
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "MAX_NESTING_DEPTH",
+    "REQUIRED_FIELDS",
+    "LineError",
+    "RawLine",
+    "decode_record",
+    "encode_record",
+    "encode_record_body",
+    "is_blank",
+    "iter_lines",
+    "iter_lines_reversed",
+    "nesting_depth",
+    "normalize_address",
+    "parse_line",
+    "record_kind",
+    "to_plain",
+]
+
+#: Longest line (bytes, newline excluded) the writer writes and the reader decodes: 64 MiB.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+#: Deepest JSON nesting of a line (the record object is level 1) for writer and reader.
+MAX_NESTING_DEPTH = 128
+#: Keys a line must hold to be a record of its kind. Every other field has a default (minimal
+#: rows of the earlier release, such as ``{"kind": "event", "timestamp": 1}``, are records).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "event": ("kind", "timestamp"),
+    "audit": ("kind", "timestamp"),
+    "dead_letter": ("kind", "timestamp"),
+}
+
+_BOM = b"\xef\xbb\xbf"
+_CHUNK = 1024 * 1024
+_BLANK = b" \t\r"
+_BLANK_FIRST = b" \t\r\xef"  # first byte of a blank line (\xef: a BOM)
+_EXIT = object()
+
+_encoder = msgspec.json.Encoder()
+_typed_decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(
+    Union[PersistedEvent, PersistedAudit, PersistedDeadLetter]  # noqa: UP007
+)
+_KIND_OF: dict[type, str] = {cls: kind for kind, cls in RECORD_KINDS.items()}
+_FIELDS: dict[str, tuple[str, ...]] = {k: cls.__struct_fields__ for k, cls in RECORD_KINDS.items()}
+
+T = TypeVar("T")
+
+
+class LineError(ValueError):
+    """One line could not be decoded into a record. ``reason`` is a short readable cause."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def record_kind(record: PersistedRecord) -> str:
+    """The ``kind`` discriminator of a record (``"event"``, ``"audit"``, ``"dead_letter"``)."""
+    return _KIND_OF[type(record)]
+
+
+def _off_stack(fn: Callable[[Any], T], arg: Any) -> T:
+    """Run ``fn(arg)`` on a fresh thread (a fresh recursion budget) and return or raise its
+    outcome. Used only when the caller's own stack is too deep for a bounded-depth C
+    encode/decode. Cost: one short-lived thread."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append((True, fn(arg)))
+        except BaseException as exc:  # handed back to the caller below
+            box.append((False, exc))
+
+    t = threading.Thread(target=run, name="papyra-grammar", daemon=True)
+    t.start()
+    t.join()
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- limits
+
+# A JSON string (no recursion in the regex engine: one character class loop).
+_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def nesting_depth(data: bytes | bytearray | memoryview) -> int:
+    """The deepest JSON nesting in ``data`` (``{}`` is 1), counted on the bytes without
+    recursion; brackets inside strings do not count. O(len(data)), mostly in C."""
+    brackets = _STRING_RE.sub(b"", bytes(data)).translate(None, _NOT_BRACKETS)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def _too_deep(data: bytes) -> bool:
+    # Fewer opening brackets than the limit cannot nest deeper: two C scans answer most lines.
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING_DEPTH:
+        return False
+    return nesting_depth(data) > MAX_NESTING_DEPTH
+
+
+def _limit_error(data: bytes) -> str | None:
+    """Why ``data`` (one line, newline excluded) breaks a limit, or None."""
+    if len(data) > MAX_LINE_BYTES:
+        return f"line too long ({len(data)} bytes; the limit is {MAX_LINE_BYTES})"
+    if _too_deep(data):
+        return f"nested too deeply (more than {MAX_NESTING_DEPTH} levels)"
+    return None
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _fix_str(s: str) -> str:
+    """``s`` as JSON gives it back: a high+low surrogate pair becomes the character it encodes
+    (lone surrogates stay). O(1) for ASCII."""
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+    return s
+
+
+def _plain_key(key: Any) -> str:
+    """A dict key as ``json.dumps`` writes it; other objects their ``str``."""
+    if isinstance(key, str):
+        return _fix_str(key)
+    if key is None:
+        return "null"
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if isinstance(key, int):
+        return int.__repr__(key)
+    if isinstance(key, float):
+        if math.isnan(key):
+            return "NaN"
+        if math.isinf(key):
+            return "Infinity" if key > 0 else "-Infinity"
+        return float.__repr__(key)
+    return _fix_str(str(key))
+
+
+def _plain_scalar(value: Any) -> tuple[bool, Any]:
+    """``(True, plain)`` for a value that is not a container, ``(False, items)`` for one:
+    ``items`` is a dict (its keys already plain strings) or a list of children."""
+    if value is None or value is True or value is False:
+        return True, value
+    if isinstance(value, str):
+        return True, _fix_str(value)
+    if isinstance(value, enum.Enum):
+        return _plain_scalar(value.value)
+    if isinstance(value, int):
+        return True, int(value)
+    if isinstance(value, float):
+        return True, float(value) if math.isfinite(value) else None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return True, base64.b64encode(value).decode("ascii")
+    if isinstance(value, BaseException):
+        return True, _fix_str(f"{type(value).__name__}: {value}")
+    if isinstance(value, dict):
+        return False, value
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return False, list(value)
+    if hasattr(value, "__dataclass_fields__") and not isinstance(value, type):
+        return False, {name: getattr(value, name, None) for name in value.__dataclass_fields__}
+    if isinstance(value, msgspec.Struct):
+        return False, {name: getattr(value, name, None) for name in value.__struct_fields__}
+    if isinstance(value, os.PathLike):
+        return _plain_scalar(os.fspath(value))
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return True, value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+        return True, str(value)
+    return True, _fix_str(repr(value))
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` as plain JSON data — exactly what every backend reads back after writing it.
+
+    ``None``/bools/ints/strings stay (a surrogate *pair* becomes its character; lone
+    surrogates stay); finite floats stay, NaN and infinities become ``None``; bytes become
+    base64 text; exceptions ``"Type: message"``; lists, tuples and sets lists; dicts,
+    dataclasses and msgspec Structs dicts with string keys (``None``→``"null"``,
+    ``True``→``"true"``, ``1``→``"1"``, ``1.5``→``"1.5"``, other keys their ``str``); enums
+    their value; datetimes ISO 8601 text; UUIDs and Decimals their ``str``; path-likes their
+    path; anything else its ``repr``. Never pickles, imports or recurses.
+
+    Raises :class:`~papyra.exceptions.EncodingError` (a ``ValueError``) for a cyclic value, one
+    nested deeper than :data:`MAX_NESTING_DEPTH`, or two dict keys that become the same string.
+    Cost: O(size of value), iterative.
+    """
+    done, plain = _plain_scalar(value)
+    if done:
+        return plain
+    root: list[Any] = [None]
+    # (original, its items, parent container, key in parent, depth); items is _EXIT when the
+    # original's children are all done (the set of originals on the current path finds cycles).
+    stack: list[tuple[Any, Any, Any, Any, int]] = [(value, plain, root, 0, 1)]
+    active: set[int] = set()
+    while stack:
+        original, items, parent, key, depth = stack.pop()
+        if items is _EXIT:
+            active.discard(id(original))
+            continue
+        if id(original) in active:
+            raise EncodingError("cannot encode a cyclic value")
+        if depth > MAX_NESTING_DEPTH:
+            raise EncodingError(f"value nested too deeply (more than {MAX_NESTING_DEPTH} levels)")
+        active.add(id(original))
+        stack.append((original, _EXIT, None, None, 0))
+        out: Any
+        children: list[tuple[Any, Any]]
+        if isinstance(items, dict):
+            out = {}
+            children = []
+            for k, v in items.items():
+                pk = _plain_key(k)
+                if pk in out:
+                    raise EncodingError(f"dict keys collide: {k!r} and another key both become {pk!r}")
+                out[pk] = None
+                children.append((pk, v))
+        else:
+            out = [None] * len(items)
+            children = list(enumerate(items))
+        parent[key] = out
+        for ck, child in reversed(children):
+            done, plain = _plain_scalar(child)
+            if done:
+                out[ck] = plain
+            else:
+                stack.append((child, plain, out, ck, depth + 1))
+    return root[0]
+
+
+def normalize_address(value: Any) -> str | None:
+    """Return an address as the string ``"system:actor_id"``.
+
+    Accepts a string (kept as is), ``{"system", "actor_id"}``, an ActorRef-shaped dict with an
+    ``_address`` key, an object with ``system``/``actor_id`` attributes, or ``None``. Iterative.
+    """
+    for _ in range(MAX_NESTING_DEPTH):
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            if "_address" in value:
+                value = value["_address"]
+                continue
+            if "system" in value and "actor_id" in value:
+                return f"{value['system']}:{value['actor_id']}"
+            return None
+        system = getattr(value, "system", None)
+        actor_id = getattr(value, "actor_id", None)
+        if system is not None and actor_id is not None:
+            return f"{system}:{actor_id}"
+        address = getattr(value, "address", None)
+        if address is None or address is value:
+            return str(value)
+        value = address
+    return None
+
+
+# --------------------------------------------------------------------------- encode
+
+_INF = math.inf
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _is_flat(payload: Any) -> bool:
+    """True when msgspec's native encoding of ``payload`` is already :func:`to_plain`'s
+    (scalars, or one flat dict with str keys / list of scalars). O(len(payload))."""
+    t = type(payload)
+    if t in _SCALARS:
+        return True
+    if t is dict:
+        return all(type(k) is str and type(v) in _SCALARS for k, v in payload.items())
+    if t is list:
+        return all(type(v) in _SCALARS for v in payload)
+    return False
+
+
+_AUDIT_COUNTS = tuple(
+    name for name, kind in PersistedAudit.__annotations__.items() if kind == "int"
+)
+
+
+def _fields_typed(record: PersistedRecord) -> bool:
+    """True when the record's own fields (not the payload) have their declared types, so the
+    reader's typed decode accepts the line as is. O(number of fields)."""
+    if type(record.system_id) is not str:
+        return False
+    if type(record) is PersistedEvent:
+        return type(record.event_type) is str and (
+            record.actor_address is None or type(record.actor_address) is str
+        )
+    if type(record) is PersistedDeadLetter:
+        return type(record.message_type) is str and (record.target is None or type(record.target) is str)
+    return all(type(getattr(record, name)) is int for name in _AUDIT_COUNTS) and all(
+        type(names) is tuple and all(type(n) is str for n in names)
+        for names in (record.registry_orphans, record.registry_dead)  # type: ignore[union-attr]
+    )
+
+
+def _encode_plain(record: PersistedRecord) -> bytes:
+    fields = {"kind": record_kind(record)}
+    fields.update((name, getattr(record, name)) for name in record.__struct_fields__)
+    plain = to_plain(fields)
+    try:
+        return _encoder.encode(plain)
+    except UnicodeEncodeError:  # lone surrogates: JSON escapes (\\udcXX), as json.dumps writes them
+        return json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _encode(record: PersistedRecord) -> bytes:
+    payload = getattr(record, "payload", None)
+    if _is_flat(payload):
+        try:
+            return _encoder.encode(record)
+        except (TypeError, ValueError, msgspec.EncodeError):  # e.g. surrogates, odd audit fields
+            pass
+    return _encode_plain(record)
+
+
+def encode_record_body(record: PersistedRecord) -> bytes:
+    """Encode one record as compact JSON, ``kind`` first, without the newline (the Redis
+    ``data`` field; :func:`encode_record` adds the newline).
+
+    Raises ``TypeError`` for a non-record and :class:`~papyra.exceptions.EncodingError` (a
+    ``ValueError``) for a record the reader would not accept: a non-finite timestamp, a cyclic
+    payload, nesting deeper than :data:`MAX_NESTING_DEPTH`, colliding keys, more than
+    :data:`MAX_LINE_BYTES` bytes. Cost: one msgspec encode for flat payloads, plus an iterative
+    :func:`to_plain` walk otherwise; O(record size).
+    """
+    kind = _KIND_OF.get(type(record))
+    if kind is None:
+        raise TypeError(
+            f"expected PersistedEvent, PersistedAudit or PersistedDeadLetter, got {type(record)!r}"
+        )
+    ts = record.timestamp
+    if not (type(ts) is float and -_INF < ts < _INF) and (
+        isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts)
+    ):
+        raise EncodingError(f"record timestamp must be a finite number, got {ts!r}")
+    try:
+        try:
+            body = _encode(record)
+        except RecursionError:  # the caller's stack is nearly exhausted
+            body = _off_stack(_encode, record)
+    except EncodingError as exc:
+        raise EncodingError(f"cannot encode {kind} record: {exc}") from None
+    except Exception as exc:  # e.g. a payload object whose __repr__ raises
+        raise EncodingError(f"cannot encode {kind} record: {exc}") from exc
+    if len(body) > MAX_LINE_BYTES or body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH:
+        problem = _limit_error(body)  # the reader's verdict on this line
+        if problem is not None:
+            raise EncodingError(f"cannot encode {kind} record: {problem}")
+    if not _fields_typed(record):  # e.g. an address object or a count given as text: ask the reader
+        try:
+            decode_record(body)
+        except LineError as exc:
+            raise EncodingError(f"cannot encode {kind} record: {exc.reason}") from None
+    return body
+
+
+def encode_record(record: PersistedRecord) -> bytes:
+    """Encode one record as an NDJSON line (``kind`` first, all fields, trailing ``\\n``).
+    Same errors and cost as :func:`encode_record_body`."""
+    return encode_record_body(record) + b"\n"
+
+
+# --------------------------------------------------------------------------- decode
+
+
+def is_blank(data: bytes | bytearray | memoryview) -> bool:
+    """True for a blank line (only spaces, tabs, ``\\r``, after an optional BOM). O(len)."""
+    b = bytes(data)
+    if b.startswith(_BOM):
+        b = b[3:]
+    return not b.strip(_BLANK)
+
+
+def parse_line(data: bytes) -> PersistedRecord | None:
+    """The record on one line (newline excluded), ``None`` for a blank line; raises
+    :class:`LineError` for an unreadable one. Never raises anything else (no ``RecursionError``).
+
+    Cost: one msgspec decode for lines in the current format; lines in other styles take a
+    ``json.loads`` and normalisation.
+    """
+    if not data or (data[0] in _BLANK_FIRST and is_blank(data)):
+        return None
+    return decode_record(data)
+
+
+def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord:
+    """Decode one line (newline excluded) into a record, or raise :class:`LineError` (a blank
+    line is an error here; see :func:`parse_line`). Never raises anything else."""
+    if type(line) is bytes:
+        data = line
+    elif isinstance(line, str):
+        data = line.encode("utf-8", "surrogatepass")
+    else:
+        data = bytes(line)
+    if len(data) > MAX_LINE_BYTES or data.count(b"[") + data.count(b"{") > MAX_NESTING_DEPTH:
+        problem = _limit_error(data)  # the exact verdict, only for lines that may break a limit
+        if problem is not None:
+            raise LineError(problem)
+    try:
+        try:
+            record: PersistedRecord = _typed_decoder.decode(data)  # the current format: one decode
+            return record
+        except msgspec.ValidationError:
+            syntax = None
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            if data.startswith(_BOM):  # a file's first line, as editors write it: rare, slow path
+                return _decode_slow(data[3:])
+            syntax = str(exc)  # kept for the detail if json.loads fails too
+        return _decode_slow(data, syntax)
+    except RecursionError:  # the caller's stack is nearly exhausted
+        return _off_stack(_decode_slow, data)
+
+
+def _text_of(data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LineError(f"invalid UTF-8 at byte {exc.start}") from None
+    if "\x00" in text:
+        raise LineError("NUL bytes in line")
+    if not text.strip(" \t\r\n"):
+        raise LineError("blank line")
+    return text
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance of two short keys (capped: 3 means "3 or more"). O(len(a)·len(b))."""
+    if abs(len(a) - len(b)) > 2 or len(a) > 64 or len(b) > 64:
+        return 3
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return min(row[-1], 3)
+
+
+def _decode_slow(data: bytes, syntax: str | None = None) -> PersistedRecord:
+    text = _text_of(data)
+    try:
+        obj = json.loads(text)  # NaN/Infinity, lone-surrogate escapes, any spacing
+    except ValueError as exc:
+        raise LineError(f"invalid JSON: {syntax or exc}") from None
+    if not isinstance(obj, dict):
+        raise LineError(f"not a JSON object (got {type(obj).__name__})")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or kind not in RECORD_KINDS:
+        raise LineError(f"unknown kind {kind!r}" if "kind" in obj else "missing 'kind'")
+    cls = RECORD_KINDS[kind]
+    for name in REQUIRED_FIELDS[kind]:
+        if obj.get(name) is None:
+            raise LineError(f"missing required field {name!r} for kind {kind!r}")
+    known = _FIELDS[kind]
+    missing = [name for name in known if name not in obj]
+    if missing:
+        for key in obj:
+            if key != "kind" and key not in known:
+                near = next((name for name in missing if _edit_distance(key, name) <= 2), None)
+                if near is not None:
+                    raise LineError(f"damaged key {key!r}: field {near!r} of kind {kind!r} is missing")
+    fields = {name: obj[name] for name in known if name in obj}
+    ts = fields["timestamp"]
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
+        raise LineError(f"invalid field for kind {kind!r}: timestamp must be a finite number, got {ts!r}")
+    if cls is PersistedEvent and "actor_address" in fields:
+        fields["actor_address"] = normalize_address(fields["actor_address"])
+    if cls is PersistedDeadLetter and "target" in fields:
+        fields["target"] = normalize_address(fields["target"])
+    try:
+        record: PersistedRecord = msgspec.convert(fields, cls)
+        return record
+    except msgspec.ValidationError as exc:
+        raise LineError(f"invalid field for kind {kind!r}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- line splitting
+
+#: One physical line: ``(number, offset, data, complete, oversized)``. ``data`` excludes the
+#: newline; ``complete`` is False for a final fragment without ``\\n``; ``oversized`` is True for
+#: a line longer than :data:`MAX_LINE_BYTES` (``data`` is then empty). Numbers count from 1.
+RawLine = tuple[int, int, bytes, bool, bool]
+
+
+def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterator[RawLine]:
+    """Yield the lines of ``f`` from byte ``start`` up to ``end`` (default: EOF as read).
+
+    Splits whole 1 MiB blocks in C; memory is bounded by the block plus :data:`MAX_LINE_BYTES`
+    (an oversized line is skipped, not buffered). Line numbers count from 1 at ``start``.
+    Cost: one sequential read of the range.
+    """
+    max_line = MAX_LINE_BYTES
+    f.seek(start)
+    remaining = None if end is None else max(0, end - start)
+    number = 0
+    offset = start  # offset of the pending (unfinished) line
+    pending: list[bytes] = []  # its pieces, joined once its newline arrives (linear, not quadratic)
+    pending_len = 0
+    skipping = False  # inside a line longer than max_line
+    skip_offset = 0
+    while True:
+        want = _CHUNK if remaining is None else min(_CHUNK, remaining)
+        block = f.read(want) if want else b""
+        if not block:
+            break
+        if remaining is not None:
+            remaining -= len(block)
+        if skipping:
+            nl = block.find(b"\n")
+            if nl < 0:
+                offset += len(block)
+                continue
+            number += 1
+            yield (number, skip_offset, b"", True, True)
+            skipping = False
+            offset += nl + 1
+            block = block[nl + 1 :]
+        cut = block.rfind(b"\n")
+        if cut < 0:
+            pending.append(block)
+            pending_len += len(block)
+        else:
+            data = b"".join((*pending, block[:cut])) if pending else block[:cut]
+            pending = [block[cut + 1 :]]
+            pending_len = len(pending[0])
+            for line in data.split(b"\n"):
+                number += 1
+                if len(line) > max_line:
+                    yield (number, offset, b"", True, True)
+                else:
+                    yield (number, offset, line, True, False)
+                offset += len(line) + 1
+        if pending_len > max_line:
+            skipping = True
+            skip_offset = offset
+            offset += pending_len
+            pending, pending_len = [], 0
+    if skipping:
+        yield (number + 1, skip_offset, b"", False, True)
+    elif pending_len:
+        yield (number + 1, offset, b"".join(pending), False, False)
+
+
+def iter_lines_reversed(
+    f: BinaryIO, *, end: int | None = None, start: int = 0, chunk_size: int = 64 * 1024
+) -> Iterator[tuple[int, bytes | None, int]]:
+    """Yield ``(offset, data, length)`` for the complete lines of ``f`` newest first, reading
+    backwards from ``end`` (default: the file size). ``data`` excludes the newline and is
+    ``None`` for a line longer than :data:`MAX_LINE_BYTES` (never buffered); ``length`` is the
+    line's size without its newline.
+
+    A torn final fragment (no ``\\n``) is skipped; ``start`` must be a line boundary. Cost:
+    reads only as far back as the caller consumes, in ``chunk_size`` blocks.
+    """
+    max_line = MAX_LINE_BYTES
+    if end is None:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+    pos = end
+    pending: list[bytes] = []  # pieces of the line being assembled, the piece read last first
+    pending_len = 0
+    oversized = False  # the line being assembled is over the limit: its pieces are dropped
+    line_end = -1  # offset of the newline ending that line; -1 while inside a torn fragment
+    while pos > start:
+        size = min(chunk_size, pos - start)
+        pos -= size
+        f.seek(pos)
+        block = f.read(size)
+        if line_end < 0:
+            nl = block.rfind(b"\n")
+            if nl < 0:
+                continue  # still inside the torn fragment
+            line_end = pos + nl
+            block = block[:nl]
+        parts = block.split(b"\n")
+        if len(parts) > 1:
+            tail = parts[-1]  # completes the line being assembled
+            line_start = line_end - pending_len - len(tail)
+            if oversized or pending_len + len(tail) > max_line:
+                yield line_start, None, line_end - line_start
+            else:
+                pending.append(tail)
+                yield line_start, b"".join(reversed(pending)), line_end - line_start
+            line_end = line_start - 1
+            for piece in reversed(parts[1:-1]):
+                offset = line_end - len(piece)
+                yield offset, (None if len(piece) > max_line else piece), len(piece)
+                line_end = offset - 1
+            pending, pending_len, oversized = [], 0, False
+        head = parts[0]  # the end of an earlier line
+        pending_len += len(head)
+        if oversized or pending_len > max_line:
+            oversized = True
+            pending.clear()
+        else:
+            pending.append(head)
+    if line_end >= 0:
+        if oversized or pending_len > max_line:
+            yield start, None, pending_len
+        else:
+            yield start, b"".join(reversed(pending)), pending_len
