@@ -119,7 +119,7 @@ def test_follow_survives_compaction_and_exits_0_on_sigterm(tmp_path: Path) -> No
         backend.record_event(later)
         backend.close()
         # printed only by a poll after the compaction: any reprint of the old five comes before it
-        follower.wait_for(lambda lines: "local:9" in "".join(lines), what="the event written after compaction")
+        follower.wait_for(lambda lines: "local:9" in "".join(lines), what="the event written after it")
     finally:
         follower.proc.send_signal(signal.SIGTERM)
         rc = follower.finish()

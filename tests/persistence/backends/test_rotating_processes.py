@@ -274,7 +274,7 @@ def test_sigkill_during_compaction_leaves_old_or_new_set_never_a_mix(tmp_path: P
 
 
 def _rotating_writer(path: Path, stop: Path) -> Child:
-    """A process writing events ``w``/0, 1, 2… into a 30 × 2000-byte set until ``stop`` exists."""
+    """A process writing events ``w``/0, 1, 2… into a set of 30 files of 2000 bytes until ``stop`` exists."""
     child = Child(spawn_rot("writer_until", str(path), "2000", "30", "w", str(stop)))
     child.wait_line("ready")
     return child
