@@ -19,6 +19,7 @@ from papyra.persistence.locking import BatchLock, maintenance_lock
 from papyra.persistence.models import PersistenceAnomalyType, PersistenceRecoveryConfig
 from tests.persistence.conftest import event
 from tests.support.procs import spawn, wait_line
+from tests.support.waiting import wait_until
 
 
 def _release(proc) -> None:  # type: ignore[no-untyped-def]
@@ -81,9 +82,9 @@ def test_backpressure_when_queue_is_full(tmp_path: Path) -> None:
     try:
         wait_line(proc, "locked")
         b.record_event(event(0))
-        deadline = time.monotonic() + 10
-        while b._writer is not None and b._writer.pending and time.monotonic() < deadline:
-            time.sleep(0.005)  # wait for the writer to take record 0 and block on the lock
+        writer = b._writer
+        assert writer is not None
+        wait_until(lambda: not writer.pending, timeout=60, what="the writer to take record 0 and block")
         for i in range(1, 11):
             b.record_event(event(i))
         with pytest.raises(BackPressureError):
