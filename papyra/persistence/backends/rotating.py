@@ -33,7 +33,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from papyra.exceptions import ConfigurationError, PersistenceError
+from papyra.conf.validation import FsyncSetting, check_int
+from papyra.exceptions import PersistenceError
 from papyra.persistence.compaction import CompactionResult
 from papyra.persistence.filestore import AppendFile, FileSink
 from papyra.persistence.health import repair_file
@@ -58,14 +59,6 @@ __all__ = ["RotatingFilePersistence"]
 
 #: Upper bound on ``max_files`` (reads and rotation walk the slots).
 MAX_FILES_LIMIT = 10_000
-
-
-def _positive_int(name: str, value: object, upper: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    if upper is not None and value > upper:
-        raise ConfigurationError(f"{name} must be at most {upper}, got {value!r}")
-    return value
 
 
 class RotatingFilePersistence(JsonFilePersistence):
@@ -101,15 +94,15 @@ class RotatingFilePersistence(JsonFilePersistence):
         max_bytes: int = 50_000_000,
         max_files: int = 5,
         retention_policy: RetentionPolicy | None = None,
-        fsync: str | bool = "always",
+        fsync: FsyncSetting = "always",
         fsync_interval: float = 0.05,
         max_pending: int = 100_000,
         lock_timeout: float = 10.0,
         file_mode: int = 0o600,
         backpressure_timeout: float = 1.0,
     ) -> None:
-        max_bytes = _positive_int("max_bytes", max_bytes)
-        max_files = _positive_int("max_files", max_files, MAX_FILES_LIMIT)
+        max_bytes = check_int("max_bytes", max_bytes)
+        max_files = check_int("max_files", max_files, maximum=MAX_FILES_LIMIT)
         super().__init__(
             path,
             retention_policy=retention_policy,
