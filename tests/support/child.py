@@ -8,6 +8,7 @@ kills). Both pipes are drained on threads, so a chatty child never blocks on a f
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import threading
 from collections.abc import Callable
@@ -38,6 +39,7 @@ class Child:
             with self._cond:
                 (self.lines if is_stdout else self._err).append(line.rstrip("\n"))
                 self._cond.notify_all()
+        stream.close()
         if is_stdout:
             with self._cond:
                 self._eof = True
@@ -69,6 +71,9 @@ class Child:
         code = self.proc.wait(timeout=timeout)
         for thread in self._threads:
             thread.join(timeout)
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):  # the child is gone: nothing left to flush to
+                self.proc.stdin.close()
         return code
 
     def kill(self) -> None:

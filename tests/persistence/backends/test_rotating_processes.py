@@ -24,7 +24,6 @@ from papyra.persistence.models import (
     PersistenceRecoveryMode,
 )
 from tests.support.child import Child
-from tests.support.procs import wait_line
 from tests.support.rotating_procs import read_set_raw, spawn_rot
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
@@ -42,11 +41,9 @@ def _members(path: Path, max_files: int) -> list[Path]:
     return out
 
 
-def _finish(procs: list, timeout: float = 120) -> None:  # type: ignore[type-arg]
-    for proc in procs:
-        rc = proc.wait(timeout=timeout)
-        err = proc.stderr.read() if proc.stderr else ""
-        assert rc == 0, err
+def _finish(children: list[Child], timeout: float = 120) -> None:
+    for child in children:
+        assert child.finish(timeout) == 0, child.err
 
 
 def test_three_processes_append_while_a_fourth_rotates_the_set(tmp_path: Path) -> None:
@@ -56,13 +53,14 @@ def test_three_processes_append_while_a_fourth_rotates_the_set(tmp_path: Path) -
     path = tmp_path / "rot.ndjson"
     max_bytes, max_files, count = 16_000, 1000, 2500
     procs = [
-        spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count)) for i in range(3)
+        Child(spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count)))
+        for i in range(3)
     ]
-    procs.append(spawn_rot("writer", str(path), str(max_bytes), str(max_files), "big", "400", "1500"))
+    procs.append(Child(spawn_rot("writer", str(path), str(max_bytes), str(max_files), "big", "400", "1500")))
     for proc in procs:
-        wait_line(proc, "ready")
+        proc.wait_line("ready")
     for proc in procs:
-        wait_line(proc, "done")
+        proc.wait_line("done")
     _finish(procs)
     files = _members(path, max_files)
     assert len(files) > 40  # it really rotated, many times
@@ -109,20 +107,20 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
     max_bytes, max_files = 8192, 4
     min_samples, min_full_samples, min_rotations = 30, 10, 5
     procs = [
-        spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop))
+        Child(spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop)))
         for i in range(3)
     ]
     lock = BatchLock(path)
     try:
         for proc in procs:
-            wait_line(proc, "ready")
+            proc.wait_line("ready")
         samples = full_samples = 0
         worst = 0
         oldest_heads: set[bytes] = set()
         deadline = time.monotonic() + 300  # a hang guard only: the loop ends on counts
         while samples < min_samples or full_samples < min_full_samples or len(oldest_heads) < min_rotations:
             assert time.monotonic() < deadline, (samples, full_samples, len(oldest_heads))
-            assert all(proc.poll() is None for proc in procs)  # writers run until told to stop
+            assert all(proc.proc.poll() is None for proc in procs)  # writers run until told to stop
             count, total, largest, head = _sample_set(lock, path, max_files)
             assert count <= max_files
             assert total <= max_files * max_bytes + largest, (total, largest)
@@ -134,13 +132,12 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
             time.sleep(0.005)
     finally:
         stop.touch()  # the writers finish even when an assertion failed
+    _finish(procs)
     written: dict[str, int] = {}
     for i, proc in enumerate(procs):
-        assert proc.stdout is not None
-        last = [line.strip() for line in proc.stdout][-1]
+        last = proc.lines[-1]
         assert last.startswith("done "), last
         written[f"w{i}"] = int(last.split()[1])
-    _finish(procs)
     count, total, largest, _ = _sample_set(lock, path, max_files)
     lock.close()  # a failed test leaks it to the GC; the store lives in tmp_path
     assert count <= max_files and total <= max_files * max_bytes + largest
