@@ -114,6 +114,11 @@ class JsonFilePersistence(PersistenceBackend):
     * ``close()``: drains the queue (write + fsync per policy), joins the writer thread, closes
       the file and lock handles.
     * ``path``, ``fsync``, ``failed``, ``capabilities``: O(1). ``describe()``: one ``stat``.
+
+    Settings are checked by :mod:`papyra.conf.validation` before anything touches the disk: an
+    invalid one raises :class:`~papyra.exceptions.ConfigurationError` (also a ``ValueError``);
+    ``fsync`` is ``"always"``, ``"interval"``, ``"never"`` or a bool (``True`` = ``"always"``).
+    A ``path`` that is not a ``str``/``os.PathLike`` is a ``TypeError``.
     """
 
     backend_name = "json"

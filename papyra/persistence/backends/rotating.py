@@ -83,6 +83,9 @@ class RotatingFilePersistence(JsonFilePersistence):
       records while it runs.
     * ``files``: a sync point (never raises) then one ``stat`` per slot (O(max_files)).
       ``describe()``: one ``stat`` per slot. ``max_bytes``/``max_files``: O(1).
+
+    ``max_bytes`` and ``max_files`` (at most :data:`MAX_FILES_LIMIT`) must be positive integers;
+    invalid settings raise :class:`~papyra.exceptions.ConfigurationError` (also a ``ValueError``).
     """
 
     backend_name = "rotating"
