@@ -44,7 +44,7 @@ def test_an_actor_never_runs_on_two_threads_at_once() -> None:
             self.max_inside = max(self.max_inside, self.inside)
             self.threads.add(threading.current_thread().name)
             self.count += 1
-            time.sleep(0)
+            time.sleep(0)  # yield the GIL inside receive
             self.inside -= 1
             return self.count
 

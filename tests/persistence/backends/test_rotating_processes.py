@@ -129,7 +129,7 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
             if count == max_files:
                 full_samples += 1
                 oldest_heads.add(head)  # a new head of the oldest slot: the set rotated while full
-            time.sleep(0.005)
+            time.sleep(0.005)  # pacing only: the loop ends on counts, not on time
     finally:
         stop.touch()  # the writers finish even when an assertion failed
     _finish(procs)
