@@ -42,7 +42,7 @@ def _files_under(top: Path, *dirs: str, suffixes: tuple[str, ...] = (".py",)) ->
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """``python -m build`` (sdist, then the wheel built *from the sdist*) on a copy of this tree,
-    without build isolation (the installed setuptools and wheel; no network)."""
+    without build isolation: the setuptools and wheel of the ``test`` extra, no network."""
     pytest.importorskip("build")
     pytest.importorskip("wheel")
     work = tmp_path_factory.mktemp("packaging")
