@@ -116,7 +116,9 @@ def test_wait_for_event_indices_are_absolute_after_drops() -> None:
 
 
 class Blocker(Actor):
-    """Blocks inside ``("block", entered, gate)`` messages; records everything it handles."""
+    """Blocks inside ``("block", entered, gate)`` messages until the test opens ``gate``; records
+    ``"blocked"`` for each such message (``"stuck"`` if the gate never opened) and every other
+    message as is."""
 
     def __init__(self) -> None:
         self.seen: list[Any] = []
@@ -124,14 +126,21 @@ class Blocker(Actor):
     def receive(self, message: Any) -> Any:
         if isinstance(message, tuple) and message[0] == "block":
             message[1].set()
-            message[2].wait(10)
+            self.seen.append("blocked" if message[2].wait(30) else "stuck")
+            return None
         self.seen.append(message)
         return message
 
 
 def _block_with_batch(ref: Any, queued: list[Any]) -> threading.Event:
     """Leave ``ref``'s worker blocked inside a message with ``queued`` taken in the same batch
-    (not in the queue any more). Returns the gate that releases it."""
+    (not in the queue any more). Returns the gate that releases it.
+
+    While the worker is held, the gate message and ``queued`` wait in the queue, so the mailbox
+    needs room for ``len(queued) + 1`` messages: checked first, because a ``tell`` here blocking on
+    a full mailbox would wait on the very worker this thread is holding."""
+    capacity = ref._system._by_id[ref._rid].mailbox.capacity
+    assert capacity is None or len(queued) + 1 <= capacity, "the helper would deadlock on a full mailbox"
     hold, held = threading.Event(), threading.Event()
     gate, entered = threading.Event(), threading.Event()
     ref.tell(("block", held, hold))
@@ -169,13 +178,14 @@ def test_capacity_is_the_real_bound_with_a_batch_in_flight() -> None:
         wait_until(lambda: len(mailbox) == 0, what="the mailbox to drain")  # FAIL: no waiting for space
         assert ref.ask("end", timeout=10) == "end"
         actor = system._by_id[ref._rid].actor
-        assert actor.seen[2:] == [0, 1, 2, 3, 4, "end"]
+        assert actor.seen == ["blocked", "blocked", 0, 1, 2, 3, 4, "end"]
 
 
 def test_blocked_sender_resumes_when_the_worker_starts_a_batched_message() -> None:
     with ActorSystem() as system:
         ref = system.spawn(Blocker, mailbox_capacity=2)
-        gate = _block_with_batch(ref, [0, 1])  # full: 2 taken, unprocessed
+        gate = _block_with_batch(ref, [0])  # 1 taken, unprocessed
+        ref.tell(1)  # full: 1 taken + 1 queued
         sent = threading.Event()
 
         def producer() -> None:
@@ -191,4 +201,4 @@ def test_blocked_sender_resumes_when_the_worker_starts_a_batched_message() -> No
         assert sent.wait(10)
         thread.join(10)
         assert ref.ask("end", timeout=10) == "end"
-        assert system._by_id[ref._rid].actor.seen[2:] == [0, 1, "late", "end"]
+        assert system._by_id[ref._rid].actor.seen == ["blocked", "blocked", 0, 1, "late", "end"]

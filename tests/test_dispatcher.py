@@ -10,6 +10,7 @@ from papyra.actor import Actor
 from papyra.dispatcher import Dispatcher
 from papyra.events import ActorStarted
 from papyra.system import ActorSystem
+from tests.support.waiting import wait_until
 
 
 class Idle(Actor):
@@ -43,7 +44,7 @@ def test_an_actor_never_runs_on_two_threads_at_once() -> None:
             self.max_inside = max(self.max_inside, self.inside)
             self.threads.add(threading.current_thread().name)
             self.count += 1
-            time.sleep(0)
+            time.sleep(0)  # yield the GIL inside receive
             self.inside -= 1
             return self.count
 
@@ -72,6 +73,10 @@ def test_fairness_quantum_lets_other_actors_progress() -> None:
 
         class Busy(Actor):
             def receive(self, message: Any) -> Any:
+                if isinstance(message, tuple):
+                    message[1].set()
+                    message[0].wait(30)
+                    return
                 order.append("busy")
 
         class Quick(Actor):
@@ -81,22 +86,30 @@ def test_fairness_quantum_lets_other_actors_progress() -> None:
 
         busy = system.spawn(Busy)
         quick = system.spawn(Quick)
-        assert quick.ask("warm", timeout=5) == "quick"
+        assert quick.ask("warm", timeout=30) == "quick"
         order.clear()
+        gate, entered = threading.Event(), threading.Event()
+        busy.tell((gate, entered))  # holds the only worker while the rest is queued
+        assert entered.wait(30)
         for _ in range(1000):
             busy.tell("x")
-        assert quick.ask("now", timeout=30) == "quick"
-        assert order.index("quick") < 200  # served long before the 1000 busy messages drained
+        reply = quick.ask_future("now")  # queued for the worker behind the busy actor
+        gate.set()
+        assert reply.result(timeout=30) == "quick"
+        # all 1000 were queued before Quick: it ran after one quantum, not after the flood drained
+        assert order.index("quick") < 200
 
 
 def test_dispatcher_compensates_blocked_workers_and_retires_extras() -> None:
     dispatcher = Dispatcher(max_workers=1, keep_alive=0.05)
     release = threading.Event()
+    blocking = threading.Event()
     ran = threading.Event()
 
     class Blocker:
         def run(self) -> None:
             dispatcher.begin_blocking()
+            blocking.set()
             try:
                 release.wait(10)
             finally:
@@ -107,16 +120,13 @@ def test_dispatcher_compensates_blocked_workers_and_retires_extras() -> None:
             ran.set()
 
     dispatcher.submit(Blocker())
-    time.sleep(0.01)
+    assert blocking.wait(30)
     dispatcher.submit(Quick())  # the only worker is blocked: a compensating one starts
-    assert ran.wait(5)
+    assert ran.wait(30)
     assert dispatcher.peak_threads == 2
     release.set()
-    deadline = time.monotonic() + 5
-    while dispatcher.thread_count > 0 and time.monotonic() < deadline:
-        time.sleep(0.01)  # keep_alive retirement
-    assert dispatcher.thread_count == 0
-    assert dispatcher.shutdown(5)
+    wait_until(lambda: dispatcher.thread_count == 0, timeout=60, what="keep_alive retirement")
+    assert dispatcher.shutdown(30)
 
 
 def test_task_exception_does_not_kill_the_worker() -> None:
@@ -133,5 +143,5 @@ def test_task_exception_does_not_kill_the_worker() -> None:
 
     dispatcher.submit(Bad())
     dispatcher.submit(Good())
-    assert ok.wait(5)
-    assert dispatcher.shutdown(5)
+    assert ok.wait(30)
+    assert dispatcher.shutdown(30)

@@ -39,7 +39,7 @@ def test_eight_threads_spawn_tell_ask_stop_lose_nothing() -> None:
             rng = random.Random(seed)
             mine: list[Any] = []
             try:
-                barrier.wait(10)
+                barrier.wait(60)
                 for _ in range(rounds):
                     op = rng.random()
                     if op < 0.2 or not mine:

@@ -653,7 +653,7 @@ def test_events_audits_dead_letters_are_persisted() -> None:
         with pytest.raises(ActorStopped):
             ref.tell("late")
         system.wait_for_event(ActorStoppedEvent)
-        assert system.flush(timeout=5)
+        assert system.flush(timeout=60)
         assert backend.audits[0].total_actors == 1
     types = [e.event_type for e in backend.events]
     assert types == ["ActorStarted", "ActorStopped"]
@@ -693,7 +693,7 @@ def test_failing_backend_never_crashes_actors(caplog: pytest.LogCaptureFixture) 
         ref.stop()
         with pytest.raises(ActorStopped):
             ref.tell("late")
-        system.flush(timeout=5)
+        system.flush(timeout=60)
         snap = system.metrics.snapshot()
         assert snap["recorder_failures_total"] >= 4
         assert snap["actor_restarts_total"] == 1

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from papyra.conf.validation import FsyncPolicy, FsyncSetting, check_fsync, check_int, check_number
 from papyra.exceptions import (
     DurabilityError,
     LockTimeout,
@@ -68,7 +69,7 @@ from papyra.persistence.ownership import check_path
 from papyra.persistence.quarantine import prepare_quarantine_dir
 from papyra.persistence.reading import SkipCount, iter_records_reversed, select_newest
 from papyra.persistence.retention import RetentionPolicy
-from papyra.persistence.writer import BackgroundWriter, parse_fsync
+from papyra.persistence.writer import BackgroundWriter
 
 __all__ = ["JsonFilePersistence"]
 
@@ -115,6 +116,11 @@ class JsonFilePersistence(PersistenceBackend):
     * ``close()``: drains the queue (write + fsync per policy), joins the writer thread, closes
       the file and lock handles.
     * ``path``, ``fsync``, ``failed``, ``capabilities``: O(1). ``describe()``: one ``stat``.
+
+    Settings are checked by :mod:`papyra.conf.validation` before anything touches the disk: an
+    invalid one raises :class:`~papyra.exceptions.ConfigurationError` (also a ``ValueError``);
+    ``fsync`` is ``"always"``, ``"interval"``, ``"never"`` or a bool (``True`` = ``"always"``).
+    A ``path`` that is not a ``str``/``os.PathLike`` is a ``TypeError``.
     """
 
     backend_name = "json"
@@ -124,7 +130,7 @@ class JsonFilePersistence(PersistenceBackend):
         path: str | os.PathLike[str],
         *,
         retention_policy: RetentionPolicy | None = None,
-        fsync: str | bool = "always",
+        fsync: FsyncSetting = "always",
         fsync_interval: float = 0.05,
         max_pending: int = 100_000,
         lock_timeout: float = 10.0,
@@ -135,22 +141,12 @@ class JsonFilePersistence(PersistenceBackend):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be a str or os.PathLike, got {type(path)!r}")
         self._path = Path(os.path.abspath(os.fspath(path)))
-        self._fsync = parse_fsync(fsync)
-        for name, value in (("fsync_interval", fsync_interval), ("lock_timeout", lock_timeout),
-                            ("backpressure_timeout", backpressure_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-        if fsync_interval <= 0:
-            raise ValueError(f"fsync_interval must be positive, got {fsync_interval!r}")
-        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending <= 0:
-            raise ValueError(f"max_pending must be a positive integer, got {max_pending!r}")
-        if isinstance(file_mode, bool) or not isinstance(file_mode, int) or not 0 <= file_mode <= 0o7777:
-            raise ValueError(f"file_mode must be a permission mode like 0o600, got {file_mode!r}")
-        self._fsync_interval = float(fsync_interval)
-        self._max_pending = max_pending
-        self._lock_timeout = float(lock_timeout)
-        self._file_mode = file_mode
-        self._put_timeout = float(backpressure_timeout)
+        self._fsync = check_fsync(fsync)
+        self._fsync_interval = check_number("fsync_interval", fsync_interval, positive=True)
+        self._max_pending = check_int("max_pending", max_pending)
+        self._lock_timeout = check_number("lock_timeout", lock_timeout)
+        self._file_mode = check_int("file_mode", file_mode, minimum=0, maximum=0o7777)
+        self._put_timeout = check_number("backpressure_timeout", backpressure_timeout)
         self._writer: BackgroundWriter | None = None
         self._sink: FileSink | None = None
         self._start_lock = threading.Lock()
@@ -164,7 +160,7 @@ class JsonFilePersistence(PersistenceBackend):
         return self._path
 
     @property
-    def fsync(self) -> str:
+    def fsync(self) -> FsyncPolicy:
         """The fsync policy: ``"always"``, ``"interval"`` or ``"never"``. O(1)."""
         return self._fsync
 

@@ -20,13 +20,12 @@ same for an in-memory, oldest-first sequence.
 from __future__ import annotations
 
 import enum
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from papyra.exceptions import ConfigurationError
+from papyra.conf.validation import check_int, check_number
 
 __all__ = [
     "EPOCH_FLOOR",
@@ -62,19 +61,10 @@ class RetentionPolicy:
 
     def __post_init__(self) -> None:
         for name in ("max_records", "max_total_bytes"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigurationError(f"{name} must be a positive integer or None, got {value!r}")
-        age = self.max_age_seconds
-        if age is not None and (
-            isinstance(age, bool)
-            or not isinstance(age, (int, float))
-            or not math.isfinite(age)
-            or age <= 0
-        ):
-            raise ConfigurationError(f"max_age_seconds must be a positive number or None, got {age!r}")
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name))
+        if self.max_age_seconds is not None:
+            check_number("max_age_seconds", self.max_age_seconds, positive=True)
 
     @property
     def is_unbounded(self) -> bool:

@@ -166,3 +166,5 @@ def hold_lock() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
     for proc in procs:
         proc.kill()
         proc.wait()
+        assert proc.stdout is not None
+        proc.stdout.close()

@@ -1,5 +1,9 @@
 """End to end, real processes: an application writes through an ActorSystem while the CLI
-inspects, follows, compacts and recovers the same store; nothing is lost or printed twice."""
+inspects, follows, compacts and recovers the same store; nothing is lost or printed twice.
+
+No step waits for time to pass: the application writes until the test tells it to stop (so every
+CLI round provably runs while it writes), and a follower is signalled only after it has printed
+what the test waits for (so its handlers are installed and it polled after the last change)."""
 
 from __future__ import annotations
 
@@ -7,47 +11,45 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, cli_env, run_cli, start_follower
-
-APP = r"""
-import sys, time
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedEvent
+from tests.cli.conftest import ROOT, T0, cli_env, run_cli, start_follower, write_store
+from tests.support.child import Child
 
-path, count = sys.argv[1], int(sys.argv[2])
-backend = JsonFilePersistence(path)
-try:
-    from papyra.actor import Actor
-    from papyra.system import ActorSystem
-except ImportError:  # runtime not available: write through the backend directly
+APP = r"""
+import selectors, sys, time
+from papyra.actor import Actor
+from papyra.persistence.json import JsonFilePersistence
+from papyra.system import ActorSystem
+
+class Worker(Actor):
+    def receive(self, message):
+        return message
+
+stop = selectors.DefaultSelector()
+stop.register(sys.stdin, selectors.EVENT_READ)
+with ActorSystem(persistence=JsonFilePersistence(sys.argv[1])) as system:
     print("started", flush=True)
-    for i in range(count):
-        for kind in ("ActorStarted", "ActorStopped"):
-            event = PersistedEvent(actor_address=f"local:{i}", event_type=kind, timestamp=time.time())
-            backend.record_event(event)
-        time.sleep(0.004)
-    backend.close()
-else:
-    class Worker(Actor):
-        def receive(self, message):
-            return message
-
-    with ActorSystem(persistence=backend) as system:
-        print("started", flush=True)
-        for i in range(count):
-            ref = system.spawn(Worker, name=f"w{i}")
-            ref.ask("ping", timeout=5)
-            system.stop(ref)
-            time.sleep(0.004)
-print("done", flush=True)
+    count = 0
+    while not stop.select(timeout=0):  # until the test writes a line
+        ref = system.spawn(Worker, name=f"w{count}")
+        ref.ask("ping", timeout=30)
+        system.stop(ref)
+        count += 1
+        time.sleep(0.004)  # pacing only (keeps the store small), not synchronisation
+print(f"done {count}", flush=True)
 """
 
 
-def _follow(path: Path) -> subprocess.Popen[str]:
-    return start_follower(path)
+def _follow(path: Path, *options: str, fmt: str = "ndjson") -> Child:
+    return Child(start_follower(path, *options, fmt=fmt))
+
+
+def _pairs(lines: list[str]) -> list[tuple[str, str]]:
+    rows = [json.loads(line) for line in lines]
+    return [(r["actor_address"], r["event_type"]) for r in rows]
 
 
 def _events_in_file(path: Path) -> list[tuple[str, str]]:
@@ -57,115 +59,96 @@ def _events_in_file(path: Path) -> list[tuple[str, str]]:
 
 def test_concurrent_application_and_cli_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "app.ndjson"
-    count = 120
+    rounds = 3
     follower = _follow(path)
-    app = subprocess.Popen(
-        [sys.executable, "-c", APP, str(path), str(count)],
-        cwd=str(ROOT),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    app = Child(
+        subprocess.Popen(
+            [sys.executable, "-c", APP, str(path)],
+            cwd=str(ROOT),
+            env=cli_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     )
     try:
-        assert app.stdout is not None and app.stdout.readline().strip() == "started"
-        rounds = 0
-        while app.poll() is None:
+        app.wait_line("started")
+        for _ in range(rounds):  # the application writes until told to stop: all of this is concurrent
             for args in (
                 ("persistence", "compact"),
                 ("persistence", "recover", "--mode", "repair"),
                 ("inspect", "events", "--limit", "5"),
                 ("persistence", "scan"),
             ):
-                r = run_cli(*args, "--path", str(path), "--lock-timeout", "20")
+                r = run_cli(*args, "--path", str(path), "--lock-timeout", "60", timeout=120)
                 assert r.returncode in (0, 2), (args, r.stderr)
-            rounds += 1
-        _out, err = app.communicate(timeout=60)
-        assert app.returncode == 0, err
-        assert rounds >= 1
-        time.sleep(0.5)  # let the follower's next polls see the tail
+            assert app.proc.poll() is None
+        assert app.proc.stdin is not None
+        app.proc.stdin.write("stop\n")
+        app.proc.stdin.close()
+        done = app.wait_for(lambda lines: lines[-1].startswith("done "), what="done")[-1]
+        assert app.finish() == 0, app.err
+        count = int(done.split()[-1])
+        stored = _events_in_file(path)
+        # the follower has printed everything stored (it is in its poll loop, its handlers are set)
+        follower.wait_for(lambda lines: set(_pairs(lines)) >= set(stored), what="every stored event")
     finally:
-        follower.send_signal(signal.SIGINT)
-        f_out, f_err = follower.communicate(timeout=20)
-        if app.poll() is None:
-            app.kill()
-            app.wait()
-    assert follower.returncode == 0, f_err
-    stored = _events_in_file(path)
+        follower.proc.send_signal(signal.SIGINT)
+        follower_rc = follower.finish()
+        app.kill()
+    assert follower_rc == 0, follower.err
     started = {a for a, t in stored if t == "ActorStarted"}
     stopped = {a for a, t in stored if t == "ActorStopped"}
-    assert len(started) == count and started == stopped
+    assert count >= 1 and len(started) == count and started == stopped
     assert len(stored) == len(set(stored))
-    followed = [json.loads(line) for line in f_out.splitlines()]
-    pairs = [(r["actor_address"], r["event_type"]) for r in followed]
+    pairs = _pairs(follower.lines)
     assert len(pairs) == len(set(pairs)), "an event was printed twice"
-    assert set(pairs) == set(stored), "the follower missed events"
+    assert set(pairs) == set(stored), "the follower printed events that are not stored"
     assert run_cli("persistence", "scan", "--path", str(path)).returncode == 0
 
 
 def test_follow_survives_compaction_and_exits_0_on_sigterm(tmp_path: Path) -> None:
-    from tests.cli.conftest import write_store
-
     path = write_store(tmp_path / "f.ndjson")
     follower = _follow(path)
+    later = PersistedEvent(actor_address="local:9", event_type="ActorStarted", timestamp=T0 + 3600)
     try:
-        time.sleep(0.5)
+        follower.wait_for(lambda lines: len(lines) >= 5, what="the five sample events")
         assert run_cli("persistence", "compact", "--path", str(path)).returncode == 0
-        time.sleep(0.4)
+        backend = JsonFilePersistence(path)
+        backend.record_event(later)
+        backend.close()
+        # printed only by a poll after the compaction: any reprint of the old five comes before it
+        follower.wait_for(lambda lines: "local:9" in "".join(lines), what="the event written after it")
     finally:
-        follower.send_signal(signal.SIGTERM)
-        out, err = follower.communicate(timeout=20)
-    assert follower.returncode == 0, err
-    assert len(out.splitlines()) == 5  # the five sample events, once each
+        follower.proc.send_signal(signal.SIGTERM)
+        rc = follower.finish()
+    assert rc == 0, follower.err
+    lines = follower.lines
+    assert len(lines) == 6 and len(set(lines)) == 6  # the five sample events and the new one, once each
+    assert _pairs(lines)[-1] == ("local:9", "ActorStarted")
 
 
 def test_follow_text_output_and_ctrl_c(tmp_path: Path) -> None:
-    from tests.cli.conftest import write_store
-
     path = write_store(tmp_path / "t.ndjson")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "papyra",
-            "inspect",
-            "events",
-            "-f",
-            "--path",
-            str(path),
-            "--limit",
-            "2",
-            "--event-type",
-            "ActorStopped",
-            "--interval",
-            "0.05",
-        ],
-        cwd=str(ROOT),
-        env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    time.sleep(0.6)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0 and "Traceback" not in err
-    assert out == (
-        "time                      event                 actor                 payload\n"
-        '2024-06-10T06:16:20.000Z  ActorStopped          local:2               {"n":3}\n'
-        '2024-06-10T06:17:20.000Z  ActorStopped          local:1               {"n":4}\n'
-    )
+    follower = _follow(path, "--event-type", "ActorStopped", fmt="text")
+    try:
+        follower.wait_for(lambda lines: len(lines) >= 3, what="the header and two events")
+    finally:
+        follower.proc.send_signal(signal.SIGINT)
+        rc = follower.finish()
+    assert rc == 0 and "Traceback" not in follower.err
+    assert follower.lines == [
+        "time                      event                 actor                 payload",
+        '2024-06-10T06:16:20.000Z  ActorStopped          local:2               {"n":3}',
+        '2024-06-10T06:17:20.000Z  ActorStopped          local:1               {"n":4}',
+    ]
 
 
 def test_subprocess_compact_refuses_while_another_process_holds_the_lock(tmp_path: Path, hold_lock) -> None:  # type: ignore[no-untyped-def]
-    from tests.cli.conftest import write_store
-
     path = write_store(tmp_path / "locked.ndjson")
     hold_lock(path)
-    started = time.monotonic()
     r = run_cli("persistence", "compact", "--path", str(path), "--lock-timeout", "0.5")
     assert r.returncode == 3 and r.stdout == ""
-    assert (
-        r.stderr.startswith("papyra: error: store is locked by another process") and r.stderr.count("\n") == 1
-    )
-    assert time.monotonic() - started < 10
+    assert r.stderr.startswith("papyra: error: store is locked by another process")
+    assert r.stderr.endswith("(waited 0.5 s)\n") and r.stderr.count("\n") == 1  # --lock-timeout honoured

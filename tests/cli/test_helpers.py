@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-import time
+import threading
 
 import pytest
 
@@ -110,21 +110,34 @@ def test_formatting() -> None:
 
 
 class _Tty(io.StringIO):
+    """A terminal stand-in that tells the test how many frames the spinner has drawn."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames = 0
+        self.drawn = threading.Condition()
+
     def isatty(self) -> bool:
         return True
+
+    def write(self, text: str) -> int:
+        with self.drawn:
+            self.frames += 1
+            self.drawn.notify_all()
+        return super().write(text)
 
 
 def test_progress_only_on_tty_and_only_when_long() -> None:
     quiet = io.StringIO()
-    with Progress(quiet, "compacting", delay=0.0, interval=0.01):
-        time.sleep(0.05)
+    with Progress(quiet, "compacting", delay=0.0, interval=0.01) as progress:
+        assert not progress.enabled  # not a terminal: no spinner thread at all
     assert quiet.getvalue() == ""
     fast = _Tty()
-    with Progress(fast, "compacting", delay=5.0):
+    with Progress(fast, "compacting", delay=3600.0):
         pass
     assert fast.getvalue() == ""
     slow = _Tty()
-    with Progress(slow, "compacting x", delay=0.0, interval=0.01):
-        time.sleep(0.08)
+    with Progress(slow, "compacting x", delay=0.0, interval=0.01), slow.drawn:
+        assert slow.drawn.wait_for(lambda: slow.frames >= 2, timeout=60)  # two frames drawn
     text = slow.getvalue()
     assert "compacting x… " in text and text.endswith("\r\033[K")

@@ -28,7 +28,7 @@ def _seed(url: str, prefix: str) -> None:
                 backend.record_audit(r)
             else:
                 backend.record_dead_letter(r)  # type: ignore[arg-type]
-        assert backend.flush(10)
+        assert backend.flush(60)
     finally:
         backend.close()
 

@@ -16,6 +16,7 @@ import pytest
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 from tests.cli.conftest import T0, Result, invoke, start_follower
+from tests.support.child import Child
 
 MAX_BYTES = 600
 MAX_FILES = 6
@@ -674,31 +675,31 @@ def test_metrics_persistence_json_and_prometheus(rset: Path, tmp_path: Path) -> 
 def test_follow_prints_every_record_once_across_rotations(tmp_path: Path) -> None:
     path = tmp_path / "f.log"
     max_bytes, max_files, count = 1500, 30, 240  # ~13 events per file: ~18 rotations, none dropped
-    follower = start_follower(path, "--max-bytes", str(max_bytes), "--max-files", str(max_files))
+    follower = Child(start_follower(path, "--max-bytes", str(max_bytes), "--max-files", str(max_files)))
     writer = RotatingFilePersistence(path, max_bytes=max_bytes, max_files=max_files, fsync="never")
     try:
-        time.sleep(0.4)  # the follower starts on a store that does not exist yet
+        # the follower starts on a store that does not exist yet; each batch of 12 is written only
+        # once the follower printed the previous one, so its polls interleave with the rotations
         for i in range(count):
             writer.record_event(
                 PersistedEvent(
                     actor_address=f"local:{i}", event_type="Tick", payload={"i": i}, timestamp=time.time()
                 )
             )
-            if i % 12 == 11:
+            if i % 12 == 11 or i == count - 1:
                 writer.flush()
-                time.sleep(0.02)
-        writer.flush()
+                follower.wait_for(lambda lines, n=i + 1: len(lines) >= n, what=f"{i + 1} events printed")
         files = [p.name for p in writer.files]
-        time.sleep(0.5)  # the follower's next polls see the tail
     finally:
         writer.close()
-        follower.send_signal(signal.SIGINT)
-        out, err = follower.communicate(timeout=20)
-    assert follower.returncode == 0, err
+        follower.proc.send_signal(signal.SIGINT)
+        code = follower.finish()
+    err = follower.err
+    assert code == 0, err
     assert "Traceback" not in err
     assert "may be missing" not in err  # nothing was dropped: no false gap warning
     assert len(files) >= 10, files  # it rotated many times, and dropped nothing
-    printed = [json.loads(line)["payload"]["i"] for line in out.splitlines()]
+    printed = [json.loads(line)["payload"]["i"] for line in follower.lines]
     assert printed == list(range(count)), "every record exactly once, in order"
 
 

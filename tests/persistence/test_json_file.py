@@ -229,15 +229,15 @@ def test_write_seconds_is_one_observation_per_batch_from_its_oldest_enqueue(
     the batch holding record 1 waited at least from its enqueue until the release."""
     b = json_store()
     b.record_event(event(0))
-    assert b.flush(10)
+    assert b.flush(60)
     with maintenance_lock(b.path, timeout=5):
         b.record_event(event(1))
         first_enqueued = time.monotonic()
         for i in range(2, 50):
             b.record_event(event(i))
-        time.sleep(0.05)
+        time.sleep(0.05)  # a hold worth measuring; the assertions hold for any duration
         released = time.monotonic()
-    assert b.flush(10)
+    assert b.flush(60)
     hist = b.metrics.snapshot()["histograms"]
     batches = hist["batch_size"]["count"]
     assert batches in (2, 3) and hist["batch_size"]["sum"] == 50

@@ -18,7 +18,7 @@ def test_torn_tail_warning_names_backend_and_path(tmp_path: Path, caplog: pytest
     try:
         with caplog.at_level(logging.WARNING, logger="papyra"):
             backend.record_event(PersistedEvent(timestamp=2.0))
-            assert backend.flush(timeout=10)
+            assert backend.flush(timeout=60)
     finally:
         backend.close()
     records = [r for r in caplog.records if "torn tail" in r.getMessage()]

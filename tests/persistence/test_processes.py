@@ -18,23 +18,31 @@ from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.locking import BatchLock, maintenance_lock
 from papyra.persistence.models import PersistenceAnomalyType, PersistenceRecoveryConfig
 from tests.persistence.conftest import event
-from tests.support.procs import spawn, wait_line
+from tests.support.child import Child
+from tests.support.procs import spawn
+from tests.support.waiting import wait_until
 
 
-def _release(proc) -> None:  # type: ignore[no-untyped-def]
-    assert proc.stdin is not None
-    proc.stdin.write("go\n")
-    proc.stdin.flush()
-    wait_line(proc, "released")
-    proc.wait(timeout=30)
+def _hold_lock(path: Path, how: str) -> Child:
+    """A second process holding the store lock (``filelock`` or ``portalocker``) until released."""
+    holder = Child(spawn("hold_lock", str(path), how, stdin=True))
+    holder.wait_line("locked")
+    return holder
+
+
+def _release(holder: Child) -> None:
+    assert holder.proc.stdin is not None
+    holder.proc.stdin.write("go\n")
+    holder.proc.stdin.flush()
+    holder.wait_line("released")
+    assert holder.finish() == 0, holder.err
 
 
 @pytest.mark.parametrize("holder", ["filelock", "portalocker"])
 def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: Path, holder: str) -> None:
     path = tmp_path / "store.ndjson"
-    proc = spawn("hold_lock", str(path), holder, stdin=True)
+    proc = _hold_lock(path, holder)
     try:
-        wait_line(proc, "locked")
         with pytest.raises(LockTimeout), maintenance_lock(path, timeout=0.05):
             pass
         lock = BatchLock(path)
@@ -53,10 +61,9 @@ def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: 
 
 def test_record_returns_while_writer_is_blocked_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
-    proc = spawn("hold_lock", str(path), "filelock", stdin=True)
+    proc = _hold_lock(path, "filelock")
     b = JsonFilePersistence(path, lock_timeout=0.2)
     try:
-        wait_line(proc, "locked")
         for i in range(100):
             b.record_event(event(i))  # returns: no I/O, no lock on the caller's side
         assert b.flush(timeout=0.2) is False  # the writer is stuck on the lock
@@ -76,14 +83,13 @@ def test_record_returns_while_writer_is_blocked_by_another_process(tmp_path: Pat
 
 def test_backpressure_when_queue_is_full(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
-    proc = spawn("hold_lock", str(path), "portalocker", stdin=True)
+    proc = _hold_lock(path, "portalocker")
     b = JsonFilePersistence(path, max_pending=10, backpressure_timeout=0.05)
     try:
-        wait_line(proc, "locked")
         b.record_event(event(0))
-        deadline = time.monotonic() + 10
-        while b._writer is not None and b._writer.pending and time.monotonic() < deadline:
-            time.sleep(0.005)  # wait for the writer to take record 0 and block on the lock
+        writer = b._writer
+        assert writer is not None
+        wait_until(lambda: not writer.pending, timeout=60, what="the writer to take record 0 and block")
         for i in range(1, 11):
             b.record_event(event(i))
         with pytest.raises(BackPressureError):
@@ -134,7 +140,7 @@ def test_sigkill_crash_loop_loses_no_acknowledged_record(tmp_path: Path) -> None
             if not line:
                 break
             last = int(line)
-        time.sleep(rng.random() * 0.01)
+        time.sleep(rng.random() * 0.01)  # only picks the kill moment: asserts use acked counts
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stdout.close()
@@ -191,23 +197,40 @@ def test_reopen_after_kill_heals_torn_tail_and_recover_gives_clean_scan(tmp_path
 def test_four_writers_and_a_compacting_process(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
     per_writer = 25_000
-    compactor = spawn("mp_compactor", str(path), stdin=True)
-    writers = [spawn("mp_writer", str(path), f"w{k}", str(per_writer)) for k in range(4)]
+    compactor = Child(spawn("mp_compactor", str(path), stdin=True))
+    writers: list[Child] = []
+
+    def compactions(lines: list[str]) -> int:
+        return sum(line.startswith("compacted ") for line in lines)
+
+    def tell(child: Child, line: str) -> None:
+        assert child.proc.stdin is not None
+        child.proc.stdin.write(line)
+        child.proc.stdin.flush()
+
     try:
-        wait_line(compactor, "ready")
+        compactor.wait_line("ready")
+        writers += [
+            Child(spawn("mp_writer", str(path), f"w{k}", str(per_writer), str(per_writer // 2), stdin=True))
+            for k in range(4)
+        ]
         for w in writers:
-            wait_line(w, "done")
-            assert w.wait(timeout=120) == 0
+            w.wait_line("paused")
+        # at least one compaction guaranteed in the middle of every writer's stream, not by luck
+        before = compactions(compactor.lines)
+        compactor.wait_for(lambda lines: compactions(lines) > before, what="a mid-stream compaction")
+        for w in writers:
+            tell(w, "go\n")
+        for w in writers:
+            w.wait_line("done")
+            assert w.finish(timeout=120) == 0, w.err
+        tell(compactor, "stop\n")
+        compactor.wait_for(lambda lines: lines[-1].startswith("compactions "), what="the compactor to stop")
+        assert compactor.finish(timeout=120) == 0, compactor.err
     finally:
-        out, err = compactor.communicate(input="stop\n", timeout=120)
-        for w in writers:
-            if w.poll() is None:
-                w.kill()
-            w.communicate()
-    assert compactor.returncode == 0, err
-    runs = int(out.strip().split()[-1])
-    assert runs >= 1
-    print(f"compactions while writing: {runs}")
+        for child in [compactor, *writers]:
+            child.kill()
+    print(f"compactions while writing: {compactions(compactor.lines)}")
     seen: dict[str, list[int]] = {f"w{k}": [] for k in range(4)}
     with open(path, "rb") as f:
         for raw in f:

@@ -33,16 +33,6 @@ def spawn(*args: str, stdin: bool = False) -> subprocess.Popen[str]:
     )
 
 
-def wait_line(proc: subprocess.Popen[str], expected: str) -> None:
-    """Read stdout lines until ``expected`` (fails if the child exits first)."""
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.strip() == expected:
-            return
-    err = proc.stderr.read() if proc.stderr else ""
-    raise AssertionError(f"child exited before {expected!r}: rc={proc.wait()} stderr={err}")
-
-
 def _event(writer: str, seq: int):  # type: ignore[no-untyped-def]
     from papyra.persistence.models import PersistedEvent
 
@@ -85,8 +75,9 @@ def crash_writer(path: str, name: str) -> None:
         print(seq, flush=True)
 
 
-def mp_writer(path: str, name: str, count: str) -> None:
-    """Append ``count`` events tagged ``name`` with per-writer sequence numbers, then flush."""
+def mp_writer(path: str, name: str, count: str, pause_at: str = "-1") -> None:
+    """Append ``count`` events tagged ``name`` with per-writer sequence numbers, then flush. After
+    the flush of event ``pause_at``, print ``paused`` and wait for a line on stdin."""
     from papyra.persistence.json import JsonFilePersistence
 
     backend = JsonFilePersistence(path, fsync="always", max_pending=1_000_000)
@@ -95,13 +86,18 @@ def mp_writer(path: str, name: str, count: str) -> None:
         backend.record_event(_event(name, seq))
         if seq % 2500 == 2499:
             backend.flush()  # interleave durable batches with the other process's compactions
+        if seq == int(pause_at):
+            backend.flush()
+            print("paused", flush=True)
+            sys.stdin.readline()
     backend.flush()
     backend.close()
     print("done", flush=True)
 
 
 def mp_compactor(path: str) -> None:
-    """Run ``compact()`` repeatedly until stdin closes; print how many ran."""
+    """Run ``compact()`` repeatedly until a line arrives on stdin; print ``compacted <n>`` after
+    each and ``compactions <n>`` at the end."""
     import selectors
 
     from papyra.persistence.json import JsonFilePersistence
@@ -114,7 +110,8 @@ def mp_compactor(path: str) -> None:
     while not sel.select(timeout=0):
         backend.compact()
         runs += 1
-        time.sleep(0.01)
+        print(f"compacted {runs}", flush=True)
+        time.sleep(0.01)  # pacing only: leaves the store lock to the writers between compactions
     backend.close()
     print(f"compactions {runs}", flush=True)
 

@@ -73,7 +73,7 @@ class RedisServer:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self, timeout: float = 10.0) -> RedisServer:
+    def start(self, timeout: float = 60.0) -> RedisServer:
         """Start the server (on the same port as before, if it ran already); wait until it answers."""
         if self.running:
             return self
@@ -143,7 +143,7 @@ class RedisServer:
     def stop(self) -> None:
         """Stop the server by PID (SIGTERM, then SIGKILL) and wait for the port to be free."""
         self._terminate()
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + 30.0  # a hang guard: returns as soon as the port is free
         while time.monotonic() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):

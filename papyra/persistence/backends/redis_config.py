@@ -6,7 +6,6 @@ loaded by :func:`import_redis` only when a backend is created.
 
 from __future__ import annotations
 
-import math
 import re
 import string
 import urllib.parse
@@ -14,6 +13,7 @@ from dataclasses import dataclass, fields
 from types import ModuleType
 from typing import Any, Literal
 
+from papyra.conf.validation import check_int, check_number
 from papyra.exceptions import ConfigurationError, MissingDependencyError
 
 __all__ = [
@@ -203,15 +203,6 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
     return SentinelTarget(tuple(hosts), urllib.parse.unquote(path[0]), db, password)
 
 
-def _positive(name: str, value: Any, *, allow_none: bool = False, integer: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok or not math.isfinite(value) or value <= 0:
-        kind = "a positive integer" if integer else "a positive number"
-        raise ConfigurationError(f"{name} must be {kind}{' or None' if allow_none else ''}, got {value!r}")
-
-
 @dataclass(frozen=True, repr=False)
 class RedisStreamsConfig:
     """Where and how the Redis Streams backend stores records.
@@ -284,25 +275,17 @@ class RedisStreamsConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigurationError(f"{name} must be a non-empty string or None, got {value!r}")
-        _positive("scan_sample_size", self.scan_sample_size, allow_none=True, integer=True)
+        if self.scan_sample_size is not None:
+            check_int("scan_sample_size", self.scan_sample_size)
         for name in ("max_buffer", "max_deliveries", "page_size", "max_batch"):
-            _positive(name, getattr(self, name), integer=True)
+            check_int(name, getattr(self, name))
         for name in ("socket_timeout", "flush_timeout", "close_timeout"):
-            _positive(name, getattr(self, name))
-        _positive("socket_connect_timeout", self.socket_connect_timeout, allow_none=True)
-        if self.since_id_slack is not None and (
-            isinstance(self.since_id_slack, bool)
-            or not isinstance(self.since_id_slack, (int, float))
-            or not math.isfinite(self.since_id_slack)
-            or self.since_id_slack < 0
-        ):
-            raise ConfigurationError(f"since_id_slack must be >= 0 or None, got {self.since_id_slack!r}")
-        if (
-            isinstance(self.buffer_put_timeout, bool)
-            or not isinstance(self.buffer_put_timeout, (int, float))
-            or not self.buffer_put_timeout >= 0
-        ):
-            raise ConfigurationError(f"buffer_put_timeout must be >= 0, got {self.buffer_put_timeout!r}")
+            check_number(name, getattr(self, name), positive=True)
+        if self.socket_connect_timeout is not None:
+            check_number("socket_connect_timeout", self.socket_connect_timeout, positive=True)
+        if self.since_id_slack is not None:
+            check_number("since_id_slack", self.since_id_slack)
+        check_number("buffer_put_timeout", self.buffer_put_timeout)
 
     def _check_topology(self) -> None:
         if not isinstance(self.cluster, bool):
@@ -330,7 +313,7 @@ class RedisStreamsConfig:
         mra = self.min_replicas_ack
         if isinstance(mra, bool) or not isinstance(mra, int) or mra < 0:
             raise ConfigurationError(f"min_replicas_ack must be an integer >= 0, got {mra!r}")
-        _positive("replica_ack_timeout", self.replica_ack_timeout)
+        check_number("replica_ack_timeout", self.replica_ack_timeout, positive=True)
 
     @property
     def topology(self) -> Literal["single", "sentinel", "cluster"]:

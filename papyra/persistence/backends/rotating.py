@@ -33,7 +33,8 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from papyra.exceptions import ConfigurationError, PersistenceError
+from papyra.conf.validation import FsyncSetting, check_int
+from papyra.exceptions import PersistenceError
 from papyra.persistence.compaction import CompactionResult
 from papyra.persistence.filestore import AppendFile, FileSink
 from papyra.persistence.health import RepairResult, repair_file
@@ -61,14 +62,6 @@ __all__ = ["RotatingFilePersistence"]
 MAX_FILES_LIMIT = 10_000
 
 
-def _positive_int(name: str, value: object, upper: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    if upper is not None and value > upper:
-        raise ConfigurationError(f"{name} must be at most {upper}, got {value!r}")
-    return value
-
-
 class RotatingFilePersistence(JsonFilePersistence):
     """A rotating set of NDJSON files (see the module docs for guarantees).
 
@@ -91,6 +84,9 @@ class RotatingFilePersistence(JsonFilePersistence):
       records while it runs.
     * ``files``: a sync point (never raises) then one ``stat`` per slot (O(max_files)).
       ``describe()``: one ``stat`` per slot. ``max_bytes``/``max_files``: O(1).
+
+    ``max_bytes`` and ``max_files`` (at most :data:`MAX_FILES_LIMIT`) must be positive integers;
+    invalid settings raise :class:`~papyra.exceptions.ConfigurationError` (also a ``ValueError``).
     """
 
     backend_name = "rotating"
@@ -102,15 +98,15 @@ class RotatingFilePersistence(JsonFilePersistence):
         max_bytes: int = 50_000_000,
         max_files: int = 5,
         retention_policy: RetentionPolicy | None = None,
-        fsync: str | bool = "always",
+        fsync: FsyncSetting = "always",
         fsync_interval: float = 0.05,
         max_pending: int = 100_000,
         lock_timeout: float = 10.0,
         file_mode: int = 0o600,
         backpressure_timeout: float = 1.0,
     ) -> None:
-        max_bytes = _positive_int("max_bytes", max_bytes)
-        max_files = _positive_int("max_files", max_files, MAX_FILES_LIMIT)
+        max_bytes = check_int("max_bytes", max_bytes)
+        max_files = check_int("max_files", max_files, maximum=MAX_FILES_LIMIT)
         super().__init__(
             path,
             retention_policy=retention_policy,

@@ -10,6 +10,7 @@ import pytest
 
 from papyra.exceptions import PersistenceError
 from papyra.persistence.models import PersistedEvent
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -22,7 +23,7 @@ def filled(make_redis: Any, n: int, **settings: Any) -> Any:
     b = make_redis(**settings)
     for i in range(n):
         b.record_event(ev(i))
-    assert b.flush(5)
+    assert b.flush(60)
     return b
 
 
@@ -55,20 +56,31 @@ def test_consume_ack_round_trip(make_redis: Any) -> None:
     assert len(b.consume("events", "g1", "c1", block_ms=None)) == 0
 
 
-def test_consume_blocks_for_new_entries(make_redis: Any) -> None:
+def _xreadgroup_calls(raw_redis: Any) -> int:
+    return int(raw_redis.info("commandstats").get("cmdstat_xreadgroup", {}).get("calls", 0))
+
+
+def test_consume_blocks_for_new_entries(make_redis: Any, raw_redis: Any) -> None:
     b = make_redis(socket_timeout=0.5)  # blocking is split below the socket timeout
     b.ensure_consumer_group("events", "g", start_id="$")
     started = time.monotonic()
-    assert len(b.consume("events", "g", "c", block_ms=800)) == 0
-    assert time.monotonic() - started >= 0.7
-    started = time.monotonic()
+    assert len(b.consume("events", "g", "c", block_ms=800)) == 0  # no socket timeout on the way
+    assert time.monotonic() - started >= 0.8  # it waited the whole 800 ms
+    calls = _xreadgroup_calls(raw_redis)
     assert len(b.consume("events", "g", "c", block_ms=None)) == 0
-    assert time.monotonic() - started < 0.5
-    writer = threading.Timer(0.2, lambda: b.record_event(ev(7)))
+    assert _xreadgroup_calls(raw_redis) == calls + 1  # one non-blocking read (BLOCK 0 would hang)
+    blocked = threading.Event()
+
+    def write_once_blocked() -> None:  # the entry arrives while consume() is blocked, not before
+        wait_until(lambda: raw_redis.info("clients")["blocked_clients"] >= 1, timeout=60, what="a block")
+        blocked.set()
+        b.record_event(ev(7))
+
+    writer = threading.Thread(target=write_once_blocked)
     writer.start()
-    got = b.consume("events", "g", "c", block_ms=3000)
-    writer.join()
-    assert [e.record.timestamp for e in got] == [7.0]
+    got = b.consume("events", "g", "c", block_ms=120_000)  # returns when the entry arrives
+    writer.join(60)
+    assert blocked.is_set() and [e.record.timestamp for e in got] == [7.0]
 
 
 def test_pending_per_consumer_and_claim(make_redis: Any) -> None:
@@ -133,11 +145,11 @@ def test_malformed_entry_is_quarantined_acked_and_reported(make_redis: Any, raw_
     b = make_redis()
     key = b.stream_key("events")
     b.record_event(ev(1))
-    assert b.flush(5)
+    assert b.flush(60)
     bad1 = raw_redis.xadd(key, {"data": "{broken"}).decode()
     bad2 = raw_redis.xadd(key, {"nodata": "1"}).decode()
     b.record_event(ev(2))
-    assert b.flush(5)
+    assert b.flush(60)
     result = b.consume("events", "g", "c", count=10, block_ms=None)
     assert [e.record.timestamp for e in result] == [1.0, 2.0]
     assert [q.id for q in result.quarantined] == [bad1, bad2]
@@ -193,6 +205,6 @@ def test_instances_with_distinct_system_ids_have_their_own_streams(make_redis: A
     b = make_redis(prefix=a.config.prefix, system_id="node-b")
     a.record_event(PersistedEvent(system_id="node-a", event_type="A", timestamp=1.0))
     b.record_event(PersistedEvent(system_id="node-b", event_type="B", timestamp=1.0))
-    assert a.flush(5) and b.flush(5)
+    assert a.flush(60) and b.flush(60)
     assert [e.record.event_type for e in a.consume("events", "g", "c", block_ms=None)] == ["A"]
     assert [e.record.event_type for e in b.consume("events", "g", "c", block_ms=None)] == ["B"]

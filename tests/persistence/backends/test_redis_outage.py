@@ -6,7 +6,6 @@ import logging
 import os
 import signal
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPe
 from papyra.persistence.models import PersistedEvent
 from tests.persistence.backends.conftest import SENTINEL_PASSWORD, unique_prefix
 from tests.support.redis_server import RedisServer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.redis
 
@@ -37,33 +37,24 @@ def raw_client(server: RedisServer) -> Any:
     return redis.Redis.from_url(server.url, protocol=2)
 
 
-def wait_until(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
-
-
 def test_redis_restart_mid_stream_loses_nothing(private_redis: RedisServer) -> None:
     b = backend_on(private_redis)
     raw = raw_client(private_redis)
     try:
         for i in range(200):
             b.record_event(ev(i))
-        assert b.flush(5)
+        assert b.flush(60)
         raw.save()  # the test server has no persistence: snapshot so the first 200 survive restart
         private_redis.stop()
         for i in range(200, 500):  # accepted while Redis is down: buffered, in order
             b.record_event(ev(i))
         assert b.flush(0.3) is False
-        assert wait_until(lambda: not b.reachable)
+        wait_until(lambda: not b.reachable, timeout=60, what="the writer to notice the outage")
         assert b.buffered > 0 and b.describe()["reachable"] is False
         with pytest.raises(BackendUnavailable):
             b.list_events(limit=1)
         private_redis.start()  # same port
-        assert b.flush(10) is True
+        assert b.flush(60) is True
         assert b.reachable and b.buffered == 0
         got = b.list_events()
         assert [e.timestamp for e in got] == [float(i) for i in range(500)]
@@ -90,10 +81,10 @@ def test_buffer_overflow_is_a_typed_error_and_counted(private_redis: RedisServer
         assert rejected >= 1 and 50 <= len(accepted) < 100
         assert b.metrics.snapshot()["backpressure_rejections"] == rejected
         private_redis.start()
-        assert b.flush(10)
+        assert b.flush(60)
         assert [e.timestamp for e in b.list_events()] == [float(i) for i in accepted]
         b.record_event(ev(1000))  # accepting again once drained
-        assert b.flush(5)
+        assert b.flush(60)
     finally:
         b.close()
 
@@ -112,11 +103,11 @@ def test_close_while_down_stops_the_writer_and_reports_dropped_records(
     b = backend_on(private_redis, close_timeout=0.3)
     for i in range(5):
         b.record_event(ev(i))
-    assert b.flush(5)
+    assert b.flush(60)
     private_redis.stop()
     for i in range(5, 55):
         b.record_event(ev(i))
-    assert wait_until(lambda: not b.reachable)  # retrying with back-off
+    wait_until(lambda: not b.reachable, timeout=60, what="the retry back-off")
     assert len(_writer_threads(b)) == 1
     with caplog.at_level(logging.WARNING, logger="papyra"):
         b.close()
@@ -137,7 +128,7 @@ def test_close_interrupts_a_write_blocked_on_a_frozen_server(
     the writer exits within the grace period (connect timeout + 0.5 s) instead of 60 s later."""
     b = backend_on(private_redis, close_timeout=0.3, socket_timeout=60.0, socket_connect_timeout=1.0)
     b.record_event(ev(0))
-    assert b.flush(5)
+    assert b.flush(60)
     assert private_redis.pid is not None
     os.kill(private_redis.pid, signal.SIGSTOP)
     try:
@@ -160,7 +151,7 @@ def test_non_transient_error_is_fail_stop(private_redis: RedisServer) -> None:
         raw.set(b.stream_key("events"), "not a stream")  # WRONGTYPE on every XADD
         b.record_event(ev(1))
         with pytest.raises(DurabilityError, match="WRONGTYPE"):
-            b.flush(5)
+            b.flush(60)
         with pytest.raises(DurabilityError):
             b.record_event(ev(2))
         snap = b.metrics.snapshot()
@@ -182,7 +173,7 @@ def test_password_never_leaks(secure_redis: RedisServer, caplog: pytest.LogCaptu
             cfg = RedisStreamsConfig(url=url, prefix=unique_prefix(), close_timeout=0.5)
             b = RedisStreamsPersistence(cfg)
             b.record_event(ev(1))
-            assert b.flush(5) and len(b.list_events()) == 1  # the password works
+            assert b.flush(60) and len(b.list_events()) == 1  # the password works
             texts += [repr(cfg), str(cfg), str(cfg.to_dict()), repr(b), str(b.describe())]
             secure_redis.stop()
             b.record_event(ev(2))
@@ -197,14 +188,14 @@ def test_password_never_leaks(secure_redis: RedisServer, caplog: pytest.LogCaptu
                 texts.append(repr(exc))
             texts.append(str(b.metrics.snapshot()))
             secure_redis.start()
-            assert b.flush(10)
+            assert b.flush(60)
             b.close()
         wrong = RedisStreamsPersistence(
             RedisStreamsConfig(url=f"redis://:{SENTINEL_PASSWORD}x@127.0.0.1:{port}/0", prefix="w")
         )
         wrong.record_event(ev(3))  # rejected credentials: fail-stop, typed
         with pytest.raises(DurabilityError) as info:
-            wrong.flush(5)
+            wrong.flush(60)
         texts += [str(info.value), str(info.value.__cause__)]
         with pytest.raises(BackendUnavailable) as info2:
             wrong.list_events()

@@ -80,7 +80,7 @@ def test_stream_layout_is_one_data_field_per_entry(make_redis: Any, raw_redis: A
     b.record_event(event)
     b.record_audit(PersistedAudit(timestamp=1.0))
     b.record_dead_letter(PersistedDeadLetter(timestamp=1.0))
-    assert b.flush(5)
+    assert b.flush(60)
     prefix = b.config.prefix
     for kind in ("events", "audits", "dead_letters"):
         entries = raw_redis.xrange(f"{prefix}:node-a:{kind}")
@@ -128,7 +128,7 @@ def test_limit_reads_only_the_newest_entries(make_redis: Any, raw_redis: Any) ->
     b = make_redis(page_size=50)
     for i in range(120):
         b.record_event(ev(i))
-    assert b.flush(5)
+    assert b.flush(60)
     key = b.stream_key("events")
     with slowlog(raw_redis) as commands:
         got = b.list_events(limit=5)
@@ -206,7 +206,7 @@ def test_retention_trims_exactly_on_write(make_redis: Any, raw_redis: Any) -> No
     b = make_redis(retention_policy=RetentionPolicy(max_records=3), approx_trim=False)
     for i in range(10):
         b.record_event(ev(i))
-    assert b.flush(5)
+    assert b.flush(60)
     assert raw_redis.xlen(b.stream_key("events")) == 3
     assert [e.timestamp for e in b.list_events()] == [7.0, 8.0, 9.0]
 
@@ -215,7 +215,7 @@ def test_retention_trims_approximately_on_write(make_redis: Any, raw_redis: Any)
     b = make_redis(retention_policy=RetentionPolicy(max_records=100))
     for i in range(3000):
         b.record_event(ev(i))
-    assert b.flush(10)
+    assert b.flush(60)
     n = raw_redis.xlen(b.stream_key("events"))
     assert 100 <= n < 3000  # "~": whole macro nodes only
     assert len(b.list_events()) == 100  # reads still apply the policy exactly
@@ -226,7 +226,7 @@ def test_age_retention_trims_by_minid_on_write(make_redis: Any, raw_redis: Any) 
     key = b.stream_key("events")
     raw_redis.xadd(key, {"data": encode_record_body(ev(1))}, id="1000-0")  # written in 1970
     b.record_event(ev(2, ts=time.time()))
-    assert b.flush(5)
+    assert b.flush(60)
     assert [e[0] for e in raw_redis.xrange(key)] != [b"1000-0"]
     assert raw_redis.xlen(key) == 1
     both = make_redis(
@@ -236,7 +236,7 @@ def test_age_retention_trims_by_minid_on_write(make_redis: Any, raw_redis: Any) 
     raw_redis.xadd(key2, {"data": encode_record_body(ev(1))}, id="1000-0")
     for i in range(5):
         both.record_event(ev(i, ts=time.time()))
-    assert both.flush(5)
+    assert both.flush(60)
     assert raw_redis.xlen(key2) == 2
 
 
@@ -245,7 +245,7 @@ def test_compact_trims_each_stream_by_max_records(make_redis: Any, raw_redis: An
     for i in range(5):
         b.record_event(ev(i))
         b.record_audit(PersistedAudit(timestamp=float(i)))
-    assert b.flush(5)
+    assert b.flush(60)
     trimmer = make_redis(prefix=b.config.prefix, retention_policy=RetentionPolicy(max_records=2))
     report = trimmer.compact()
     assert report.backend == "redis"
@@ -265,7 +265,7 @@ def test_compact_by_age_and_bytes_uses_record_timestamps(make_redis: Any, raw_re
         b.record_event(ev(i, ts=now))
     b.record_event(ev(8, ts=now - 7200))  # old record, written late: deleted from the middle
     b.record_event(ev(9, ts=now))
-    assert b.flush(5)
+    assert b.flush(60)
     aged = make_redis(prefix=b.config.prefix, retention_policy=RetentionPolicy(max_age_seconds=3600))
     report = aged.compact()
     assert (report.before_records, report.after_records) == (10, 5)
@@ -292,7 +292,7 @@ def _inject_bad(raw: Any, key: str) -> list[bytes]:
 def test_scan_reports_each_bad_entry_with_key_and_id(make_redis: Any, raw_redis: Any) -> None:
     b = make_redis()
     b.record_event(ev(1))
-    assert b.flush(5)
+    assert b.flush(60)
     key = b.stream_key("events")
     ids = _inject_bad(raw_redis, key)
     b.record_event(ev(2))
@@ -323,7 +323,7 @@ def test_scan_sample_size_checks_only_the_newest(make_redis: Any, raw_redis: Any
 def test_recover_repair_deletes_bad_entries(make_redis: Any, raw_redis: Any) -> None:
     b = make_redis()
     b.record_event(ev(1))
-    assert b.flush(5)
+    assert b.flush(60)
     _inject_bad(raw_redis, b.stream_key("events"))
     raw_redis.xadd(b.stream_key("audits"), {"data": "{bad"})
     assert b.recover().repaired_files == ()  # IGNORE by default: nothing changes
@@ -344,7 +344,7 @@ def test_recover_quarantine_copies_then_deletes(
     b = make_redis(quarantine_prefix=quarantine_prefix)
     p = b.config.prefix
     b.record_event(ev(1))
-    assert b.flush(5)
+    assert b.flush(60)
     key = b.stream_key("events")
     ids = _inject_bad(raw_redis, key)
     report = b.recover(

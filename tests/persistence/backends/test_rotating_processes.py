@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
 )
-from tests.support.procs import wait_line
+from tests.support.child import Child
 from tests.support.rotating_procs import read_set_raw, spawn_rot
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
@@ -42,11 +41,9 @@ def _members(path: Path, max_files: int) -> list[Path]:
     return out
 
 
-def _finish(procs: list, timeout: float = 120) -> None:  # type: ignore[type-arg]
-    for proc in procs:
-        rc = proc.wait(timeout=timeout)
-        err = proc.stderr.read() if proc.stderr else ""
-        assert rc == 0, err
+def _finish(children: list[Child], timeout: float = 120) -> None:
+    for child in children:
+        assert child.finish(timeout) == 0, child.err
 
 
 def test_three_processes_append_while_a_fourth_rotates_the_set(tmp_path: Path) -> None:
@@ -56,13 +53,14 @@ def test_three_processes_append_while_a_fourth_rotates_the_set(tmp_path: Path) -
     path = tmp_path / "rot.ndjson"
     max_bytes, max_files, count = 16_000, 1000, 2500
     procs = [
-        spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count)) for i in range(3)
+        Child(spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count)))
+        for i in range(3)
     ]
-    procs.append(spawn_rot("writer", str(path), str(max_bytes), str(max_files), "big", "400", "1500"))
+    procs.append(Child(spawn_rot("writer", str(path), str(max_bytes), str(max_files), "big", "400", "1500")))
     for proc in procs:
-        wait_line(proc, "ready")
+        proc.wait_line("ready")
     for proc in procs:
-        wait_line(proc, "done")
+        proc.wait_line("done")
     _finish(procs)
     files = _members(path, max_files)
     assert len(files) > 40  # it really rotated, many times
@@ -109,20 +107,20 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
     max_bytes, max_files = 8192, 4
     min_samples, min_full_samples, min_rotations = 30, 10, 5
     procs = [
-        spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop))
+        Child(spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop)))
         for i in range(3)
     ]
     lock = BatchLock(path)
     try:
         for proc in procs:
-            wait_line(proc, "ready")
+            proc.wait_line("ready")
         samples = full_samples = 0
         worst = 0
         oldest_heads: set[bytes] = set()
         deadline = time.monotonic() + 300  # a hang guard only: the loop ends on counts
         while samples < min_samples or full_samples < min_full_samples or len(oldest_heads) < min_rotations:
             assert time.monotonic() < deadline, (samples, full_samples, len(oldest_heads))
-            assert all(proc.poll() is None for proc in procs)  # writers run until told to stop
+            assert all(proc.proc.poll() is None for proc in procs)  # writers run until told to stop
             count, total, largest, head = _sample_set(lock, path, max_files)
             assert count <= max_files
             assert total <= max_files * max_bytes + largest, (total, largest)
@@ -131,16 +129,15 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
             if count == max_files:
                 full_samples += 1
                 oldest_heads.add(head)  # a new head of the oldest slot: the set rotated while full
-            time.sleep(0.005)
+            time.sleep(0.005)  # pacing only: the loop ends on counts, not on time
     finally:
         stop.touch()  # the writers finish even when an assertion failed
+    _finish(procs)
     written: dict[str, int] = {}
     for i, proc in enumerate(procs):
-        assert proc.stdout is not None
-        last = [line.strip() for line in proc.stdout][-1]
+        last = proc.lines[-1]
         assert last.startswith("done "), last
         written[f"w{i}"] = int(last.split()[1])
-    _finish(procs)
     count, total, largest, _ = _sample_set(lock, path, max_files)
     lock.close()  # a failed test leaks it to the GC; the store lives in tmp_path
     assert count <= max_files and total <= max_files * max_bytes + largest
@@ -155,31 +152,20 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
         assert seqs == list(range(seqs[0], written[name]))
 
 
-def _run_until_killed(args: list[str], rng: random.Random, max_delay: float) -> tuple[int, float]:
-    """Start a child, wait for its first acknowledgement, SIGKILL it at a random moment; return the
-    last acknowledged count and how long it ran after the first ack."""
-    proc = spawn_rot(*args)
-    lines: list[str] = []
-    first = threading.Event()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            first.set()
-
-    reader = threading.Thread(target=pump, daemon=True)
-    reader.start()
-    if not first.wait(30):
-        proc.kill()
-        raise AssertionError(f"child never acknowledged: {proc.stderr.read() if proc.stderr else ''}")
-    delay = rng.uniform(0.0, max_delay)
-    time.sleep(delay)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    reader.join(10)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
-    return int(lines[-1]), delay
+def _run_until_killed(args: list[str], rng: random.Random, min_acked: int, max_delay: float) -> int:
+    """Start a child, wait until it acknowledged ``min_acked`` records (it prints the next
+    unacknowledged seq after each durable batch), SIGKILL it at a random moment up to
+    ``max_delay`` seconds later; return the last acknowledged count. What the test asserts
+    depends on that count, never on how far the child got in the delay."""
+    child = Child(spawn_rot(*args))
+    try:
+        child.wait_for(lambda lines: bool(lines) and int(lines[-1]) >= min_acked, what=f"{min_acked} acks")
+        time.sleep(rng.uniform(0.0, max_delay))  # only picks the kill moment
+        os.kill(child.proc.pid, signal.SIGKILL)
+        assert child.finish() == -signal.SIGKILL, child.err
+    finally:
+        child.kill()
+    return int(child.lines[-1])
 
 
 def _seqs(path: Path, max_files: int) -> list[int]:
@@ -202,8 +188,12 @@ def test_sigkill_during_rotation_loses_nothing_but_the_oldest_file(tmp_path: Pat
         # "never" rounds spend most of their time rotating (no fsync per batch): the kill lands
         # between the renames of a rotation more often; "always" rounds check durable acks
         fsync = "always" if round_ % 2 else "never"
-        acked, _ = _run_until_killed(
-            ["rotate_crash", str(path), str(max_bytes), str(max_files), str(next_seq), fsync], rng, 0.4
+        # the first round fills the set before the kill; later ones start from a full set
+        acked = _run_until_killed(
+            ["rotate_crash", str(path), str(max_bytes), str(max_files), str(next_seq), fsync],
+            rng,
+            min_acked=next_seq + (max_files * 2 if round_ == 1 else 1),
+            max_delay=0.4,
         )
         got = _seqs(path, max_files)
         assert got == list(range(got[0], got[-1] + 1))  # no hole, no duplicate, in order
@@ -245,8 +235,11 @@ def test_sigkill_during_compaction_leaves_old_or_new_set_never_a_mix(tmp_path: P
     # 12 rounds at least; more (up to 48) until 3 kills landed inside compact().
     while rounds < 12 or (in_flight < 3 and rounds < 48):
         rounds += 1
-        acked, _ = _run_until_killed(
-            ["compact_crash", str(path), str(max_bytes), str(max_files), str(keep), str(next_seq)], rng, 0.5
+        acked = _run_until_killed(
+            ["compact_crash", str(path), str(max_bytes), str(max_files), str(keep), str(next_seq)],
+            rng,
+            min_acked=next_seq + 1,
+            max_delay=0.5,
         )
         names = {p.name for p in tmp_path.iterdir()}
         committed = "rot.ndjson.commit" in names
@@ -277,26 +270,42 @@ def test_sigkill_during_compaction_leaves_old_or_new_set_never_a_mix(tmp_path: P
     )
 
 
+def _rotating_writer(path: Path, stop: Path) -> Child:
+    """A process writing events ``w``/0, 1, 2… into a set of 30 files of 2000 bytes until ``stop`` exists."""
+    child = Child(spawn_rot("writer_until", str(path), "2000", "30", "w", str(stop)))
+    child.wait_line("ready")
+    return child
+
+
+def _stop_writer(child: Child, stop: Path) -> int:
+    """Tell the writer to stop; return how many events it wrote."""
+    stop.touch()
+    assert child.finish() == 0, child.err
+    last = child.lines[-1]
+    assert last.startswith("done "), last
+    return int(last.split()[1])
+
+
 def test_reads_in_another_process_during_rotation_are_consistent(tmp_path: Path) -> None:
     """While a process writes and rotates a small set, newest-first reads here never see a
-    record twice or out of order."""
-    path = tmp_path / "rot.ndjson"
-    proc = spawn_rot("writer", str(path), "2000", "30", "w", "6000")
-    wait_line(proc, "ready")
+    record twice or out of order. The writer runs until the reads covered several rotations."""
+    path, stop = tmp_path / "rot.ndjson", tmp_path / "stop"
+    writer = _rotating_writer(path, stop)
     reader = RotatingFilePersistence(path, max_bytes=2000, max_files=30, fsync="never")
-    reads = 0
+    reads = newest = 0
     try:
-        while proc.poll() is None:
+        while reads < 20 or newest < 1500:  # ~12 records a file: the set rotated 100+ times
+            assert writer.proc.poll() is None  # every read below races the writer
             got = [int(e.payload["seq"]) for e in reader.list_events()]
             if got:
                 assert got == list(range(got[0], got[-1] + 1)), got
+                newest = got[-1]
             reads += 1
     finally:
-        _finish([proc])
+        written = _stop_writer(writer, stop)
         reader.close()
-    assert reads > 3
     rows = json.loads(json.dumps(read_set_raw(path, 30)))
-    assert rows[-1]["payload"]["seq"] == 5999
+    assert rows[-1]["payload"]["seq"] == written - 1
 
 
 def test_snapshot_of_a_set_rotating_non_stop_is_taken_under_the_store_lock(tmp_path: Path) -> None:
@@ -305,20 +314,19 @@ def test_snapshot_of_a_set_rotating_non_stop_is_taken_under_the_store_lock(tmp_p
     from papyra.persistence.locking import maintenance_lock
     from papyra.persistence.rotation import RotationSet, _stable_snapshot
 
-    path = tmp_path / "rot.ndjson"
-    proc = spawn_rot("writer", str(path), "2000", "30", "w", "3000")
-    wait_line(proc, "ready")
+    path, stop = tmp_path / "rot.ndjson", tmp_path / "stop"
+    writer = _rotating_writer(path, stop)
     rset = RotationSet(path, max_files=30, max_bytes=2000)
     snapshots = 0
     try:
-        while proc.poll() is None:
+        while snapshots < 20:
+            assert writer.proc.poll() is None  # every snapshot below races the writer
             snap = _stable_snapshot(rset, attempts=0, lock_timeout=30)
             inodes = [key for _, key, _ in snap]
             assert len(inodes) == len(set(inodes))  # never a file twice
             snapshots += 1
     finally:
-        _finish([proc])
-    assert snapshots > 3
+        _stop_writer(writer, stop)
     with maintenance_lock(path, timeout=5):
         holder = subprocess.run(
             [
