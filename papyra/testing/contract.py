@@ -12,7 +12,10 @@ checks the right promise:
 What it checks: round trips of each kind, ``since``/``until``/``limit`` windows, argument errors,
 the closed state, every retention limit alone and combined, compaction, scan and recover on a
 healthy store (read-only, idempotent), metrics and capabilities, plain-JSON payload values,
-typed encoding errors, read-your-writes and records accepted from 8 threads at once.
+typed encoding errors, the record grammar's hard payloads (a hypothesis property: what
+``record_*`` accepts is stored, scanned clean, read back as ``to_plain(payload)`` and kept by
+REPAIR; what it refuses is an ``EncodingError`` and nothing is written), read-your-writes and
+records accepted from 8 threads at once.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ import time
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from papyra.exceptions import EncodingError, PapyraError, PersistenceClosedError
 from papyra.persistence.base import PersistenceBackend, backend_capabilities, safe_metrics_snapshot
-from papyra.persistence.grammar import encode_record
+from papyra.persistence.grammar import encode_record, to_plain
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,
@@ -37,6 +41,7 @@ from papyra.persistence.models import (
     PersistenceScanReport,
 )
 from papyra.persistence.retention import RetentionPolicy
+from papyra.testing.payloads import hard_payloads
 from papyra.testing.records import sample_audit, sample_dead_letter, sample_event
 
 __all__ = ["BackendContract", "MakeBackend"]
@@ -369,3 +374,41 @@ class BackendContract:
         b.close()
         assert b.closed
         assert b.list_events() == (sample_event(1),)
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(payload=hard_payloads())
+    def test_hard_payloads_are_stored_exactly_or_refused_without_a_trace(
+        self, make_backend: MakeBackend, payload: object
+    ) -> None:
+        b = _one_backend_per_test(make_backend)
+        before = len(b.list_dead_letters())
+        record = PersistedDeadLetter(target="local:1", message_type="T", payload=payload, timestamp=1.8e9)
+        try:
+            b.record_dead_letter(record)
+        except EncodingError as exc:
+            assert isinstance(exc, ValueError)
+            assert b.flush(timeout=30.0) is True
+            assert len(b.list_dead_letters()) == before  # refused: nothing written
+            return
+        assert b.flush(timeout=30.0) is True
+        expected = to_plain(payload)
+        assert b.list_dead_letters(limit=1)[0].payload == expected
+        assert not b.scan().has_anomalies
+        b.recover(PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR))
+        stored = b.list_dead_letters()
+        assert len(stored) == before + 1 and stored[-1].payload == expected  # REPAIR kept it
+
+
+def _one_backend_per_test(make_backend: MakeBackend) -> PersistenceBackend:
+    """Hypothesis runs every example of a test with the same fixture value: build one backend for
+    all of them (the fixture closes it at teardown) instead of one per example."""
+    backend: PersistenceBackend | None = getattr(make_backend, "_kit_backend", None)
+    if backend is None:
+        backend = make_backend()
+        make_backend._kit_backend = backend  # type: ignore[attr-defined]
+    return backend

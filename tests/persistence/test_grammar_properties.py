@@ -21,7 +21,7 @@ from papyra.exceptions import EncodingError
 from papyra.persistence import grammar
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.base import PersistenceBackend
-from papyra.persistence.grammar import MAX_NESTING_DEPTH, encode_record, to_plain
+from papyra.persistence.grammar import encode_record, to_plain
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistedAudit,
@@ -30,6 +30,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
 )
+from papyra.testing.payloads import hard_payloads
 
 # Hypothesis caches (it writes some while strategies are built) go to a temp directory that is
 # removed at exit, not into the worktree.
@@ -43,39 +44,8 @@ CASES = Path(__file__).parent / "cases"
 
 # --------------------------------------------------------------------------- payloads
 
-_odd_text = st.sampled_from(["\udce9", "a\ud800b", "\u2028", "\u2029", "\ud83d\ude00", "\x00", "\r\n", '"\\'])
-_text = st.lists(st.one_of(st.text(max_size=8), _odd_text), max_size=4).map("".join)
-_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**80), max_value=2**80),
-    st.floats(allow_nan=True, allow_infinity=True),
-    _text,
-    st.binary(max_size=16),
-)
-_keys = st.one_of(
-    _text, st.none(), st.booleans(), st.integers(-3, 3), st.floats(allow_nan=False, width=16)
-)
-
-
-def _nested(depth: int) -> Any:
-    value: Any = "leaf"
-    for _ in range(depth):
-        value = {"k": value} if depth % 2 else [value]
-    return value
-
-
 payloads = st.one_of(
-    st.recursive(
-        _scalars,
-        lambda children: st.one_of(
-            st.lists(children, max_size=4),
-            st.tuples(children, children),
-            st.dictionaries(_keys, children, max_size=4),
-        ),
-        max_leaves=12,
-    ),
-    st.integers(MAX_NESTING_DEPTH - 3, MAX_NESTING_DEPTH + 2).map(_nested),
+    hard_payloads(),
     st.integers(LINE_LIMIT - 240, LINE_LIMIT - 100).map(lambda n: {"big": "é" * (n // 2)}),
     st.integers(LINE_LIMIT - 160, LINE_LIMIT + 10).map(lambda n: "x" * n),
 )
