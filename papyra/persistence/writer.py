@@ -213,21 +213,26 @@ class BackgroundWriter:
         """Wait until every record submitted before this call is written (and fsynced, when
         ``durable`` and the policy is not ``"never"``).
 
-        Returns True when done, False on timeout. Raises :class:`DurabilityError` if the writer
-        failed before those records were written.
+        Returns True when done, False on timeout (or when ``close`` gave up on records). Raises
+        :class:`DurabilityError` once the writer has failed — also when the fail-stop already
+        emptied the queue, so a dropped record is never acknowledged.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             target = self._written + self._inflight + len(self._queue)
             need_sync = durable and self._fsync != "never"
             while True:
-                done = self._synced if need_sync else self._written
-                if done >= target:
-                    return True
+                # Failure first: a fail-stop empties the queue, so ``target`` alone could be met
+                # by records that were dropped, not stored.
                 if self._failed is not None:
                     raise DurabilityError(
                         f"writer stopped after an I/O error: {self._failed}"
                     ) from self._failed
+                if self._abandoned:
+                    return False  # close() gave up on records: they will never be stored
+                done = self._synced if need_sync else self._written
+                if done >= target:
+                    return True
                 if self._closed:
                     return False
                 if need_sync and self._written >= target:

@@ -157,7 +157,37 @@ def fill_until_limit(path: str, limit: str) -> None:
     print("closed", flush=True)
 
 
+def _file_backend(kind: str, path: str):  # type: ignore[no-untyped-def]
+    from papyra.persistence.backends.rotating import RotatingFilePersistence
+    from papyra.persistence.json import JsonFilePersistence
+
+    if kind == "rotating":
+        return RotatingFilePersistence(path, max_bytes=4096, max_files=3)
+    return JsonFilePersistence(path)
+
+
+def flush_on_full_disk(kind: str, path: str) -> None:
+    """Open a ``kind`` store, then set RLIMIT_FSIZE to 0 (every append fails with EFBIG), accept
+    one record, wait until the writer has failed (the fail-stop empties its queue) and report
+    what ``flush()`` says and what the metrics count."""
+    from papyra.exceptions import DurabilityError
+    from tests.support.waiting import wait_until
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    backend = _file_backend(kind, path)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+    backend.record_event(_event("full", 0))
+    wait_until(lambda: backend.failed is not None, what="the writer's fail-stop")
+    try:
+        print(f"flush={backend.flush()}", flush=True)
+    except DurabilityError:
+        print("flush=DurabilityError", flush=True)
+    print(f"dropped={backend.metrics.snapshot()['records_dropped']}", flush=True)
+    backend.close()
+
+
 COMMANDS = {
+    "flush_on_full_disk": flush_on_full_disk,
     "hold_lock": hold_lock,
     "crash_writer": crash_writer,
     "mp_writer": mp_writer,
