@@ -115,6 +115,7 @@ class BackgroundWriter:
         self._closing = False
         self._closed = False
         self._retrying = False
+        self._write_started: float | None = None  # monotonic start of the sink call in progress
         self._waiting = False  # the writer thread is (about to be) asleep on the condition
         self._exited = False
         self._abandoned = 0  # records given up at close (counted in records_dropped)
@@ -130,14 +131,21 @@ class BackgroundWriter:
 
     @property
     def pending(self) -> int:
-        """Records accepted but not yet written."""
+        """Records accepted but not yet written, the batch being written included."""
         with self._cond:
-            return len(self._queue)
+            return len(self._queue) + self._inflight
 
     @property
     def thread_alive(self) -> bool:
         """True while the writer thread runs (False once ``close()`` has joined it)."""
         return self._thread.is_alive()
+
+    @property
+    def write_elapsed(self) -> float:
+        """Seconds the batch being written has been inside the sink (0.0 when no write runs).
+        Lets a backend call a hung server unreachable before the client's own retries end."""
+        started = self._write_started
+        return 0.0 if started is None else time.monotonic() - started
 
     @property
     def retrying(self) -> bool:
@@ -375,7 +383,7 @@ class BackgroundWriter:
     def _write(self, batch: list[tuple[bytes, float]]) -> bool:
         items = [item for item, _ in batch]
         sync = self._fsync == "always"
-        started = time.monotonic()
+        started = self._write_started = time.monotonic()
         try:
             self._sink.write_batch(items, sync=sync)
         except TransientWriteError as exc:
@@ -400,6 +408,8 @@ class BackgroundWriter:
             return False
         except BaseException as exc:
             return self._fail_stop(batch, exc)
+        finally:
+            self._write_started = None
         finished = time.monotonic()
         nbytes = sum(len(item) for item in items)
         self._metrics.add_many(records_written=len(items), bytes_written=nbytes)

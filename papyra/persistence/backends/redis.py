@@ -15,8 +15,11 @@ once it is back; up to ``max_buffer`` records are held, beyond which ``record_*`
 :class:`~papyra.exceptions.BackPressureError` (counted in ``backpressure_rejections``).
 :meth:`RedisStreamsPersistence.flush` returns whether everything reached Redis. A batch whose reply
 was lost with the connection may be written twice (at-least-once); nothing within the buffer bound
-is lost while the process lives. Non-transient errors (wrong key type, rejected credentials) are
-fail-stop, as for the file backends.
+is lost while the process lives. Every reply after which a retry can succeed is transient in the
+same way: out of memory (``OOM``, ``maxmemory`` with ``noeviction``), ``READONLY`` (a replica after a
+failover), ``LOADING``, ``MASTERDOWN``, ``NOREPLICAS``, ``BUSY``, ``TRYAGAIN``, ``CLUSTERDOWN`` —
+decided by redis-py's exception classes, not by reply text. Other errors (wrong key type, rejected
+credentials) are fail-stop, as for the file backends.
 
 Reads page through the stream newest first (``XREVRANGE … COUNT``), applying retention per stream
 (each stream is its own log), so ``limit=N`` reads only the newest N entries. Consumer groups are
@@ -68,8 +71,20 @@ __all__ = [
 
 logger = logging.getLogger("papyra")
 
-#: Redis error replies after which a retry can succeed (the batch stays buffered).
-_TRANSIENT_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY ")
+#: redis-py's classes of error replies after which a retry can succeed (the batch stays
+#: buffered): OOM, READONLY, LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN. Looked up by name, since
+#: older redis-py releases lack some of them.
+_TRANSIENT_CLASS_NAMES = (
+    "OutOfMemoryError",
+    "ReadOnlyError",
+    "BusyLoadingError",
+    "TryAgainError",
+    "ClusterDownError",
+    "MasterDownError",
+)
+#: Retryable replies that redis-py has no class for (plain ``ResponseError``). For those, and only
+#: those, redis-py keeps the reply's error code as the first word of the message.
+_TRANSIENT_UNCLASSED_CODES = frozenset({"NOREPLICAS", "BUSY"})
 #: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the codec writes kind first.
 _KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
 _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
@@ -115,8 +130,7 @@ class _StreamSink:
             self._down = True
             raise TransientWriteError(backend._describe_error("write", exc)) from exc
         except redis.ResponseError as exc:
-            reply = str(exc).rsplit("caused error: ", 1)[-1]
-            if reply.startswith(_TRANSIENT_REPLIES):
+            if backend._is_transient_reply(exc):
                 self._down = True
                 raise TransientWriteError(backend._describe_error("write", exc)) from exc
             raise DurabilityError(backend._describe_error("write", exc)) from exc
@@ -182,6 +196,9 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             for name in ("AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError")
             if hasattr(errors, name)
         )
+        self._transient_errors: tuple[type[BaseException], ...] = tuple(
+            getattr(errors, name) for name in _TRANSIENT_CLASS_NAMES if hasattr(errors, name)
+        )
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
@@ -228,19 +245,32 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
 
     @property
     def buffered(self) -> int:
-        """Records accepted but not yet in Redis (held in memory while Redis is unreachable).
-        O(1), no I/O."""
+        """Records accepted but not yet in Redis: the buffer plus the batch being written (held
+        in memory while Redis is unreachable or slow). O(1), no I/O."""
         return self._writer.pending
 
     @property
     def reachable(self) -> bool:
-        """False while the writer cannot reach Redis (records are being buffered). O(1), no I/O
-        (it reports the writer's last attempt)."""
-        return not self._writer.retrying
+        """False from the moment a write attempt failed, or has been waiting longer than
+        ``socket_timeout`` (a hung server), until a write succeeds again. O(1), no I/O (it
+        reports the writer's attempts)."""
+        writer = self._writer
+        return not writer.retrying and writer.write_elapsed < self._config.socket_timeout
 
     def stream_key(self, kind: str) -> str:
         """The stream of a record kind (``"event"``, ``"audit"``, ``"dead_letter"``). O(1)."""
         return self._config.stream_key(kind)
+
+    def _is_transient_reply(self, exc: BaseException) -> bool:
+        """True for an error reply after which the same write can succeed later (see
+        ``_TRANSIENT_CLASS_NAMES``): decided by redis-py's exception class; a plain
+        ``ResponseError`` is transient only for the codes redis-py has no class for."""
+        if isinstance(exc, self._transient_errors):
+            return True
+        if type(exc) is not self._redis.ResponseError or not exc.args:
+            return False
+        reply = str(exc.args[0]).rsplit("caused error: ", 1)[-1]  # pipelines prefix the command
+        return reply.split(" ", 1)[0] in _TRANSIENT_UNCLASSED_CODES
 
     def _describe_error(self, op: str, exc: BaseException) -> str:
         text = f"{type(exc).__name__}: {exc}"
