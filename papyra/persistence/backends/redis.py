@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from papyra._describe import describe_error
 from papyra.exceptions import BackendUnavailable, DurabilityError, PersistenceError
 from papyra.persistence.backends.redis_config import (
     KIND_STREAMS,
@@ -273,7 +274,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         return reply.split(" ", 1)[0] in _TRANSIENT_UNCLASSED_CODES
 
     def _describe_error(self, op: str, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
+        text = describe_error(exc)
         if len(text) > 300:
             text = text[:300] + "…"
         return scrub(f"redis {op} failed ({self._config.safe_url}): {text}", self._secrets)
