@@ -795,15 +795,15 @@ def test_startup_recover_repairs_then_starts() -> None:
     assert backend.recovered == 1 and len(recoveries) == 1
 
 
-def test_compact_returns_report_or_none(system: ActorSystem) -> None:
+def test_compact_returns_the_report_and_raises_the_backends_error(system: ActorSystem) -> None:
     assert system.compact() is not None
 
     class Broken(InMemoryPersistence):
         def compact(self) -> Any:
             raise OSError("nope")
 
-    with ActorSystem(persistence=Broken()) as other:
-        assert other.compact() is None
+    with ActorSystem(persistence=Broken()) as other, pytest.raises(OSError, match="nope"):
+        other.compact()
 
 
 # ----------------------------------------------------------------------------- metrics, exports

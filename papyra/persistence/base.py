@@ -98,6 +98,7 @@ class PersistenceBackend(abc.ABC):
         self._retention = retention_policy or RetentionPolicy()
         self._metrics = PersistenceMetrics(self.backend_name)
         self._closed = False
+        self._close_result = True
 
     # ------------------------------------------------------------------ properties
 
@@ -220,23 +221,41 @@ class PersistenceBackend(abc.ABC):
     def compact(self) -> CompactionReport:
         """Make retention physical (cost: see the backend)."""
 
-    def close(self) -> None:
-        """Flush and release resources. Idempotent; reads may still work afterwards. The default
-        is O(1); durable backends wait for their writer (see there)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._close()
+    @property
+    def failed(self) -> BaseException | None:
+        """The error that put the backend in the fail-stop state (its writes are refused), or
+        None. O(1), no I/O."""
+        return None
 
-    def _close(self) -> None:  # noqa: B027 - optional hook
-        """Backend-specific close work."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Store what was accepted, then release resources; **returns within ``timeout``**
+        seconds plus a small constant (``None``: the backend's own bound, see there).
+
+        Returns True when every record accepted before the call is stored; False when some
+        could not be stored in time or the backend had failed — those are counted in
+        ``records_dropped`` and logged once at WARNING. Never raises for I/O errors (a failed
+        backend was reported by ``record_*``/``flush``; see :attr:`failed`). Idempotent: a
+        second call returns False if the first one lost records. Reads may still work
+        afterwards. The default is O(1); durable backends wait for their writer (see there).
+        """
+        if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
+            raise ValueError(f"timeout must be a non-negative number or None, got {timeout!r}")
+        if self._closed:
+            return self._close_result
+        self._closed = True
+        self._close_result = self._close(timeout)
+        return self._close_result
+
+    def _close(self, timeout: float | None) -> bool:
+        """Backend-specific close work; True when nothing accepted was lost."""
+        return True
 
     def __enter__(self: B) -> B:
         """``with backend:`` — returns the backend itself (no I/O)."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        """Closes the backend (cost of :meth:`close`)."""
+        """Closes the backend (cost of :meth:`close`; its result is not reported here)."""
         self.close()
 
 

@@ -38,6 +38,9 @@ logger = logging.getLogger("papyra")
 
 FsyncPolicy = Literal["always", "interval", "never"]
 
+#: Longest wait (seconds) after ``close(timeout)``'s timeout for a write in progress to return.
+MAX_GRACE = 0.5
+
 
 def parse_fsync(value: object) -> FsyncPolicy:
     """Validate an fsync setting. ``True``/``False`` map to ``"always"``/``"never"``."""
@@ -258,12 +261,14 @@ class BackgroundWriter:
         writer is marked closed and woken: it starts no new write, leaves its retry back-off at
         once, and on exit counts every record it did not write in ``records_dropped`` and logs
         them. A write in progress is aborted with the ``interrupt`` callback when one was given
-        (Redis: shut the sockets down), and ``close`` joins the thread for ``close_grace`` more
-        seconds (a write is bounded by the backend's own timeout, e.g. Redis's
-        ``socket_timeout``). A thread still inside such a call after that is logged; it exits
-        (and counts) as soon as the call returns.
+        (Redis: shut the sockets down; file stores: cancel the wait for another process's store
+        lock), and ``close`` joins the thread for ``close_grace`` more seconds — at most
+        :data:`MAX_GRACE` when a ``timeout`` was given, so ``close`` returns within ``timeout``
+        plus that constant. A thread still inside such a call after that (e.g. a DNS lookup
+        nothing can interrupt) is logged; it exits (and counts) as soon as the call returns.
 
-        Idempotent. Returns True only when every accepted record was written.
+        Idempotent. Returns True only when every accepted record was written. Cost: blocks up
+        to ``timeout`` + grace (``None``: until the queue is written).
         """
         with self._cond:
             if self._closed:
@@ -275,7 +280,8 @@ class BackgroundWriter:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        grace_end = time.monotonic() + self._close_grace
+        grace = self._close_grace if timeout is None else min(self._close_grace, MAX_GRACE)
+        grace_end = time.monotonic() + grace
         while self._thread.is_alive():
             remaining = grace_end - time.monotonic()
             if remaining <= 0:
@@ -292,7 +298,7 @@ class BackgroundWriter:
                 logger.error(
                     "papyra writer: still inside a backend call %g s after close gave up; "
                     "%d records not written yet (counted as dropped unless that call succeeds)",
-                    self._close_grace,
+                    grace,
                     len(self._queue) + self._inflight,
                     extra=self._log_extra,
                 )
@@ -330,7 +336,7 @@ class BackgroundWriter:
             if lost:
                 self._metrics.incr("records_dropped", lost)
                 self._metrics.set_gauge("queue_depth", 0)
-                logger.error(
+                logger.warning(
                     "papyra writer: closed with %d records not written (the backend was unavailable "
                     "until close timed out); counted in records_dropped",
                     lost,

@@ -349,18 +349,20 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         returns with a connection error now instead of after ``socket_timeout``."""
         self._client.connection_pool.disconnect(inuse_connections=True)
 
-    def _close(self) -> None:
-        """Give the writer ``close_timeout`` seconds to empty its buffer; after that it stops
-        (see :meth:`BackgroundWriter.close`): records it did not write are counted in
+    @property
+    def failed(self) -> BaseException | None:
+        """The error that made the writer fail-stop (e.g. ``WRONGTYPE``), or None. O(1)."""
+        return self._writer.failed
+
+    def _close(self, timeout: float | None) -> bool:
+        """Give the writer ``timeout`` seconds (``None``: ``close_timeout``) to empty its buffer;
+        after that it stops (see :meth:`BackgroundWriter.close`): a write in progress is cut
+        off by shutting the sockets down, and records it did not write are counted in
         ``records_dropped`` and logged with the server's (redacted) URL."""
-        if not self._writer.close(self._config.close_timeout) and self._writer.thread_alive:
-            logger.error(
-                "papyra redis: writer for %s did not stop within the close grace period",
-                self._config.safe_url,
-                extra={"papyra_backend": "redis", "papyra_location": self._config.base_key},
-            )
+        ok = self._writer.close(self._config.close_timeout if timeout is None else timeout)
         with contextlib.suppress(Exception):
             self._client.close()
+        return ok
 
     # ------------------------------------------------------------------ reads
 
