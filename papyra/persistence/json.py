@@ -272,6 +272,8 @@ class JsonFilePersistence(PersistenceBackend):
                     return
             except DurabilityError:
                 return  # fail-stop: what was written is all there is; reads still work
+            if not writer.thread_alive:
+                return  # closed: records it gave up on were counted as dropped, never written
             since = sink.lock.contended_since
             if since is None or time.monotonic() - since < self._lock_timeout:
                 continue

@@ -13,11 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from papyra.actor import Actor
 from papyra.exceptions import DurabilityError
+from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.json import JsonFilePersistence
+from papyra.system import ActorSystem
 from tests.persistence.conftest import event
-from tests.support.procs import spawn
+from tests.support.procs import spawn, wait_line
+from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
 FILE_BACKENDS = ("json", "rotating")
@@ -80,3 +84,50 @@ def test_flush_on_a_full_tmpfs_raises_instead_of_acknowledging_a_dropped_record(
         assert not path.exists() or path.stat().st_size == 0
     finally:
         backend.close()
+
+
+class _Echo(Actor):
+    def receive(self, message: object) -> object:
+        return message
+
+
+@pytest.mark.redis
+def test_system_flush_and_close_raise_when_the_store_failed_instead_of_returning_false(
+    redis_server: RedisServer,
+) -> None:
+    import redis
+
+    config = RedisStreamsConfig(url=redis_server.url, prefix=f"t{uuid.uuid4().hex[:12]}", close_timeout=2.0)
+    backend = RedisStreamsPersistence(config)
+    raw = redis.Redis.from_url(redis_server.url, protocol=2)
+    try:
+        raw.set(backend.stream_key("event"), "not a stream")  # WRONGTYPE: fail-stop on the next write
+        system = ActorSystem(persistence=backend).start()
+        system.spawn(_Echo).ask("hi", timeout=10)
+        with pytest.raises(DurabilityError, match="WRONGTYPE"):
+            system.flush(10)
+        with pytest.raises(DurabilityError, match="WRONGTYPE"):
+            system.close(timeout=10)
+        assert backend.closed and system.closed
+        with pytest.raises(DurabilityError):
+            system.close(timeout=10)  # a later caller gets the same outcome
+    finally:
+        raw.delete(backend.stream_key("event"))
+        raw.close()
+
+
+def test_system_flush_returns_false_on_timeout_without_raising(tmp_path: Path) -> None:
+    backend = JsonFilePersistence(tmp_path / "store.ndjson")
+    proc = spawn("hold_lock", str(tmp_path / "store.ndjson"), "portalocker", stdin=True)
+    system = ActorSystem(persistence=backend).start()
+    try:
+        wait_line(proc, "locked")
+        system.spawn(_Echo).ask("hi", timeout=10)
+        assert system.flush(0.2) is False  # timed out: the other process holds the lock
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        proc.wait(timeout=30)
+    assert system.flush(30) is True
+    assert system.close(timeout=30) is True
