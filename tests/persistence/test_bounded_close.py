@@ -102,7 +102,9 @@ def test_system_close_with_a_timeout_returns_while_another_process_holds_the_loc
 
 
 @pytest.mark.parametrize("kind", sorted(FILE_STORES))
-def test_lock_timeout_zero_never_fails_a_lone_process_reading_its_own_writes(kind: str, tmp_path: Path) -> None:
+def test_lock_timeout_zero_never_fails_a_lone_process_reading_its_own_writes(
+    kind: str, tmp_path: Path
+) -> None:
     backend = FILE_STORES[kind](tmp_path / "store.ndjson")
     try:
         for i in range(200):
@@ -160,7 +162,8 @@ def test_leaving_a_system_on_a_hung_redis_is_bounded_by_close_timeout(frozen_red
 def test_leaving_a_system_on_an_unknown_redis_host_is_bounded_by_close_timeout() -> None:
     """No timeout given: the backend's own bound (``close_timeout``) is the only wait — not
     ``flush_timeout`` and then ``close_timeout`` again."""
-    config = RedisStreamsConfig(url="redis://papyra-unknown-host.invalid:6379/0", prefix="nx", close_timeout=1.0)
+    url = "redis://papyra-unknown-host.invalid:6379/0"
+    config = RedisStreamsConfig(url=url, prefix="nx", close_timeout=1.0)
     backend = RedisStreamsPersistence(config)
     system = ActorSystem(persistence=backend).start()
     system.spawn(Echo).ask("hi", timeout=10)
