@@ -15,6 +15,9 @@ same everywhere:
 from __future__ import annotations
 
 import abc
+import warnings
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -99,6 +102,7 @@ class PersistenceBackend(abc.ABC):
         self._metrics = PersistenceMetrics(self.backend_name)
         self._closed = False
         self._close_result = True
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -243,8 +247,17 @@ class PersistenceBackend(abc.ABC):
         if self._closed:
             return self._close_result
         self._closed = True
+        if self._finalizer is not None:
+            self._finalizer.detach()
         self._close_result = self._close(timeout)
         return self._close_result
+
+    def _watch_writer(self, close_soon: Callable[[], None], what: str) -> None:
+        """For a backend with a writer thread: when the backend is garbage-collected (or the
+        interpreter exits) without :meth:`close`, emit a ``ResourceWarning`` (as the standard
+        library does for unclosed files) and let the writer write what is queued, release its
+        handles and exit. ``close_soon`` must not reference the backend."""
+        self._finalizer = weakref.finalize(self, _forgotten, close_soon, what)
 
     def _close(self, timeout: float | None) -> bool:
         """Backend-specific close work; True when nothing accepted was lost."""
@@ -257,6 +270,13 @@ class PersistenceBackend(abc.ABC):
     def __exit__(self, *exc_info: object) -> None:
         """Closes the backend (cost of :meth:`close`; its result is not reported here)."""
         self.close()
+
+
+def _forgotten(close_soon: Callable[[], None], what: str) -> None:
+    """Finaliser of a backend dropped without ``close()`` (may run on any thread, or at exit)."""
+    warnings.warn(f"unclosed {what}: call close() (pending records are written now)", ResourceWarning,
+                  stacklevel=2)
+    close_soon()
 
 
 def backend_capabilities(backend: object) -> PersistenceBackendCapabilities:

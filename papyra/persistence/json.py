@@ -231,6 +231,7 @@ class JsonFilePersistence(PersistenceBackend):
                     interrupt=sink.lock.cancel,  # close(timeout) ends a wait for another process's lock
                     log_extra={"papyra_location": str(self._path)},
                 )
+                self._watch_writer(self._writer.close_soon, f"{self.backend_name} backend {self._path}")
             return self._writer
 
     def _make_sink(self) -> FileSink:
@@ -270,8 +271,8 @@ class JsonFilePersistence(PersistenceBackend):
             try:
                 if writer.flush(_SYNC_SLICE, durable=False):
                     return
-            except DurabilityError:
-                return  # fail-stop: what was written is all there is; reads still work
+            except (DurabilityError, PersistenceClosedError):
+                return  # fail-stop, or a forked child: what was written is all there is
             if not writer.thread_alive:
                 return  # closed: records it gave up on were counted as dropped, never written
             since = sink.lock.contended_since
@@ -448,10 +449,7 @@ class JsonFilePersistence(PersistenceBackend):
         <papyra.persistence.writer.BackgroundWriter.close>`).
         """
         with self._start_lock:
-            writer, sink = self._writer, self._sink
-        if writer is None or sink is None:
+            writer = self._writer
+        if writer is None:
             return True
-        ok = writer.close(timeout)
-        if not writer.thread_alive:
-            sink.close()
-        return ok
+        return writer.close(timeout)  # the writer thread closes the files and lock as it exits

@@ -200,6 +200,16 @@ class BatchLock:
         finally:
             self.release()
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: close this copy of the handle **without** unlocking (an unlock
+        would release the lock the parent may hold: both descriptors share one open file)."""
+        self._held = False
+        self._closed = True
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def close(self) -> None:
         """Release (if held) and close the handle. Idempotent."""
         self._closed = True

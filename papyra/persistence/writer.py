@@ -18,14 +18,26 @@ the head of the queue and retries with back-off — nothing is lost while the qu
 waiting and later :meth:`flush`/:meth:`submit` raises :class:`~papyra.exceptions.DurabilityError`
 (chained to the cause) and queued records are counted in ``records_dropped``. An fsync is never
 retried blindly.
+
+Lifecycle: the thread holds the sink, never the backend, so a backend that is dropped without
+``close()`` can be garbage-collected; its finaliser calls :meth:`BackgroundWriter.close_soon`
+(non-blocking), the thread writes what is queued, closes the sink and exits. At interpreter exit
+every writer still running is closed (``close(EXIT_TIMEOUT)``), so pending records are written.
+After ``os.fork()`` the child has no writer thread: an inherited writer refuses everything with
+:class:`~papyra.exceptions.PersistenceClosedError` (open a new backend in the child), drops the
+parent's queued records (the parent writes them) and closes its copies of the sink's handles
+without releasing the parent's lock.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Literal, Protocol
 
@@ -40,6 +52,12 @@ FsyncPolicy = Literal["always", "interval", "never"]
 
 #: Longest wait (seconds) after ``close(timeout)``'s timeout for a write in progress to return.
 MAX_GRACE = 0.5
+#: Bound (seconds) on writing what is still queued at interpreter exit, per writer.
+EXIT_TIMEOUT = 10.0
+#: An idle writer re-checks for a close request this often (a finaliser cannot always notify).
+_IDLE_WAKE = 1.0
+
+_live_writers: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
 
 
 def parse_fsync(value: object) -> FsyncPolicy:
@@ -68,6 +86,13 @@ class WriterSink(Protocol):
 
     def sync(self) -> None:
         """Make everything written so far durable (interval policy)."""
+
+    def close(self) -> None:
+        """Release the sink's handles (called once, by the writer thread as it exits)."""
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: drop the inherited handles without touching the parent's state
+        (a file sink must not release the store lock the parent holds)."""
 
 
 class BackgroundWriter:
@@ -122,7 +147,9 @@ class BackgroundWriter:
         self._waiting = False  # the writer thread is (about to be) asleep on the condition
         self._exited = False
         self._abandoned = 0  # records given up at close (counted in records_dropped)
+        self._forked_from: int | None = None  # the parent's pid, in a forked child
         self._thread = threading.Thread(target=self._run, name=f"papyra-writer-{name}", daemon=True)
+        _live_writers.add(self)
         self._thread.start()
 
     # ------------------------------------------------------------------ producer side
@@ -215,6 +242,11 @@ class BackgroundWriter:
             raise PersistenceClosedError("backend is closed; record not accepted")
 
     def _check_usable(self) -> None:
+        if self._forked_from is not None:
+            raise PersistenceClosedError(
+                f"this backend was opened by process {self._forked_from}, which forked this one "
+                "after opening it; its writer does not exist here. Open a new backend after fork()"
+            )
         if self._failed is not None:
             raise DurabilityError(f"writer stopped after an I/O error: {self._failed}") from self._failed
         if self._closing or self._closed:
@@ -230,6 +262,8 @@ class BackgroundWriter:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            if self._forked_from is not None:
+                self._check_usable()
             target = self._written + self._inflight + len(self._queue)
             need_sync = durable and self._fsync != "never"
             while True:
@@ -271,6 +305,8 @@ class BackgroundWriter:
         to ``timeout`` + grace (``None``: until the queue is written).
         """
         with self._cond:
+            if self._forked_from is not None:
+                return True  # nothing was accepted in this process
             if self._closed:
                 return self._all_written()
             self._closing = True
@@ -304,6 +340,37 @@ class BackgroundWriter:
                 )
             return self._all_written()
 
+    def close_soon(self) -> None:
+        """Ask the thread to write what is queued, close the sink and exit — without waiting
+        and without blocking on the writer's lock (safe in a garbage-collection finaliser, which
+        may run on any thread). Idempotent."""
+        self._closing = True
+        self._sync_requested = True
+        if self._cond.acquire(blocking=False):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
+        # else: the lock's holder re-checks _closing before it waits (or the idle wake-up does)
+
+    @property
+    def forked(self) -> bool:
+        """True in a child process forked after this writer was created (it refuses work)."""
+        return self._forked_from is not None
+
+    def _after_fork_in_child(self, parent: int) -> None:
+        """Only the forking thread survives a fork: no writer thread here, and the condition may
+        be held by a thread that no longer exists. Refuse work from now on (module docs)."""
+        self._cond = threading.Condition(threading.Lock())
+        self._forked_from = parent
+        self._queue.clear()  # the parent's records: the parent writes them
+        self._inflight = 0
+        self._closing = self._closed = self._exited = True
+        try:
+            self._sink.after_fork_in_child()
+        except Exception:  # best effort: the child only loses its copies of the handles
+            logger.warning("papyra writer: releasing inherited handles after fork failed", exc_info=True)
+
     def _all_written(self) -> bool:
         return (
             not self._queue
@@ -324,6 +391,7 @@ class BackgroundWriter:
         try:
             self._run_loop()
         finally:
+            self._release_sink()
             with self._cond:
                 self._exited = True
                 self._waiting = False
@@ -343,6 +411,12 @@ class BackgroundWriter:
                     extra=self._log_extra,
                 )
 
+    def _release_sink(self) -> None:
+        try:
+            self._sink.close()
+        except Exception:  # the handles are gone either way; nothing is lost here
+            logger.warning("papyra writer: closing the backend's handles failed", exc_info=True)
+
     def _run_loop(self) -> None:
         backoff = self._retry_initial
         while self._failed is None:
@@ -361,8 +435,7 @@ class BackgroundWriter:
                     if self._closing:
                         self._sync_requested = False
                         return
-                    wait = self._interval if dirty else None
-                    self._cond.wait(wait)
+                    self._cond.wait(self._interval if dirty else _IDLE_WAKE)
                 self._waiting = False
                 if self._closed:
                     return  # close() gave up waiting: start no new write (_run counts the rest)
@@ -495,3 +568,28 @@ class BackgroundWriter:
             self._synced = max(self._synced, target)
             self._last_sync = finished
             self._cond.notify_all()
+
+
+_parent_pid = os.getpid()
+
+
+def _remember_parent() -> None:
+    global _parent_pid
+    _parent_pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_live_writers):
+        writer._after_fork_in_child(_parent_pid)
+
+
+def _close_all_at_exit() -> None:
+    """Interpreter exit: write what every running writer still holds (bounded per writer)."""
+    for writer in list(_live_writers):
+        if writer.thread_alive and writer._thread is not threading.current_thread():
+            writer.close(EXIT_TIMEOUT)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_remember_parent, after_in_child=_after_fork_in_child)
+atexit.register(_close_all_at_exit)

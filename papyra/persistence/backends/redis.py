@@ -37,7 +37,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from papyra._describe import describe_error
-from papyra.exceptions import BackendUnavailable, DurabilityError, PersistenceError
+from papyra.exceptions import (
+    BackendUnavailable,
+    DurabilityError,
+    PersistenceClosedError,
+    PersistenceError,
+)
 from papyra.persistence.backends.redis_config import (
     KIND_STREAMS,
     RedisStreamsConfig,
@@ -56,6 +61,7 @@ from papyra.persistence.backends.redis_groups import (
 from papyra.persistence.backends.redis_maintenance import StreamMaintenanceMixin
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
 from papyra.persistence.codec import LineError, decode_record, encode_record_body, record_kind
+from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import RECORD_KINDS, PersistedRecord
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
 from papyra.persistence.writer import BackgroundWriter, TransientWriteError
@@ -91,19 +97,62 @@ _KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
 _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
 
 
-class _StreamSink:
-    """Writer sink: one pipelined MULTI/EXEC of XADDs per batch."""
+class _ErrorMapper:
+    """Classifies and describes redis-py errors (credentials scrubbed). Shared by the backend
+    and its writer's sink, so that the sink needs no reference to the backend."""
 
-    def __init__(self, backend: RedisStreamsPersistence) -> None:
-        self._backend = backend
-        cfg = backend._config
-        self._keys = {k: cfg.stream_key(kind) for k, kind in _KIND_BYTE.items()}
+    def __init__(self, redis: Any, config: RedisStreamsConfig) -> None:
+        self.redis = redis
+        self.safe_url = config.safe_url
+        self.secrets = url_secrets(config.url)
+        errors = redis.exceptions
+        self.auth_errors: tuple[type[BaseException], ...] = tuple(
+            getattr(errors, name)
+            for name in ("AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError")
+            if hasattr(errors, name)
+        )
+        self.transient_errors: tuple[type[BaseException], ...] = tuple(
+            getattr(errors, name) for name in _TRANSIENT_CLASS_NAMES if hasattr(errors, name)
+        )
+
+    def is_transient_reply(self, exc: BaseException) -> bool:
+        """True for an error reply after which the same write can succeed later (see
+        ``_TRANSIENT_CLASS_NAMES``): decided by redis-py's exception class; a plain
+        ``ResponseError`` is transient only for the codes redis-py has no class for."""
+        if isinstance(exc, self.transient_errors):
+            return True
+        if type(exc) is not self.redis.ResponseError or not exc.args:
+            return False
+        reply = str(exc.args[0]).rsplit("caused error: ", 1)[-1]  # pipelines prefix the command
+        return reply.split(" ", 1)[0] in _TRANSIENT_UNCLASSED_CODES
+
+    def describe(self, op: str, exc: BaseException) -> str:
+        text = describe_error(exc)
+        if len(text) > 300:
+            text = text[:300] + "…"
+        return scrub(f"redis {op} failed ({self.safe_url}): {text}", self.secrets)
+
+
+class _StreamSink:
+    """Writer sink: one pipelined MULTI/EXEC of XADDs per batch. Holds the client, never the
+    backend (a forgotten backend must be collectable while its writer drains)."""
+
+    def __init__(
+        self, client: Any, errors: _ErrorMapper, config: RedisStreamsConfig, policy: RetentionPolicy,
+        metrics: PersistenceMetrics,
+    ) -> None:
+        self._client = client
+        self._errors = errors
+        self._approx = "~" if config.approx_trim else "="
+        self._policy = policy
+        self._metrics = metrics
+        self._keys = {k: config.stream_key(kind) for k, kind in _KIND_BYTE.items()}
         self._down = False
 
     def write_batch(self, items: list[bytes], *, sync: bool) -> None:
-        backend = self._backend
-        policy = backend.retention
-        approx = "~" if backend._config.approx_trim else "="
+        policy = self._policy
+        approx = self._approx
+        errors = self._errors
         trim: tuple[Any, ...] = ()
         minid: str | None = None
         if policy.max_age_seconds is not None:
@@ -113,9 +162,9 @@ class _StreamSink:
         elif minid is not None:
             trim, minid = ("MINID", approx, minid), None
         keys = self._keys
-        redis = backend._redis
+        redis = errors.redis
         try:
-            pipe = backend._client.pipeline(transaction=True)
+            pipe = self._client.pipeline(transaction=True)
             touched: set[str] = set()
             for item in items:
                 key = keys[item[9:10]]
@@ -125,23 +174,36 @@ class _StreamSink:
                 for key in touched:
                     pipe.execute_command("XTRIM", key, "MINID", approx, minid)
             pipe.execute()
-        except backend._auth_errors as exc:
-            raise BackendUnavailable(backend._describe_error("write", exc)) from exc
+        except errors.auth_errors as exc:
+            raise BackendUnavailable(errors.describe("write", exc)) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             self._down = True
-            raise TransientWriteError(backend._describe_error("write", exc)) from exc
+            raise TransientWriteError(errors.describe("write", exc)) from exc
         except redis.ResponseError as exc:
-            if backend._is_transient_reply(exc):
+            if errors.is_transient_reply(exc):
                 self._down = True
-                raise TransientWriteError(backend._describe_error("write", exc)) from exc
-            raise DurabilityError(backend._describe_error("write", exc)) from exc
+                raise TransientWriteError(errors.describe("write", exc)) from exc
+            raise DurabilityError(errors.describe("write", exc)) from exc
         if self._down:
             self._down = False
-            backend._metrics.incr("reconnects")
-            logger.info("papyra redis: %s reachable again", backend._config.safe_url)
+            self._metrics.incr("reconnects")
+            logger.info("papyra redis: %s reachable again", errors.safe_url)
 
     def sync(self) -> None:
         """Nothing to do: durability on the server is Redis's AOF/RDB setting."""
+
+    def close(self) -> None:
+        """Disconnect the pool (the backend's reads re-dial if they need to)."""
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def interrupt(self) -> None:
+        """Shut down every pooled socket (also one in use by the writer), so a blocked call
+        returns with a connection error now instead of after ``socket_timeout``."""
+        self._client.connection_pool.disconnect(inuse_connections=True)
+
+    def after_fork_in_child(self) -> None:
+        """Nothing to release: redis-py resets a connection pool used by another process."""
 
 
 class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, PersistenceBackend):
@@ -190,16 +252,8 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         self._redis = import_redis()
         super().__init__(retention_policy=retention_policy)
         self._config = config
-        self._secrets = url_secrets(config.url)
-        errors = self._redis.exceptions
-        self._auth_errors: tuple[type[BaseException], ...] = tuple(
-            getattr(errors, name)
-            for name in ("AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError")
-            if hasattr(errors, name)
-        )
-        self._transient_errors: tuple[type[BaseException], ...] = tuple(
-            getattr(errors, name) for name in _TRANSIENT_CLASS_NAMES if hasattr(errors, name)
-        )
+        self._errors = _ErrorMapper(self._redis, config)
+        self._auth_errors = self._errors.auth_errors
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
@@ -216,8 +270,9 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         except Exception as exc:
             raise BackendUnavailable(self._describe_error("connect", exc)) from None
         self._maint_lock = threading.Lock()
+        sink = _StreamSink(self._client, self._errors, config, self._retention, self._metrics)
         self._writer = BackgroundWriter(
-            _StreamSink(self),
+            sink,
             name=f"redis-{config.base_key}",
             metrics=self._metrics,
             fsync="never",
@@ -228,9 +283,10 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             retry_max=1.0,
             # after close_timeout: shut the sockets so a blocked XADD returns, then wait this long
             close_grace=(config.socket_connect_timeout or config.socket_timeout) + 0.5,
-            interrupt=self._interrupt_writes,
+            interrupt=sink.interrupt,
             log_extra={"papyra_location": config.base_key},
         )
+        self._watch_writer(self._writer.close_soon, f"redis backend {config.base_key}")
 
     # ------------------------------------------------------------------ helpers
 
@@ -262,22 +318,8 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         """The stream of a record kind (``"event"``, ``"audit"``, ``"dead_letter"``). O(1)."""
         return self._config.stream_key(kind)
 
-    def _is_transient_reply(self, exc: BaseException) -> bool:
-        """True for an error reply after which the same write can succeed later (see
-        ``_TRANSIENT_CLASS_NAMES``): decided by redis-py's exception class; a plain
-        ``ResponseError`` is transient only for the codes redis-py has no class for."""
-        if isinstance(exc, self._transient_errors):
-            return True
-        if type(exc) is not self._redis.ResponseError or not exc.args:
-            return False
-        reply = str(exc.args[0]).rsplit("caused error: ", 1)[-1]  # pipelines prefix the command
-        return reply.split(" ", 1)[0] in _TRANSIENT_UNCLASSED_CODES
-
     def _describe_error(self, op: str, exc: BaseException) -> str:
-        text = describe_error(exc)
-        if len(text) > 300:
-            text = text[:300] + "…"
-        return scrub(f"redis {op} failed ({self._config.safe_url}): {text}", self._secrets)
+        return self._errors.describe(op, exc)
 
     @contextlib.contextmanager
     def _redis_errors(self, op: str) -> Iterator[None]:
@@ -341,13 +383,8 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
                 raise BackendUnavailable(
                     f"{self._writer.pending} records could not be written to {self._config.safe_url} in time"
                 )
-        except DurabilityError:
-            pass  # writes are fail-stop; reads still show what Redis holds
-
-    def _interrupt_writes(self) -> None:
-        """Shut down every pooled socket (also one in use by the writer), so a blocked call
-        returns with a connection error now instead of after ``socket_timeout``."""
-        self._client.connection_pool.disconnect(inuse_connections=True)
+        except (DurabilityError, PersistenceClosedError):
+            pass  # writes are fail-stop (or this is a forked child); reads show what Redis holds
 
     @property
     def failed(self) -> BaseException | None:
@@ -359,10 +396,7 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         after that it stops (see :meth:`BackgroundWriter.close`): a write in progress is cut
         off by shutting the sockets down, and records it did not write are counted in
         ``records_dropped`` and logged with the server's (redacted) URL."""
-        ok = self._writer.close(self._config.close_timeout if timeout is None else timeout)
-        with contextlib.suppress(Exception):
-            self._client.close()
-        return ok
+        return self._writer.close(self._config.close_timeout if timeout is None else timeout)
 
     # ------------------------------------------------------------------ reads
 
