@@ -19,6 +19,11 @@ message). Either way the ref rejects new sends and the name is released at the r
 message left unprocessed becomes exactly one dead letter, pending asks fail with
 ``ActorStopped``, children terminate before their parent, and watchers get exactly one
 ``ActorTerminated``.
+
+Processes: an ``ActorSystem`` does not survive ``os.fork()``. In the child, the inherited system
+refuses ``spawn``/``tell``/``ask`` with ``ActorStopped`` and ``close()`` returns at once (its
+backend refuses records with ``PersistenceClosedError``); the parent is unaffected. Create
+systems and backends after forking.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -64,6 +70,16 @@ def _as_durability_error(what: str, exc: Exception) -> DurabilityError:
     error = DurabilityError(f"persistence {what} failed: {describe_error(exc)}")
     error.__cause__ = exc
     return error
+
+
+_live_systems: weakref.WeakSet[ActorSystem] = weakref.WeakSet()
+def _after_fork_in_child() -> None:
+    for system in list(_live_systems):
+        system._after_fork_in_child(os.getppid())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _default_workers() -> int:
@@ -146,6 +162,8 @@ class ActorSystem(Introspection, EventQueries):
         self._closed_event = threading.Event()
         self._close_result = True
         self._close_error: DurabilityError | None = None
+        self._forked_from: int | None = None  # the parent's pid, in a forked child
+        _live_systems.add(self)
         self._metrics = RuntimeMetrics(self._collect_metrics)
 
     # ================================================================== properties
@@ -415,7 +433,7 @@ class ActorSystem(Introspection, EventQueries):
         if name is None:
             # No name to reserve: call the factory first, then one lock section.
             if self._state != _RUNNING:  # fail fast (re-checked under the lock below)
-                raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+                raise self._not_running()
             instance = factory()
             check_actor_instance(instance)
         else:
@@ -452,9 +470,36 @@ class ActorSystem(Introspection, EventQueries):
                 self._dispatcher_submit(cell)
         return cell.self_ref
 
+    def _not_running(self) -> ActorStopped:
+        if self._forked_from is not None:
+            return ActorStopped(
+                f"this ActorSystem was started by process {self._forked_from}, which forked this "
+                "one; it does not run here. Create a new ActorSystem after fork()",
+                reason="shutdown",
+            )
+        return ActorStopped("ActorSystem is not running.", reason="shutdown")
+
+    def _after_fork_in_child(self, parent: int) -> None:
+        """Only the forking thread survives a fork: no workers, no recorder, and any lock may be
+        held by a thread that no longer exists. The inherited system refuses everything
+        (``ActorStopped``) and ``close()`` returns at once; the parent is unaffected."""
+        self._forked_from = parent
+        self._lock = threading.RLock()
+        self._all_done = threading.Condition(self._lock)
+        self._start_lock = threading.Lock()
+        self._recorder = None
+        self._dispatcher = None
+        self._closer = None
+        for cell in self._by_id.values():
+            cell.accepting = False
+        self._state = _CLOSED
+        self._close_result, self._close_error = True, None
+        self._closed_event = threading.Event()
+        self._closed_event.set()
+
     def _check_spawn_allowed(self, parent_cell: Cell | None) -> None:
         if self._state != _RUNNING:
-            raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+            raise self._not_running()
         if parent_cell is not None and not parent_cell.accepting:
             raise ActorStopped("Parent actor is not running.", reason="shutdown")
 

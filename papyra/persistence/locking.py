@@ -9,7 +9,7 @@ Two libraries, one lock: both take ``flock(2)`` on the same lock file, so they e
   lock it waits by polling (non-blocking ``flock`` attempts, 1 ms back-off growing to 10 ms), so
   the wait is **interruptible** (:meth:`BatchLock.cancel`, used by ``close(timeout)``) and
   observable (:attr:`BatchLock.contended_since`, used to bound reads by ``lock_timeout``).
-  portalocker is imported **lazily**, when a writer first takes its batch lock: ``import
+  portalocker is imported **lazily**, when a writer's batch lock is created: ``import
   portalocker`` also imports its Redis lock module, hence ``redis``, ``asyncio`` and (with recent
   redis-py) ``opentelemetry`` whenever redis is installed — about 100 ms that reads, scans,
   compaction, recovery and the CLI's read-only commands must not pay.
@@ -102,6 +102,10 @@ class BatchLock:
         self._held = False
         self._closed = False
         self._plock = _process_lock(self.path)
+        # imported here, on the caller's thread, not by the writer thread: its imports register
+        # atexit hooks, which fails when the first batch is written at interpreter exit
+        import portalocker  # noqa: F401
+
         self._cancel = threading.Event()
         self._contended_since: float | None = None
 
@@ -137,7 +141,7 @@ class BatchLock:
         """Wait until the store lock is ours: this process's lock (held by its own maintenance
         at most), then the ``flock``, polled while another process holds it (module docs).
         Raises :class:`LockWaitCancelled` once :meth:`cancel` was called, :class:`DurabilityError`
-        if the lock file cannot be used. The first call imports portalocker (module docs)."""
+        if the lock file cannot be used."""
         delay = _POLL_FIRST
         try:
             while True:

@@ -570,17 +570,9 @@ class BackgroundWriter:
             self._cond.notify_all()
 
 
-_parent_pid = os.getpid()
-
-
-def _remember_parent() -> None:
-    global _parent_pid
-    _parent_pid = os.getpid()
-
-
 def _after_fork_in_child() -> None:
     for writer in list(_live_writers):
-        writer._after_fork_in_child(_parent_pid)
+        writer._after_fork_in_child(os.getppid())
 
 
 def _close_all_at_exit() -> None:
@@ -591,5 +583,5 @@ def _close_all_at_exit() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(before=_remember_parent, after_in_child=_after_fork_in_child)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_close_all_at_exit)
