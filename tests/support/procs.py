@@ -182,7 +182,8 @@ def fork_after_open(kind: str, path: str) -> None:
     pid = os.fork()
     if pid == 0:
         outcomes = []
-        for call in (lambda: backend.record_event(_event("child", 0)), lambda: backend.flush(3), backend.flush):
+        calls = (lambda: backend.record_event(_event("child", 0)), lambda: backend.flush(3), backend.flush)
+        for call in calls:
             try:
                 call()
                 outcomes.append("ok")
