@@ -104,7 +104,10 @@ class BatchLock:
         self._plock = _process_lock(self.path)
         # imported here, on the caller's thread, not by the writer thread: its imports register
         # atexit hooks, which fails when the first batch is written at interpreter exit
-        import portalocker  # noqa: F401
+        try:
+            import portalocker  # noqa: F401
+        except OSError as exc:  # its import probes for a usable temp directory (a full disk)
+            raise DurabilityError(exc.errno, f"cannot load portalocker for {self.path}: {exc}") from exc
 
         self._cancel = threading.Event()
         self._contended_since: float | None = None

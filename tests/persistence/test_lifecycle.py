@@ -33,6 +33,7 @@ def _target(kind: str, tmp_path: Path, server: RedisServer | None) -> tuple[str,
         prefix = f"t{uuid.uuid4().hex[:12]}"
         config = RedisStreamsConfig(url=server.url, prefix=prefix)
         return f"{server.url}#{prefix}", lambda: RedisStreamsPersistence(config)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "store.ndjson"
     if kind == "rotating":
         return str(path), lambda: RotatingFilePersistence(path, max_bytes=4096, max_files=3)
@@ -87,24 +88,26 @@ def _writer_threads() -> int:
     return sum(1 for t in threading.enumerate() if t.name.startswith("papyra-writer") and t.is_alive())
 
 
+@pytest.mark.parametrize(("kind", "count"), [("json", 300), ("rotating", 100), ("redis", 100)])
 def test_forgotten_backends_release_their_threads_and_descriptors_and_keep_their_records(
-    tmp_path: Path,
+    kind: str, count: int, tmp_path: Path, server: RedisServer | None
 ) -> None:
+    targets = [_target(kind, tmp_path / f"s{i}", server) for i in range(count)]
     threads_before, fds_before = _writer_threads(), _open_fds()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
-        for i in range(300):
-            backend = JsonFilePersistence(tmp_path / f"s{i}.ndjson")
+        for i, (_, reader) in enumerate(targets):
+            backend = reader()
             backend.record_event(event(i))
             del backend  # never closed
         gc.collect()
-    assert len([w for w in caught if issubclass(w.category, ResourceWarning)]) == 300
+    assert len([w for w in caught if issubclass(w.category, ResourceWarning)]) == count
     wait_until(lambda: _writer_threads() == threads_before, what="the forgotten writers to exit")
     assert _open_fds() == fds_before
-    for i in range(300):
-        reader = JsonFilePersistence(tmp_path / f"s{i}.ndjson")
-        assert reader.list_events() == (event(i),)
-        reader.close()
+    for i, (_, reader) in enumerate(targets):
+        backend = reader()
+        assert backend.list_events() == (event(i),)
+        backend.close()
 
 
 def test_an_actor_system_inherited_through_fork_refuses_work_in_the_child_and_the_parent_runs_on(

@@ -244,6 +244,8 @@ def flush_on_full_disk(kind: str, path: str) -> None:
     from papyra.exceptions import DurabilityError
     from tests.support.waiting import wait_until
 
+    import portalocker  # noqa: F401  (its import writes a probe file to the temp directory)
+
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     backend = _file_backend(kind, path)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
