@@ -241,10 +241,10 @@ def flush_on_full_disk(kind: str, path: str) -> None:
     """Open a ``kind`` store, then set RLIMIT_FSIZE to 0 (every append fails with EFBIG), accept
     one record, wait until the writer has failed (the fail-stop empties its queue) and report
     what ``flush()`` says and what the metrics count."""
+    import portalocker  # noqa: F401  (its import writes a probe file to the temp directory)
+
     from papyra.exceptions import DurabilityError
     from tests.support.waiting import wait_until
-
-    import portalocker  # noqa: F401  (its import writes a probe file to the temp directory)
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     backend = _file_backend(kind, path)
