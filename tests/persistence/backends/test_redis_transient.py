@@ -4,9 +4,11 @@ REPLICAOF, min-replicas-to-write, SIGSTOP/SIGCONT)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -62,7 +64,41 @@ def _no_replicas(raw: Any) -> Callable[[], None]:
     return lambda: raw.config_set("min-replicas-to-write", "0")
 
 
-REFUSALS = {"oom": _out_of_memory, "readonly": _read_only, "noreplicas": _no_replicas}
+def _busy(raw: Any) -> Callable[[], None]:
+    """A script that never ends: every other command gets ``BUSY`` until SCRIPT KILL."""
+    import redis
+
+    raw.config_set("busy-reply-threshold", "10")  # ms before other clients get BUSY
+    runner = redis.Redis(host="127.0.0.1", port=raw.connection_pool.connection_kwargs["port"], protocol=2)
+    done = threading.Event()
+
+    def run() -> None:
+        with contextlib.suppress(redis.ResponseError):  # "Script killed by user"
+            runner.eval("while true do end", 0)
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+
+    def refused() -> bool:
+        try:
+            raw.get("papyra-probe")
+        except redis.ResponseError as exc:
+            return str(exc).startswith("BUSY")
+        return False
+
+    wait_until(refused, what="the script to make the server busy")
+
+    def undo() -> None:
+        while not done.is_set():
+            with contextlib.suppress(redis.ResponseError):  # NOTBUSY until the script runs
+                raw.script_kill()
+            done.wait(0.01)
+        runner.close()
+
+    return undo
+
+
+REFUSALS = {"oom": _out_of_memory, "readonly": _read_only, "noreplicas": _no_replicas, "busy": _busy}
 
 
 @pytest.mark.parametrize("refusal", sorted(REFUSALS))
