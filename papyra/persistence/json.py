@@ -267,9 +267,10 @@ class JsonFilePersistence(PersistenceBackend):
         writer, sink = self._writer, self._sink
         if writer is None or sink is None:
             return
+        target = writer.accepted()  # later records do not extend the wait
         while True:
             try:
-                if writer.flush(_SYNC_SLICE, durable=False):
+                if writer.flush(_SYNC_SLICE, durable=False, target=target):
                     return
             except (DurabilityError, PersistenceClosedError):
                 return  # fail-stop, or a forked child: what was written is all there is

@@ -252,9 +252,15 @@ class BackgroundWriter:
         if self._closing or self._closed:
             raise PersistenceClosedError("backend is closed; record not accepted")
 
-    def flush(self, timeout: float | None = None, *, durable: bool = True) -> bool:
+    def accepted(self) -> int:
+        """A mark for :meth:`flush` (``target=``): the number of records accepted so far."""
+        with self._cond:
+            return self._written + self._inflight + len(self._queue)
+
+    def flush(self, timeout: float | None = None, *, durable: bool = True, target: int | None = None) -> bool:
         """Wait until every record submitted before this call is written (and fsynced, when
-        ``durable`` and the policy is not ``"never"``).
+        ``durable`` and the policy is not ``"never"``). ``target`` (from :meth:`accepted`) waits
+        for the records accepted before that mark instead (a caller waiting in slices).
 
         Returns True when done, False on timeout (or when ``close`` gave up on records). Raises
         :class:`DurabilityError` once the writer has failed — also when the fail-stop already
@@ -264,7 +270,8 @@ class BackgroundWriter:
         with self._cond:
             if self._forked_from is not None:
                 self._check_usable()
-            target = self._written + self._inflight + len(self._queue)
+            if target is None:
+                target = self._written + self._inflight + len(self._queue)
             need_sync = durable and self._fsync != "never"
             while True:
                 # Failure first: a fail-stop empties the queue, so ``target`` alone could be met
