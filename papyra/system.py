@@ -163,6 +163,7 @@ class ActorSystem(Introspection, EventQueries):
         self._close_result = True
         self._close_error: DurabilityError | None = None
         self._forked_from: int | None = None  # the parent's pid, in a forked child
+        self._lost_reported = 0  # recorder failures (+ drops) already raised by flush/close
         _live_systems.add(self)
         self._metrics = RuntimeMetrics(self._collect_metrics)
 
@@ -339,6 +340,11 @@ class ActorSystem(Introspection, EventQueries):
         if recorder_done:
             stored, error = self._close_backend(remaining())
             ok = ok and stored
+            if error is None and self._recorder is not None:
+                try:  # the backend refused records (drops at an abandoned close are a timeout)
+                    self._raise_if_lost(self._recorder.failures, "close")
+                except DurabilityError as exc:
+                    error = exc
         with self._lock:
             self._state = _CLOSED
             self._close_result = ok
@@ -372,18 +378,34 @@ class ActorSystem(Introspection, EventQueries):
         Returns True when all of them are stored (per the backend's fsync policy), False when
         ``timeout`` (seconds; ``None``: no bound but the backend's own) ran out first. Raises
         :class:`~papyra.exceptions.DurabilityError` when the store failed (a fail-stop write
-        error; another error from a custom backend is wrapped, keeping the cause). Blocks; do
-        not call from an actor that other actors' records wait on.
+        error; another error from a custom backend is wrapped, keeping the cause), and — once
+        per loss — when records never reached the backend since the last report (its
+        ``record_*`` raised, or the recorder queue was full). Blocks; do not call from an actor
+        that other actors' records wait on.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         ok = True
-        if self._recorder is not None:
-            ok = self._recorder.flush(timeout)
+        recorder = self._recorder
+        if recorder is not None:
+            ok = recorder.flush(timeout)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            return bool(self._persistence.flush(left)) and ok
+            stored = bool(self._persistence.flush(left)) and ok
         except Exception as exc:
             raise _as_durability_error("flush", exc) from exc
+        if recorder is not None:
+            self._raise_if_lost(recorder.failures + recorder.drops, "flush")
+        return stored
+
+    def _raise_if_lost(self, lost: int, what: str) -> None:
+        """Raise once for records lost on the way to the backend since the last report."""
+        with self._lock:
+            new, self._lost_reported = lost - self._lost_reported, max(lost, self._lost_reported)
+        if new > 0:
+            raise DurabilityError(
+                f"{what}: {new} records never reached persistence (the backend refused them or the "
+                "recorder queue was full; recorder_failures_total / recorder_drops_total, papyra log)"
+            )
 
     def compact(self) -> Any:
         """``persistence.compact()``: its report; the backend's error (e.g. ``LockTimeout``,
