@@ -360,11 +360,6 @@ class BackgroundWriter:
                 self._cond.release()
         # else: the lock's holder re-checks _closing before it waits (or the idle wake-up does)
 
-    @property
-    def forked(self) -> bool:
-        """True in a child process forked after this writer was created (it refuses work)."""
-        return self._forked_from is not None
-
     def _after_fork_in_child(self, parent: int) -> None:
         """Only the forking thread survives a fork: no writer thread here, and the condition may
         be held by a thread that no longer exists. Refuse work from now on (module docs)."""
