@@ -20,6 +20,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from papyra._deadlock import set_current_cell
+from papyra._describe import describe_error
 from papyra._envelope import (
     STOP,
     ActorTerminated,
@@ -28,7 +29,7 @@ from papyra._envelope import (
     ReplySlot,
     StartItem,
 )
-from papyra.events import ActorCrashed, ActorRestarted, ActorStarted, describe_error
+from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped
 from papyra.hooks import FailureInfo

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from papyra._dead_letters import DeadLetterMailbox
+from papyra._describe import describe_payload
 from papyra._envelope import STOP, WAKE_ITEM, ActorTerminated, DeadLetter, EscalatedFailure
 from papyra._event_log import EventLog
 from papyra._recorder import Recorder
@@ -22,7 +23,6 @@ from papyra.events import ActorEvent
 from papyra.exceptions import ActorStopped, AskTimeout, MailboxFull
 from papyra.hooks import call_hook
 from papyra.mailbox import OverflowPolicy, PutResult
-from papyra.persistence.grammar import to_plain
 from papyra.persistence.models import PersistedDeadLetter, PersistedEvent
 from papyra.ref import ActorRef
 from papyra.runtime_metrics import RuntimeMetrics
@@ -250,7 +250,7 @@ class RuntimeCore:
                 system_id=self.system_id,
                 target=str(ref.address),
                 message_type=type(message).__name__,
-                payload=_plain(message),
+                payload=describe_payload(message),
                 timestamp=self.now(),
             ),
         )
@@ -267,7 +267,7 @@ class RuntimeCore:
                 system_id=self.system_id,
                 actor_address=f"{address['system']}:{address['actor_id']}",
                 event_type=type(event).__name__,
-                payload=_plain(event.payload),
+                payload=describe_payload(event.payload),
                 timestamp=event.timestamp,
             ),
         )
@@ -323,9 +323,3 @@ class RuntimeCore:
         }
 
 
-
-def _plain(value: Any) -> Any:
-    try:
-        return to_plain(value)
-    except Exception:
-        return f"<unrepresentable {type(value).__name__}>"

@@ -32,14 +32,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from papyra._describe import describe_error
 from papyra.address import ActorAddress
 
 __all__ = ["ActorCrashed", "ActorEvent", "ActorRestarted", "ActorStarted", "ActorStopped", "describe_error"]
-
-
-def describe_error(exc: BaseException) -> str:
-    """``"TypeName: message"`` for an exception (the form used in events and persisted payloads)."""
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,6 +19,11 @@ message). Either way the ref rejects new sends and the name is released at the r
 message left unprocessed becomes exactly one dead letter, pending asks fail with
 ``ActorStopped``, children terminate before their parent, and watchers get exactly one
 ``ActorTerminated``.
+
+Processes: an ``ActorSystem`` does not survive ``os.fork()``. In the child, the inherited system
+refuses ``spawn``/``tell``/``ask`` with ``ActorStopped`` and ``close()`` returns at once (its
+backend refuses records with ``PersistenceClosedError``); the parent is unaffected. Create
+systems and backends after forking.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +40,7 @@ from typing import Any
 from papyra._cell import Cell, check_actor_instance
 from papyra._dead_letters import DeadLetterMailbox
 from papyra._deadlock import current_cell
+from papyra._describe import describe_error
 from papyra._envelope import START_ITEM, STOP, DeadLetter
 from papyra._event_log import EventLog, EventQueries
 from papyra._introspection import Introspection
@@ -41,9 +48,10 @@ from papyra._recorder import Recorder
 from papyra.address import ActorAddress
 from papyra.context import ActorContext
 from papyra.dispatcher import Dispatcher
-from papyra.exceptions import ActorStopped
+from papyra.exceptions import ActorStopped, DurabilityError
 from papyra.hooks import DefaultHooks
 from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
+from papyra.persistence.base import PersistenceBackend
 from papyra.ref import ActorRef
 from papyra.runtime_metrics import RuntimeMetrics
 from papyra.supervision import Strategy, SupervisionPolicy
@@ -53,6 +61,25 @@ __all__ = ["STOP", "ActorSystem", "DeadLetterMailbox"]
 logger = logging.getLogger("papyra")
 
 _CREATED, _RUNNING, _CLOSING, _CLOSED = "created", "running", "closing", "closed"
+
+
+def _as_durability_error(what: str, exc: Exception) -> DurabilityError:
+    """A backend's failure as a DurabilityError (itself when it is one), keeping the cause."""
+    if isinstance(exc, DurabilityError):
+        return exc
+    error = DurabilityError(f"persistence {what} failed: {describe_error(exc)}")
+    error.__cause__ = exc
+    return error
+
+
+_live_systems: weakref.WeakSet[ActorSystem] = weakref.WeakSet()
+def _after_fork_in_child() -> None:
+    for system in list(_live_systems):
+        system._after_fork_in_child(os.getppid())
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _default_workers() -> int:
@@ -134,6 +161,10 @@ class ActorSystem(Introspection, EventQueries):
         self._closer: threading.Thread | None = None
         self._closed_event = threading.Event()
         self._close_result = True
+        self._close_error: DurabilityError | None = None
+        self._forked_from: int | None = None  # the parent's pid, in a forked child
+        self._lost_reported = 0  # recorder failures (+ drops) already raised by flush/close
+        _live_systems.add(self)
         self._metrics = RuntimeMetrics(self._collect_metrics)
 
     # ================================================================== properties
@@ -213,23 +244,38 @@ class ActorSystem(Introspection, EventQueries):
         """``start()`` (blocks for the persistence startup check, if configured)."""
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        """``close()`` without a timeout (blocks until every actor terminated)."""
-        self.close()
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        """``close()`` without a timeout (blocks until every actor terminated). A
+        :class:`~papyra.exceptions.DurabilityError` from ``close`` is raised only when the block
+        itself did not raise (it is logged otherwise, so the block's error is not replaced)."""
+        try:
+            self.close()
+        except DurabilityError:
+            if exc_type is None:
+                raise
+            logger.error("papyra: persistence failed while closing the system", exc_info=True)
 
     def close(self, timeout: float | None = None) -> bool:
         """Shut down: refuse new spawns and messages, gracefully stop every actor (children before
-        parents), wait for them (up to ``timeout``), stop the workers, drain the recorder so the
-        final events reach persistence, then flush and close the backend.
+        parents), wait for them, stop the workers, drain the recorder so the final events reach
+        persistence, then close the backend with the time left (``backend.close(time_left)``:
+        it stores what it accepted, or counts and logs what it could not).
 
-        Returns True if everything finished within ``timeout``: every actor terminated, every
-        worker exited, every record reached the backend and the backend flushed. Otherwise it
-        logs what did not finish and returns False; a still-busy recorder is abandoned (its
-        remaining records are dropped and counted in ``recorder_drops_total``, and it closes the
-        backend and exits once the blocked backend call returns). Idempotent; a concurrent caller
-        waits for the first. Called from inside an actor, it only starts the shutdown (a
-        ``papyra-closer`` thread finishes it) and returns False. Cost: blocks up to ``timeout``
-        (``None``: until done); takes the system lock briefly.
+        **Returns within** ``timeout`` plus a small constant (each stage gets the time left; a
+        backend call nothing can interrupt is left to finish on its own daemon thread).
+        ``None`` waits for the actors, the recorder and the backend's own bound (file stores:
+        until written; Redis: ``close_timeout``).
+
+        Returns True when everything finished: every actor terminated, every worker exited,
+        every record reached the backend and was stored. Returns False when time ran out (what
+        was not stored is counted: ``recorder_drops_total``, ``records_dropped``; a still-busy
+        recorder is abandoned and closes the backend once its blocked call returns). Raises
+        :class:`~papyra.exceptions.DurabilityError` (after the shutdown is complete) when the
+        store **failed** — a fail-stop write error lost records — so a failure is never mistaken
+        for a timeout. Idempotent; a concurrent caller waits for the first and gets the same
+        outcome. Called from inside an actor, it only starts the shutdown (a ``papyra-closer``
+        thread finishes it) and returns False. Cost: blocks up to ``timeout``; takes the
+        system lock briefly.
         """
         submits: list[Cell] = []
         with self._lock:
@@ -250,6 +296,8 @@ class ActorSystem(Introspection, EventQueries):
             closer = self._closer
             if closer is not None and closer is not threading.current_thread():
                 closer.join(timeout)
+            if done and self._close_error is not None:
+                raise self._close_error
             return done and self._close_result
         if inside:
             self._closer = threading.Thread(
@@ -257,7 +305,10 @@ class ActorSystem(Introspection, EventQueries):
             )
             self._closer.start()
             return False
-        return self._finish_close(timeout)
+        ok = self._finish_close(timeout)
+        if self._close_error is not None:
+            raise self._close_error
+        return ok
 
     def _finish_close(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -285,50 +336,82 @@ class ActorSystem(Introspection, EventQueries):
             if not recorder_done:
                 ok = False
                 logger.warning("papyra: close() timed out before every record reached persistence")
+        error: DurabilityError | None = None
         if recorder_done:
-            try:
-                if self._persistence.flush(remaining()) is False:
-                    ok = False
-                    logger.warning("papyra: persistence flush did not finish within close()'s timeout")
-            except Exception:
-                ok = False
-                logger.warning("papyra: persistence flush failed during close", exc_info=True)
-            self._close_backend()
+            stored, error = self._close_backend(remaining())
+            ok = ok and stored
+            if error is None and self._recorder is not None:
+                try:  # the backend refused records (drops at an abandoned close are a timeout)
+                    self._raise_if_lost(self._recorder.failures, "close")
+                except DurabilityError as exc:
+                    error = exc
         with self._lock:
             self._state = _CLOSED
             self._close_result = ok
+            self._close_error = error
         self._closed_event.set()
         return ok
 
-    def _close_backend(self) -> None:
+    def _close_backend(self, timeout: float | None = None) -> tuple[bool, DurabilityError | None]:
+        """Close the backend within ``timeout``: (everything stored?, the store's failure)."""
+        backend = self._persistence
         try:
-            self._persistence.close()
-        except Exception:
+            if isinstance(backend, PersistenceBackend):
+                stored = backend.close(timeout)
+                failed = backend.failed
+                if failed is None:
+                    return stored, None
+                error = DurabilityError(f"persistence failed, records were lost: {describe_error(failed)}")
+                error.__cause__ = failed
+                return False, error
+            stored = backend.flush(timeout) is not False  # a duck-typed backend: flush, then close
+            backend.close()
+            return stored, None
+        except Exception as exc:
             logger.warning("papyra: persistence close failed", exc_info=True)
+            return False, _as_durability_error("close", exc)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record produced so far was handed to the backend, then
-        ``persistence.flush()``. Returns False on timeout. Blocks; do not call from an actor
-        that other actors' records wait on."""
+        ``persistence.flush(time_left)``.
+
+        Returns True when all of them are stored (per the backend's fsync policy), False when
+        ``timeout`` (seconds; ``None``: no bound but the backend's own) ran out first. Raises
+        :class:`~papyra.exceptions.DurabilityError` when the store failed (a fail-stop write
+        error; another error from a custom backend is wrapped, keeping the cause), and — once
+        per loss — when records never reached the backend since the last report (its
+        ``record_*`` raised, or the recorder queue was full). Blocks; do not call from an actor
+        that other actors' records wait on.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
         ok = True
-        if self._recorder is not None:
-            ok = self._recorder.flush(timeout)
+        recorder = self._recorder
+        if recorder is not None:
+            ok = recorder.flush(timeout)
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
-            return bool(self._persistence.flush(left)) and ok
-        except Exception:
-            logger.warning("papyra: persistence flush failed", exc_info=True)
-            return False
+            stored = bool(self._persistence.flush(left)) and ok
+        except Exception as exc:
+            raise _as_durability_error("flush", exc) from exc
+        if recorder is not None:
+            self._raise_if_lost(recorder.failures + recorder.drops, "flush")
+        return stored
+
+    def _raise_if_lost(self, lost: int, what: str) -> None:
+        """Raise once for records lost on the way to the backend since the last report."""
+        with self._lock:
+            new, self._lost_reported = lost - self._lost_reported, max(lost, self._lost_reported)
+        if new > 0:
+            raise DurabilityError(
+                f"{what}: {new} records never reached persistence (the backend refused them or the "
+                "recorder queue was full; recorder_failures_total / recorder_drops_total, papyra log)"
+            )
 
     def compact(self) -> Any:
-        """``persistence.compact()``; an exception is logged and ``None`` returned.
-        Blocks for the backend's compaction (I/O); no system lock."""
-        try:
-            return self._persistence.compact()
-        except Exception:
-            logger.warning("papyra: persistence compact failed", exc_info=True)
-            return None
+        """``persistence.compact()``: its report; the backend's error (e.g. ``LockTimeout``,
+        ``DurabilityError``) is raised as is. Blocks for the backend's compaction (I/O); no
+        system lock."""
+        return self._persistence.compact()
 
     # ================================================================== spawning
 
@@ -372,7 +455,7 @@ class ActorSystem(Introspection, EventQueries):
         if name is None:
             # No name to reserve: call the factory first, then one lock section.
             if self._state != _RUNNING:  # fail fast (re-checked under the lock below)
-                raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+                raise self._not_running()
             instance = factory()
             check_actor_instance(instance)
         else:
@@ -409,9 +492,36 @@ class ActorSystem(Introspection, EventQueries):
                 self._dispatcher_submit(cell)
         return cell.self_ref
 
+    def _not_running(self) -> ActorStopped:
+        if self._forked_from is not None:
+            return ActorStopped(
+                f"this ActorSystem was started by process {self._forked_from}, which forked this "
+                "one; it does not run here. Create a new ActorSystem after fork()",
+                reason="shutdown",
+            )
+        return ActorStopped("ActorSystem is not running.", reason="shutdown")
+
+    def _after_fork_in_child(self, parent: int) -> None:
+        """Only the forking thread survives a fork: no workers, no recorder, and any lock may be
+        held by a thread that no longer exists. The inherited system refuses everything
+        (``ActorStopped``) and ``close()`` returns at once; the parent is unaffected."""
+        self._forked_from = parent
+        self._lock = threading.RLock()
+        self._all_done = threading.Condition(self._lock)
+        self._start_lock = threading.Lock()
+        self._recorder = None
+        self._dispatcher = None
+        self._closer = None
+        for cell in self._by_id.values():
+            cell.accepting = False
+        self._state = _CLOSED
+        self._close_result, self._close_error = True, None
+        self._closed_event = threading.Event()
+        self._closed_event.set()
+
     def _check_spawn_allowed(self, parent_cell: Cell | None) -> None:
         if self._state != _RUNNING:
-            raise ActorStopped("ActorSystem is not running.", reason="shutdown")
+            raise self._not_running()
         if parent_cell is not None and not parent_cell.accepting:
             raise ActorStopped("Parent actor is not running.", reason="shutdown")
 

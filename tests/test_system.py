@@ -18,7 +18,7 @@ from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
-from papyra.exceptions import ActorStopped, PersistenceStartupError
+from papyra.exceptions import ActorStopped, DurabilityError, PersistenceStartupError
 from papyra.hooks import FailureInfo
 from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.models import (
@@ -683,7 +683,9 @@ class _FailingBackend(InMemoryPersistence):
         raise OSError("disk on fire")
 
 
-def test_failing_backend_never_crashes_actors(caplog: pytest.LogCaptureFixture) -> None:
+def test_failing_backend_never_crashes_actors_and_flush_reports_the_loss(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     backend = _FailingBackend()
     with caplog.at_level(logging.WARNING, logger="papyra"), ActorSystem(persistence=backend) as system:
         ref = system.spawn(Recorder, name="svc")
@@ -693,7 +695,9 @@ def test_failing_backend_never_crashes_actors(caplog: pytest.LogCaptureFixture) 
         ref.stop()
         with pytest.raises(ActorStopped):
             ref.tell("late")
-        system.flush(timeout=60)
+        with pytest.raises(DurabilityError, match="never reached persistence"):
+            system.flush(timeout=60)  # never True for records the backend refused
+        assert system.flush(timeout=60) is True  # reported once; nothing new was lost
         snap = system.metrics.snapshot()
         assert snap["recorder_failures_total"] >= 4
         assert snap["actor_restarts_total"] == 1
@@ -795,15 +799,15 @@ def test_startup_recover_repairs_then_starts() -> None:
     assert backend.recovered == 1 and len(recoveries) == 1
 
 
-def test_compact_returns_report_or_none(system: ActorSystem) -> None:
+def test_compact_returns_the_report_and_raises_the_backends_error(system: ActorSystem) -> None:
     assert system.compact() is not None
 
     class Broken(InMemoryPersistence):
         def compact(self) -> Any:
             raise OSError("nope")
 
-    with ActorSystem(persistence=Broken()) as other:
-        assert other.compact() is None
+    with ActorSystem(persistence=Broken()) as other, pytest.raises(OSError, match="nope"):
+        other.compact()
 
 
 # ----------------------------------------------------------------------------- metrics, exports

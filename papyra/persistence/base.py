@@ -15,6 +15,9 @@ same everywhere:
 from __future__ import annotations
 
 import abc
+import warnings
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -98,6 +101,8 @@ class PersistenceBackend(abc.ABC):
         self._retention = retention_policy or RetentionPolicy()
         self._metrics = PersistenceMetrics(self.backend_name)
         self._closed = False
+        self._close_result = True
+        self._finalizer: weakref.finalize[Any, Any] | None = None
 
     # ------------------------------------------------------------------ properties
 
@@ -220,24 +225,58 @@ class PersistenceBackend(abc.ABC):
     def compact(self) -> CompactionReport:
         """Make retention physical (cost: see the backend)."""
 
-    def close(self) -> None:
-        """Flush and release resources. Idempotent; reads may still work afterwards. The default
-        is O(1); durable backends wait for their writer (see there)."""
-        if self._closed:
-            return
-        self._closed = True
-        self._close()
+    @property
+    def failed(self) -> BaseException | None:
+        """The error that put the backend in the fail-stop state (its writes are refused), or
+        None. O(1), no I/O."""
+        return None
 
-    def _close(self) -> None:  # noqa: B027 - optional hook
-        """Backend-specific close work."""
+    def close(self, timeout: float | None = None) -> bool:
+        """Store what was accepted, then release resources; **returns within ``timeout``**
+        seconds plus a small constant (``None``: the backend's own bound, see there).
+
+        Returns True when every record accepted before the call is stored; False when some
+        could not be stored in time or the backend had failed — those are counted in
+        ``records_dropped`` and logged once at WARNING. Never raises for I/O errors (a failed
+        backend was reported by ``record_*``/``flush``; see :attr:`failed`). Idempotent: a
+        second call returns False if the first one lost records. Reads may still work
+        afterwards. The default is O(1); durable backends wait for their writer (see there).
+        """
+        if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
+            raise ValueError(f"timeout must be a non-negative number or None, got {timeout!r}")
+        if self._closed:
+            return self._close_result
+        self._closed = True
+        if self._finalizer is not None:
+            self._finalizer.detach()
+        self._close_result = self._close(timeout)
+        return self._close_result
+
+    def _watch_writer(self, close_soon: Callable[[], None], what: str) -> None:
+        """For a backend with a writer thread: when the backend is garbage-collected (or the
+        interpreter exits) without :meth:`close`, emit a ``ResourceWarning`` (as the standard
+        library does for unclosed files) and let the writer write what is queued, release its
+        handles and exit. ``close_soon`` must not reference the backend."""
+        self._finalizer = weakref.finalize(self, _forgotten, close_soon, what)
+
+    def _close(self, timeout: float | None) -> bool:
+        """Backend-specific close work; True when nothing accepted was lost."""
+        return True
 
     def __enter__(self: B) -> B:
         """``with backend:`` — returns the backend itself (no I/O)."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        """Closes the backend (cost of :meth:`close`)."""
+        """Closes the backend (cost of :meth:`close`; its result is not reported here)."""
         self.close()
+
+
+def _forgotten(close_soon: Callable[[], None], what: str) -> None:
+    """Finaliser of a backend dropped without ``close()`` (may run on any thread, or at exit)."""
+    warnings.warn(f"unclosed {what}: call close() (pending records are written now)", ResourceWarning,
+                  stacklevel=2)
+    close_soon()
 
 
 def backend_capabilities(backend: object) -> PersistenceBackendCapabilities:

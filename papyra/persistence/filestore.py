@@ -316,3 +316,9 @@ class FileSink:
     def close(self) -> None:
         self.file.close()
         self.lock.close()
+
+    def after_fork_in_child(self) -> None:
+        """Close the child's copies of the descriptors; the parent's lock stays held if it was
+        (``flock`` belongs to the open file, which the parent still has open)."""
+        self.lock.forget_after_fork()
+        self.file.close()

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,10 @@ from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.writer import BackgroundWriter
 
 __all__ = ["JsonFilePersistence"]
+
+#: How often a read waiting for this process's writer re-checks whether another process holds
+#: the store lock (the wait itself ends as soon as the writer is done).
+_SYNC_SLICE = 0.05
 
 
 def _check_store_path(path: Path, file_mode: int) -> None:
@@ -221,8 +226,10 @@ class JsonFilePersistence(PersistenceBackend):
                     fsync_interval=self._fsync_interval,
                     max_pending=self._max_pending,
                     put_timeout=self._put_timeout,
+                    interrupt=sink.lock.cancel,  # close(timeout) ends a wait for another process's lock
                     log_extra={"papyra_location": str(self._path)},
                 )
+                self._watch_writer(self._writer.close_soon, f"{self.backend_name} backend {self._path}")
             return self._writer
 
     def _make_sink(self) -> FileSink:
@@ -250,21 +257,32 @@ class JsonFilePersistence(PersistenceBackend):
     def _sync_point(self, *, strict: bool = True) -> None:
         """Let reads see every record accepted so far (written, not necessarily fsynced).
 
-        Waits at most ``lock_timeout`` (the writer may be blocked by another process holding the
-        store lock); then raises LockTimeout, or just returns when not ``strict``.
+        Waits for this process's writer for as long as it makes progress; only while the writer
+        waits for **another process** holding the store lock is the wait bounded, by
+        ``lock_timeout`` (``0``: fail at once). Then raises LockTimeout, or just returns when
+        not ``strict``.
         """
-        writer = self._writer
-        if writer is None:
+        writer, sink = self._writer, self._sink
+        if writer is None or sink is None:
             return
-        try:
-            done = writer.flush(self._lock_timeout, durable=False)
-        except DurabilityError:
-            return  # fail-stop: what was written is all there is; reads still work
-        if not done and strict and not writer.failed:
+        target = writer.accepted()  # later records do not extend the wait
+        while True:
+            try:
+                if writer.flush(_SYNC_SLICE, durable=False, target=target):
+                    return
+            except (DurabilityError, PersistenceClosedError):
+                return  # fail-stop, or a forked child: what was written is all there is
+            if not writer.thread_alive:
+                return  # closed: records it gave up on were counted as dropped, never written
+            since = sink.lock.contended_since
+            if since is None or time.monotonic() - since < self._lock_timeout:
+                continue
+            if not strict:
+                return
             self._metrics.incr("lock_timeouts")
             raise LockTimeout(
-                f"records accepted by this process are not yet written: the writer waited "
-                f"{self._lock_timeout:g} s for the store lock {self._path}.lock"
+                f"records accepted by this process are not yet written: another process holds "
+                f"the store lock {self._path}.lock (waited {self._lock_timeout:g} s)"
             )
 
     # ------------------------------------------------------------------ reads
@@ -422,23 +440,18 @@ class JsonFilePersistence(PersistenceBackend):
 
     # ------------------------------------------------------------------ close
 
-    def close(self, timeout: float | None = None) -> None:
-        """Write what is queued (fsynced per policy), stop and join the writer thread, release
-        the files. Idempotent; reads keep working afterwards. Never raises for I/O errors (a
-        failed writer was already reported by ``record_*``/``flush``).
+    def _close(self, timeout: float | None) -> bool:
+        """Write what is queued (fsynced per policy) within ``timeout``, stop and join the writer
+        thread, release the files (see :meth:`PersistenceBackend.close`).
 
         Cost: the remaining batches (write + fsync per policy, under the store lock) and a
-        thread join. With ``timeout``, see :meth:`BackgroundWriter.close
-        <papyra.persistence.writer.BackgroundWriter.close>` for what happens to records not
-        written by then (counted in ``records_dropped``).
+        thread join. When ``timeout`` runs out first — e.g. another process holds the store
+        lock — the writer's wait for the lock is cancelled, and what it did not write is counted
+        in ``records_dropped`` and logged once (see :meth:`BackgroundWriter.close
+        <papyra.persistence.writer.BackgroundWriter.close>`).
         """
         with self._start_lock:
-            if self._closed:
-                return
-            self._closed = True
-        writer, sink = self._writer, self._sink
-        if writer is None or sink is None:
-            return
-        writer.close(timeout)
-        if not writer.thread_alive:
-            sink.close()
+            writer = self._writer
+        if writer is None:
+            return True
+        return writer.close(timeout)  # the writer thread closes the files and lock as it exits

@@ -18,14 +18,26 @@ the head of the queue and retries with back-off — nothing is lost while the qu
 waiting and later :meth:`flush`/:meth:`submit` raises :class:`~papyra.exceptions.DurabilityError`
 (chained to the cause) and queued records are counted in ``records_dropped``. An fsync is never
 retried blindly.
+
+Lifecycle: the thread holds the sink, never the backend, so a backend that is dropped without
+``close()`` can be garbage-collected; its finaliser calls :meth:`BackgroundWriter.close_soon`
+(non-blocking), the thread writes what is queued, closes the sink and exits. At interpreter exit
+every writer still running is closed (``close(EXIT_TIMEOUT)``), so pending records are written.
+After ``os.fork()`` the child has no writer thread: an inherited writer refuses everything with
+:class:`~papyra.exceptions.PersistenceClosedError` (open a new backend in the child), drops the
+parent's queued records (the parent writes them) and closes its copies of the sink's handles
+without releasing the parent's lock.
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Literal, Protocol
 
@@ -37,6 +49,15 @@ __all__ = ["BackgroundWriter", "FsyncPolicy", "TransientWriteError", "WriterSink
 logger = logging.getLogger("papyra")
 
 FsyncPolicy = Literal["always", "interval", "never"]
+
+#: Longest wait (seconds) after ``close(timeout)``'s timeout for a write in progress to return.
+MAX_GRACE = 0.5
+#: Bound (seconds) on writing what is still queued at interpreter exit, per writer.
+EXIT_TIMEOUT = 10.0
+#: An idle writer re-checks for a close request this often (a finaliser cannot always notify).
+_IDLE_WAKE = 1.0
+
+_live_writers: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
 
 
 def parse_fsync(value: object) -> FsyncPolicy:
@@ -65,6 +86,13 @@ class WriterSink(Protocol):
 
     def sync(self) -> None:
         """Make everything written so far durable (interval policy)."""
+
+    def close(self) -> None:
+        """Release the sink's handles (called once, by the writer thread as it exits)."""
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child: drop the inherited handles without touching the parent's state
+        (a file sink must not release the store lock the parent holds)."""
 
 
 class BackgroundWriter:
@@ -115,10 +143,13 @@ class BackgroundWriter:
         self._closing = False
         self._closed = False
         self._retrying = False
+        self._write_started: float | None = None  # monotonic start of the sink call in progress
         self._waiting = False  # the writer thread is (about to be) asleep on the condition
         self._exited = False
         self._abandoned = 0  # records given up at close (counted in records_dropped)
+        self._forked_from: int | None = None  # the parent's pid, in a forked child
         self._thread = threading.Thread(target=self._run, name=f"papyra-writer-{name}", daemon=True)
+        _live_writers.add(self)
         self._thread.start()
 
     # ------------------------------------------------------------------ producer side
@@ -130,13 +161,7 @@ class BackgroundWriter:
 
     @property
     def pending(self) -> int:
-        """Records accepted but not yet written."""
-        with self._cond:
-            return len(self._queue)
-
-    @property
-    def unwritten(self) -> int:
-        """Records accepted and not yet written: queued plus the batch being written. O(1)."""
+        """Records accepted but not yet written, the batch being written included."""
         with self._cond:
             return len(self._queue) + self._inflight
 
@@ -144,6 +169,13 @@ class BackgroundWriter:
     def thread_alive(self) -> bool:
         """True while the writer thread runs (False once ``close()`` has joined it)."""
         return self._thread.is_alive()
+
+    @property
+    def write_elapsed(self) -> float:
+        """Seconds the batch being written has been inside the sink (0.0 when no write runs).
+        Lets a backend call a hung server unreachable before the client's own retries end."""
+        started = self._write_started
+        return 0.0 if started is None else time.monotonic() - started
 
     @property
     def retrying(self) -> bool:
@@ -210,30 +242,49 @@ class BackgroundWriter:
             raise PersistenceClosedError("backend is closed; record not accepted")
 
     def _check_usable(self) -> None:
+        if self._forked_from is not None:
+            raise PersistenceClosedError(
+                f"this backend was opened by process {self._forked_from}, which forked this one "
+                "after opening it; its writer does not exist here. Open a new backend after fork()"
+            )
         if self._failed is not None:
             raise DurabilityError(f"writer stopped after an I/O error: {self._failed}") from self._failed
         if self._closing or self._closed:
             raise PersistenceClosedError("backend is closed; record not accepted")
 
-    def flush(self, timeout: float | None = None, *, durable: bool = True) -> bool:
-        """Wait until every record submitted before this call is written (and fsynced, when
-        ``durable`` and the policy is not ``"never"``).
+    def accepted(self) -> int:
+        """A mark for :meth:`flush` (``target=``): the number of records accepted so far."""
+        with self._cond:
+            return self._written + self._inflight + len(self._queue)
 
-        Returns True when done, False on timeout. Raises :class:`DurabilityError` if the writer
-        failed before those records were written.
+    def flush(self, timeout: float | None = None, *, durable: bool = True, target: int | None = None) -> bool:
+        """Wait until every record submitted before this call is written (and fsynced, when
+        ``durable`` and the policy is not ``"never"``). ``target`` (from :meth:`accepted`) waits
+        for the records accepted before that mark instead (a caller waiting in slices).
+
+        Returns True when done, False on timeout (or when ``close`` gave up on records). Raises
+        :class:`DurabilityError` once the writer has failed — also when the fail-stop already
+        emptied the queue, so a dropped record is never acknowledged.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            target = self._written + self._inflight + len(self._queue)
+            if self._forked_from is not None:
+                self._check_usable()
+            if target is None:
+                target = self._written + self._inflight + len(self._queue)
             need_sync = durable and self._fsync != "never"
             while True:
-                done = self._synced if need_sync else self._written
-                if done >= target:
-                    return True
+                # Failure first: a fail-stop empties the queue, so ``target`` alone could be met
+                # by records that were dropped, not stored.
                 if self._failed is not None:
                     raise DurabilityError(
                         f"writer stopped after an I/O error: {self._failed}"
                     ) from self._failed
+                if self._abandoned:
+                    return False  # close() gave up on records: they will never be stored
+                done = self._synced if need_sync else self._written
+                if done >= target:
+                    return True
                 if self._closed:
                     return False
                 if need_sync and self._written >= target:
@@ -251,14 +302,18 @@ class BackgroundWriter:
         writer is marked closed and woken: it starts no new write, leaves its retry back-off at
         once, and on exit counts every record it did not write in ``records_dropped`` and logs
         them. A write in progress is aborted with the ``interrupt`` callback when one was given
-        (Redis: shut the sockets down), and ``close`` joins the thread for ``close_grace`` more
-        seconds (a write is bounded by the backend's own timeout, e.g. Redis's
-        ``socket_timeout``). A thread still inside such a call after that is logged; it exits
-        (and counts) as soon as the call returns.
+        (Redis: shut the sockets down; file stores: cancel the wait for another process's store
+        lock), and ``close`` joins the thread for ``close_grace`` more seconds — at most
+        :data:`MAX_GRACE` when a ``timeout`` was given, so ``close`` returns within ``timeout``
+        plus that constant. A thread still inside such a call after that (e.g. a DNS lookup
+        nothing can interrupt) is logged; it exits (and counts) as soon as the call returns.
 
-        Idempotent. Returns True only when every accepted record was written.
+        Idempotent. Returns True only when every accepted record was written. Cost: blocks up
+        to ``timeout`` + grace (``None``: until the queue is written).
         """
         with self._cond:
+            if self._forked_from is not None:
+                return True  # nothing was accepted in this process
             if self._closed:
                 return self._all_written()
             self._closing = True
@@ -268,7 +323,8 @@ class BackgroundWriter:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        grace_end = time.monotonic() + self._close_grace
+        grace = self._close_grace if timeout is None else min(self._close_grace, MAX_GRACE)
+        grace_end = time.monotonic() + grace
         while self._thread.is_alive():
             remaining = grace_end - time.monotonic()
             if remaining <= 0:
@@ -285,11 +341,37 @@ class BackgroundWriter:
                 logger.error(
                     "papyra writer: still inside a backend call %g s after close gave up; "
                     "%d records not written yet (counted as dropped unless that call succeeds)",
-                    self._close_grace,
+                    grace,
                     len(self._queue) + self._inflight,
                     extra=self._log_extra,
                 )
             return self._all_written()
+
+    def close_soon(self) -> None:
+        """Ask the thread to write what is queued, close the sink and exit — without waiting
+        and without blocking on the writer's lock (safe in a garbage-collection finaliser, which
+        may run on any thread). Idempotent."""
+        self._closing = True
+        self._sync_requested = True
+        if self._cond.acquire(blocking=False):
+            try:
+                self._cond.notify_all()
+            finally:
+                self._cond.release()
+        # else: the lock's holder re-checks _closing before it waits (or the idle wake-up does)
+
+    def _after_fork_in_child(self, parent: int) -> None:
+        """Only the forking thread survives a fork: no writer thread here, and the condition may
+        be held by a thread that no longer exists. Refuse work from now on (module docs)."""
+        self._cond = threading.Condition(threading.Lock())
+        self._forked_from = parent
+        self._queue.clear()  # the parent's records: the parent writes them
+        self._inflight = 0
+        self._closing = self._closed = self._exited = True
+        try:
+            self._sink.after_fork_in_child()
+        except Exception:  # best effort: the child only loses its copies of the handles
+            logger.warning("papyra writer: releasing inherited handles after fork failed", exc_info=True)
 
     def _all_written(self) -> bool:
         return (
@@ -311,6 +393,7 @@ class BackgroundWriter:
         try:
             self._run_loop()
         finally:
+            self._release_sink()
             with self._cond:
                 self._exited = True
                 self._waiting = False
@@ -323,12 +406,18 @@ class BackgroundWriter:
             if lost:
                 self._metrics.incr("records_dropped", lost)
                 self._metrics.set_gauge("queue_depth", 0)
-                logger.error(
+                logger.warning(
                     "papyra writer: closed with %d records not written (the backend was unavailable "
                     "until close timed out); counted in records_dropped",
                     lost,
                     extra=self._log_extra,
                 )
+
+    def _release_sink(self) -> None:
+        try:
+            self._sink.close()
+        except Exception:  # the handles are gone either way; nothing is lost here
+            logger.warning("papyra writer: closing the backend's handles failed", exc_info=True)
 
     def _run_loop(self) -> None:
         backoff = self._retry_initial
@@ -348,8 +437,7 @@ class BackgroundWriter:
                     if self._closing:
                         self._sync_requested = False
                         return
-                    wait = self._interval if dirty else None
-                    self._cond.wait(wait)
+                    self._cond.wait(self._interval if dirty else _IDLE_WAKE)
                 self._waiting = False
                 if self._closed:
                     return  # close() gave up waiting: start no new write (_run counts the rest)
@@ -376,7 +464,7 @@ class BackgroundWriter:
     def _write(self, batch: list[tuple[bytes, float]]) -> bool:
         items = [item for item, _ in batch]
         sync = self._fsync == "always"
-        started = time.monotonic()
+        started = self._write_started = time.monotonic()
         try:
             self._sink.write_batch(items, sync=sync)
         except TransientWriteError as exc:
@@ -401,6 +489,8 @@ class BackgroundWriter:
             return False
         except BaseException as exc:
             return self._fail_stop(batch, exc)
+        finally:
+            self._write_started = None
         finished = time.monotonic()
         nbytes = sum(len(item) for item in items)
         self._metrics.add_many(records_written=len(items), bytes_written=nbytes)
@@ -480,3 +570,20 @@ class BackgroundWriter:
             self._synced = max(self._synced, target)
             self._last_sync = finished
             self._cond.notify_all()
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_live_writers):
+        writer._after_fork_in_child(os.getppid())
+
+
+def _close_all_at_exit() -> None:
+    """Interpreter exit: write what every running writer still holds (bounded per writer)."""
+    for writer in list(_live_writers):
+        if writer.thread_alive and writer._thread is not threading.current_thread():
+            writer.close(EXIT_TIMEOUT)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all_at_exit)

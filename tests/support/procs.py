@@ -154,7 +154,113 @@ def fill_until_limit(path: str, limit: str) -> None:
     print("closed", flush=True)
 
 
+def _file_backend(kind: str, path: str):  # type: ignore[no-untyped-def]
+    from papyra.persistence.backends.rotating import RotatingFilePersistence
+    from papyra.persistence.json import JsonFilePersistence
+
+    if kind == "rotating":
+        return RotatingFilePersistence(path, max_bytes=4096, max_files=3)
+    if kind == "redis":
+        from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+
+        url, prefix = path.rsplit("#", 1)
+        return RedisStreamsPersistence(RedisStreamsConfig(url=url, prefix=prefix, close_timeout=5.0))
+    return JsonFilePersistence(path)
+
+
+def fork_after_open(kind: str, path: str) -> None:
+    """Open a ``kind`` store, accept 10 records, fork. The child uses the inherited backend and
+    reports each outcome; the parent then flushes, closes and reports its count."""
+    from papyra.exceptions import PersistenceClosedError
+
+    backend = _file_backend(kind, path)
+    for seq in range(10):
+        backend.record_event(_event("parent", seq))
+    pid = os.fork()
+    if pid == 0:
+        outcomes = []
+        calls = (lambda: backend.record_event(_event("child", 0)), lambda: backend.flush(3), backend.flush)
+        for call in calls:
+            try:
+                call()
+                outcomes.append("ok")
+            except PersistenceClosedError:
+                outcomes.append("PersistenceClosedError")
+        outcomes.append(f"close={backend.close(timeout=3)}")
+        print("child " + " ".join(outcomes), flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert backend.flush(30) is True
+    backend.record_event(_event("parent", 10))
+    print(f"parent flush={backend.flush(30)} close={backend.close(timeout=30)}", flush=True)
+
+
+def fork_system(path: str) -> None:
+    """Start an ActorSystem on a JSON store, fork. The child uses the inherited system and
+    reports each outcome; the parent then asks its actor, closes and reports."""
+    from papyra.actor import Actor
+    from papyra.exceptions import ActorStopped
+    from papyra.system import ActorSystem
+
+    class Echo(Actor):
+        def receive(self, message):  # type: ignore[no-untyped-def]
+            return message
+
+    system = ActorSystem(persistence=_file_backend("json", path)).start()
+    ref = system.spawn(Echo)
+    assert ref.ask("before", timeout=30) == "before"
+    pid = os.fork()
+    if pid == 0:
+        outcomes = []
+        for call in (lambda: system.spawn(Echo), lambda: ref.tell("x"), lambda: ref.ask("y", timeout=3)):
+            try:
+                call()
+                outcomes.append("ok")
+            except ActorStopped:
+                outcomes.append("ActorStopped")
+        outcomes.append(f"close={system.close(timeout=3)}")
+        print("child " + " ".join(outcomes), flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    answer = ref.ask("after", timeout=30)
+    print(f"parent ask={answer} close={system.close(timeout=30)}", flush=True)
+
+
+def exit_without_close(kind: str, path: str) -> None:
+    """Accept 100 records and return (interpreter exit) without flush() or close()."""
+    backend = _file_backend(kind, path)
+    for seq in range(100):
+        backend.record_event(_event("exit", seq))
+    print("accepted", flush=True)
+
+
+def flush_on_full_disk(kind: str, path: str) -> None:
+    """Open a ``kind`` store, then set RLIMIT_FSIZE to 0 (every append fails with EFBIG), accept
+    one record, wait until the writer has failed (the fail-stop empties its queue) and report
+    what ``flush()`` says and what the metrics count."""
+    import portalocker  # noqa: F401  (its import writes a probe file to the temp directory)
+
+    from papyra.exceptions import DurabilityError
+    from tests.support.waiting import wait_until
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    backend = _file_backend(kind, path)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+    backend.record_event(_event("full", 0))
+    wait_until(lambda: backend.failed is not None, what="the writer's fail-stop")
+    try:
+        print(f"flush={backend.flush()}", flush=True)
+    except DurabilityError:
+        print("flush=DurabilityError", flush=True)
+    print(f"dropped={backend.metrics.snapshot()['records_dropped']}", flush=True)
+    backend.close()
+
+
 COMMANDS = {
+    "fork_after_open": fork_after_open,
+    "fork_system": fork_system,
+    "exit_without_close": exit_without_close,
+    "flush_on_full_disk": flush_on_full_disk,
     "hold_lock": hold_lock,
     "crash_writer": crash_writer,
     "mp_writer": mp_writer,

@@ -15,8 +15,11 @@ once it is back; up to ``max_buffer`` records are held, beyond which ``record_*`
 :class:`~papyra.exceptions.BackPressureError` (counted in ``backpressure_rejections``).
 :meth:`RedisStreamsPersistence.flush` returns whether everything reached Redis. A batch whose reply
 was lost with the connection may be written twice (at-least-once); nothing within the buffer bound
-is lost while the process lives. Non-transient errors (wrong key type, rejected credentials) are
-fail-stop, as for the file backends.
+is lost while the process lives. Every reply after which a retry can succeed is transient in the
+same way: out of memory (``OOM``, ``maxmemory`` with ``noeviction``), ``READONLY`` (a replica after a
+failover), ``LOADING``, ``MASTERDOWN``, ``NOREPLICAS``, ``BUSY``, ``TRYAGAIN``, ``CLUSTERDOWN`` —
+decided by redis-py's exception classes, not by reply text. Other errors (wrong key type, rejected
+credentials) are fail-stop, as for the file backends.
 
 Reads page through the stream newest first (``XREVRANGE … COUNT``), applying retention per stream
 (each stream is its own log), so ``limit=N`` reads only the newest N entries. Consumer groups are
@@ -33,7 +36,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from papyra.exceptions import BackendUnavailable, DurabilityError, PersistenceError
+from papyra._describe import describe_error
+from papyra.exceptions import (
+    BackendUnavailable,
+    DurabilityError,
+    PersistenceClosedError,
+    PersistenceError,
+)
 from papyra.persistence.backends import redis_topology
 from papyra.persistence.backends.redis_config import (
     KIND_STREAMS,
@@ -53,6 +62,7 @@ from papyra.persistence.backends.redis_groups import (
 from papyra.persistence.backends.redis_maintenance import StreamMaintenanceMixin
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
 from papyra.persistence.grammar import LineError, decode_record, encode_record_body, record_kind
+from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import RECORD_KINDS, PersistedRecord
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
 from papyra.persistence.writer import BackgroundWriter, TransientWriteError
@@ -69,28 +79,85 @@ __all__ = [
 
 logger = logging.getLogger("papyra")
 
-#: Redis error replies after which a retry can succeed (the batch stays buffered).
-_TRANSIENT_REPLIES = ("OOM", "READONLY", "LOADING", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "BUSY ")
+#: redis-py's classes of error replies after which a retry can succeed (the batch stays
+#: buffered): OOM, READONLY, LOADING, TRYAGAIN, CLUSTERDOWN, MASTERDOWN. Looked up by name, since
+#: older redis-py releases lack some of them.
+_TRANSIENT_CLASS_NAMES = (
+    "OutOfMemoryError",
+    "ReadOnlyError",
+    "BusyLoadingError",
+    "TryAgainError",
+    "ClusterDownError",
+    "MasterDownError",
+)
+#: Retryable replies that redis-py has no class for (plain ``ResponseError``). For those, and only
+#: those, redis-py keeps the reply's error code as the first word of the message.
+_TRANSIENT_UNCLASSED_CODES = frozenset({"NOREPLICAS", "BUSY"})
 #: Byte 9 of an encoded record body (``{"kind":"e…``) -> the kind; the grammar writes kind first.
 _KIND_BYTE = {b"e": "event", b"a": "audit", b"d": "dead_letter"}
 _TYPE_STREAM: dict[type, str] = {cls: KIND_STREAMS[kind] for kind, cls in RECORD_KINDS.items()}
 
 
+class _ErrorMapper:
+    """Classifies and describes redis-py errors (credentials scrubbed). Shared by the backend
+    and its writer's sink, so that the sink needs no reference to the backend."""
+
+    def __init__(self, redis: Any, config: RedisStreamsConfig) -> None:
+        self.redis = redis
+        self.safe_url = config.safe_url
+        self.secrets = url_secrets(config.url)
+        errors = redis.exceptions
+        self.auth_errors: tuple[type[BaseException], ...] = tuple(
+            getattr(errors, name)
+            for name in ("AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError")
+            if hasattr(errors, name)
+        )
+        self.transient_errors: tuple[type[BaseException], ...] = tuple(
+            getattr(errors, name) for name in _TRANSIENT_CLASS_NAMES if hasattr(errors, name)
+        )
+        #: connection loss, timeouts and a Cluster's MOVED/ASK/slot errors: the batch is retried
+        self.unavailable_errors = redis_topology.unavailable_errors(redis)
+
+    def is_transient_reply(self, exc: BaseException) -> bool:
+        """True for an error reply after which the same write can succeed later (see
+        ``_TRANSIENT_CLASS_NAMES``): decided by redis-py's exception class; a plain
+        ``ResponseError`` is transient only for the codes redis-py has no class for."""
+        if isinstance(exc, self.transient_errors):
+            return True
+        if type(exc) is not self.redis.ResponseError or not exc.args:
+            return False
+        reply = str(exc.args[0]).rsplit("caused error: ", 1)[-1]  # pipelines prefix the command
+        return reply.split(" ", 1)[0] in _TRANSIENT_UNCLASSED_CODES
+
+    def describe(self, op: str, exc: BaseException) -> str:
+        text = describe_error(exc)
+        if len(text) > 300:
+            text = text[:300] + "…"
+        return scrub(f"redis {op} failed ({self.safe_url}): {text}", self.secrets)
+
+
 class _StreamSink:
     """Writer sink: one pipelined MULTI/EXEC of XADDs per batch (per slot on a Cluster, see
-    :mod:`~papyra.persistence.backends.redis_topology`)."""
+    :mod:`~papyra.persistence.backends.redis_topology`). Holds the client, never the backend (a
+    forgotten backend must be collectable while its writer drains)."""
 
-    def __init__(self, backend: RedisStreamsPersistence) -> None:
-        self._backend = backend
-        cfg = backend._config
-        self._keys = {k: cfg.stream_key(kind) for k, kind in _KIND_BYTE.items()}
+    def __init__(
+        self, client: Any, errors: _ErrorMapper, config: RedisStreamsConfig, policy: RetentionPolicy,
+        metrics: PersistenceMetrics,
+    ) -> None:
+        self._client = client
+        self._errors = errors
+        self._approx = "~" if config.approx_trim else "="
+        self._policy = policy
+        self._metrics = metrics
+        self._keys = {k: config.stream_key(kind) for k, kind in _KIND_BYTE.items()}
         self._down = False
-        self._batches = redis_topology.BatchWriter(cfg)
+        self._batches = redis_topology.BatchWriter(config)
 
     def write_batch(self, items: list[bytes], *, sync: bool) -> None:
-        backend = self._backend
-        policy = backend.retention
-        approx = "~" if backend._config.approx_trim else "="
+        policy = self._policy
+        approx = self._approx
+        errors = self._errors
         trim: tuple[Any, ...] = ()
         minid: str | None = None
         if policy.max_age_seconds is not None:
@@ -100,32 +167,44 @@ class _StreamSink:
         elif minid is not None:
             trim, minid = ("MINID", approx, minid), None
         keys = self._keys
-        redis = backend._redis
+        redis = errors.redis
         entries = [(keys[item[9:10]], ("XADD", *trim, "*", "data", item)) for item in items]
         tail = ("XTRIM", "MINID", approx, minid) if minid is not None else None  # MAXLEN is on XADD
         try:
-            self._batches.write(backend._client, items[0] if items else None, entries, tail)
+            self._batches.write(self._client, items[0] if items else None, entries, tail)
         except redis_topology.ReplicaAckError as exc:
             self._down = True
             raise TransientWriteError(str(exc)) from exc
-        except backend._auth_errors as exc:
-            raise BackendUnavailable(backend._describe_error("write", exc)) from exc
-        except backend._unavailable_errors as exc:
+        except errors.auth_errors as exc:
+            raise BackendUnavailable(errors.describe("write", exc)) from exc
+        except errors.unavailable_errors as exc:
             self._down = True
-            raise TransientWriteError(backend._describe_error("write", exc)) from exc
+            raise TransientWriteError(errors.describe("write", exc)) from exc
         except redis.ResponseError as exc:
-            reply = str(exc).rsplit("caused error: ", 1)[-1]
-            if reply.startswith(_TRANSIENT_REPLIES):
+            if errors.is_transient_reply(exc):
                 self._down = True
-                raise TransientWriteError(backend._describe_error("write", exc)) from exc
-            raise DurabilityError(backend._describe_error("write", exc)) from exc
+                raise TransientWriteError(errors.describe("write", exc)) from exc
+            raise DurabilityError(errors.describe("write", exc)) from exc
         if self._down:
             self._down = False
-            backend._metrics.incr("reconnects")
-            logger.info("papyra redis: %s reachable again", backend._config.safe_url)
+            self._metrics.incr("reconnects")
+            logger.info("papyra redis: %s reachable again", errors.safe_url)
 
     def sync(self) -> None:
         """Nothing to do: durability on the server is Redis's AOF/RDB setting."""
+
+    def close(self) -> None:
+        """Disconnect the pool (the backend's reads re-dial if they need to)."""
+        with contextlib.suppress(Exception):
+            self._client.close()
+
+    def interrupt(self) -> None:
+        """Shut down every pooled socket (also one in use by the writer), so a blocked call
+        returns with a connection error now instead of after ``socket_timeout``."""
+        redis_topology.interrupt(self._client)
+
+    def after_fork_in_child(self) -> None:
+        """Nothing to release: redis-py resets a connection pool used by another process."""
 
 
 class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, PersistenceBackend):
@@ -176,17 +255,12 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         self._redis = import_redis()
         super().__init__(retention_policy=retention_policy)
         self._config = config
-        self._secrets = url_secrets(config.url)
-        errors = self._redis.exceptions
-        self._auth_errors: tuple[type[BaseException], ...] = tuple(
-            getattr(errors, name)
-            for name in ("AuthenticationError", "AuthorizationError", "AuthenticationWrongNumberOfArgsError")
-            if hasattr(errors, name)
-        )
+        self._errors = _ErrorMapper(self._redis, config)
+        self._auth_errors = self._errors.auth_errors
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        self._unavailable_errors = redis_topology.unavailable_errors(self._redis)
+        self._unavailable_errors = self._errors.unavailable_errors
         try:
             self._client = redis_topology.build_client(
                 config,
@@ -201,8 +275,9 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         except Exception as exc:
             raise BackendUnavailable(self._describe_error("connect", exc)) from None
         self._maint_lock = threading.Lock()
+        sink = _StreamSink(self._client, self._errors, config, self._retention, self._metrics)
         self._writer = BackgroundWriter(
-            _StreamSink(self),
+            sink,
             name=f"redis-{config.base_key}",
             metrics=self._metrics,
             fsync="never",
@@ -213,9 +288,10 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
             retry_max=1.0,
             # after close_timeout: shut the sockets so a blocked XADD returns, then wait this long
             close_grace=(config.socket_connect_timeout or config.socket_timeout) + 0.5,
-            interrupt=self._interrupt_writes,
+            interrupt=sink.interrupt,
             log_extra={"papyra_location": config.base_key},
         )
+        self._watch_writer(self._writer.close_soon, f"redis backend {config.base_key}")
 
     # ------------------------------------------------------------------ helpers
 
@@ -231,25 +307,24 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
 
     @property
     def buffered(self) -> int:
-        """Records accepted but not yet in Redis (held in memory while Redis is unreachable).
-        O(1), no I/O."""
-        return self._writer.unwritten
+        """Records accepted but not yet in Redis: the buffer plus the batch being written (held
+        in memory while Redis is unreachable or slow). O(1), no I/O."""
+        return self._writer.pending
 
     @property
     def reachable(self) -> bool:
-        """False while the writer cannot reach Redis (records are being buffered). O(1), no I/O
-        (it reports the writer's last attempt)."""
-        return not self._writer.retrying
+        """False from the moment a write attempt failed, or has been waiting longer than
+        ``socket_timeout`` (a hung server), until a write succeeds again. O(1), no I/O (it
+        reports the writer's attempts)."""
+        writer = self._writer
+        return not writer.retrying and writer.write_elapsed < self._config.socket_timeout
 
     def stream_key(self, kind: str) -> str:
         """The stream of a record kind (``"event"``, ``"audit"``, ``"dead_letter"``). O(1)."""
         return self._config.stream_key(kind)
 
     def _describe_error(self, op: str, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
-        if len(text) > 300:
-            text = text[:300] + "…"
-        return scrub(f"redis {op} failed ({self._config.safe_url}): {text}", self._secrets)
+        return self._errors.describe(op, exc)
 
     @contextlib.contextmanager
     def _redis_errors(self, op: str) -> Iterator[None]:
@@ -313,26 +388,20 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
                 raise BackendUnavailable(
                     f"{self._writer.pending} records could not be written to {self._config.safe_url} in time"
                 )
-        except DurabilityError:
-            pass  # writes are fail-stop; reads still show what Redis holds
+        except (DurabilityError, PersistenceClosedError):
+            pass  # writes are fail-stop (or this is a forked child); reads show what Redis holds
 
-    def _interrupt_writes(self) -> None:
-        """Shut down every pooled socket (also one in use by the writer), so a blocked call
-        returns with a connection error now instead of after ``socket_timeout``."""
-        redis_topology.interrupt(self._client)
+    @property
+    def failed(self) -> BaseException | None:
+        """The error that made the writer fail-stop (e.g. ``WRONGTYPE``), or None. O(1)."""
+        return self._writer.failed
 
-    def _close(self) -> None:
-        """Give the writer ``close_timeout`` seconds to empty its buffer; after that it stops
-        (see :meth:`BackgroundWriter.close`): records it did not write are counted in
+    def _close(self, timeout: float | None) -> bool:
+        """Give the writer ``timeout`` seconds (``None``: ``close_timeout``) to empty its buffer;
+        after that it stops (see :meth:`BackgroundWriter.close`): a write in progress is cut
+        off by shutting the sockets down, and records it did not write are counted in
         ``records_dropped`` and logged with the server's (redacted) URL."""
-        if not self._writer.close(self._config.close_timeout) and self._writer.thread_alive:
-            logger.error(
-                "papyra redis: writer for %s did not stop within the close grace period",
-                self._config.safe_url,
-                extra={"papyra_backend": "redis", "papyra_location": self._config.base_key},
-            )
-        with contextlib.suppress(Exception):
-            self._client.close()
+        return self._writer.close(self._config.close_timeout if timeout is None else timeout)
 
     # ------------------------------------------------------------------ reads
 
