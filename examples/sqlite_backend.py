@@ -282,9 +282,11 @@ class SqlitePersistence(PersistenceBackend):
             info.update(path=str(self.path), records=self._totals(db)[0])
         return info
 
-    def _close(self) -> None:
+    def _close(self, timeout: float | None) -> bool:
+        """Nothing is pending (every record_* committed): close the connection; True."""
         with self._lock:
             self._db.close()
+        return True
 
 
 class Settings:

@@ -20,7 +20,8 @@ from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.json import JsonFilePersistence
 from papyra.system import ActorSystem
 from tests.persistence.conftest import event
-from tests.support.procs import spawn, wait_line
+from tests.support.child import hold_store_lock, release_store_lock
+from tests.support.procs import spawn
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import wait_until
 
@@ -118,16 +119,12 @@ def test_system_flush_and_close_raise_when_the_store_failed_instead_of_returning
 
 def test_system_flush_returns_false_on_timeout_without_raising(tmp_path: Path) -> None:
     backend = JsonFilePersistence(tmp_path / "store.ndjson")
-    proc = spawn("hold_lock", str(tmp_path / "store.ndjson"), "portalocker", stdin=True)
+    holder = hold_store_lock(str(tmp_path / "store.ndjson"), "portalocker")
     system = ActorSystem(persistence=backend).start()
     try:
-        wait_line(proc, "locked")
         system.spawn(_Echo).ask("hi", timeout=10)
         assert system.flush(0.2) is False  # timed out: the other process holds the lock
     finally:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+        release_store_lock(holder)
     assert system.flush(30) is True
     assert system.close(timeout=30) is True

@@ -24,7 +24,7 @@ from papyra.persistence.base import PersistenceBackend
 from papyra.persistence.json import JsonFilePersistence
 from papyra.system import ActorSystem
 from tests.persistence.conftest import event
-from tests.support.procs import spawn, wait_line
+from tests.support.child import hold_store_lock, release_store_lock
 from tests.support.redis_server import RedisServer, require_redis_binary
 
 #: What close(timeout) may take beyond its timeout: the writer's grace (0.5 s) plus scheduling
@@ -46,15 +46,11 @@ class Echo(Actor):
 def lock_holder(tmp_path: Path) -> Iterator[Path]:
     """Another process holding the store lock of ``tmp_path/store.ndjson`` until the test ends."""
     path = tmp_path / "store.ndjson"
-    proc = spawn("hold_lock", str(path), "portalocker", stdin=True)
+    holder = hold_store_lock(str(path), "portalocker")
     try:
-        wait_line(proc, "locked")
         yield path
     finally:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+        release_store_lock(holder)
 
 
 def _writer_threads() -> list[threading.Thread]:

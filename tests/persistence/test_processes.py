@@ -18,30 +18,15 @@ from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.locking import BatchLock, maintenance_lock
 from papyra.persistence.models import PersistenceAnomalyType, PersistenceRecoveryConfig
 from tests.persistence.conftest import event
-from tests.support.child import Child
+from tests.support.child import Child, hold_store_lock, release_store_lock
 from tests.support.procs import spawn
 from tests.support.waiting import wait_until
-
-
-def _hold_lock(path: Path, how: str) -> Child:
-    """A second process holding the store lock (``filelock`` or ``portalocker``) until released."""
-    holder = Child(spawn("hold_lock", str(path), how, stdin=True))
-    holder.wait_line("locked")
-    return holder
-
-
-def _release(holder: Child) -> None:
-    assert holder.proc.stdin is not None
-    holder.proc.stdin.write("go\n")
-    holder.proc.stdin.flush()
-    holder.wait_line("released")
-    assert holder.finish() == 0, holder.err
 
 
 @pytest.mark.parametrize("holder", ["filelock", "portalocker"])
 def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: Path, holder: str) -> None:
     path = tmp_path / "store.ndjson"
-    proc = _hold_lock(path, holder)
+    proc = hold_store_lock(path, holder)
     try:
         with pytest.raises(LockTimeout), maintenance_lock(path, timeout=0.05):
             pass
@@ -49,7 +34,7 @@ def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: 
         assert lock.try_acquire() is False
         lock.close()
     finally:
-        _release(proc)
+        release_store_lock(proc)
     with maintenance_lock(path, timeout=5):
         lock = BatchLock(path)
         assert lock.try_acquire() is False  # filelock (this process) also excludes portalocker
@@ -61,7 +46,7 @@ def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: 
 
 def test_record_returns_while_writer_is_blocked_by_another_process(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
-    proc = _hold_lock(path, "filelock")
+    proc = hold_store_lock(path, "filelock")
     b = JsonFilePersistence(path, lock_timeout=0.2)
     try:
         for i in range(100):
@@ -74,7 +59,7 @@ def test_record_returns_while_writer_is_blocked_by_another_process(tmp_path: Pat
             b.list_events()  # cannot see its own records yet: says so instead of hanging
         assert b.metrics.snapshot()["records_written"] == 0  # metrics never block for long or raise
     finally:
-        _release(proc)
+        release_store_lock(proc)
     assert b.flush(timeout=30) is True
     assert len(b.list_events()) == 100
     assert b.metrics.snapshot()["lock_timeouts"] >= 2
@@ -83,20 +68,23 @@ def test_record_returns_while_writer_is_blocked_by_another_process(tmp_path: Pat
 
 def test_backpressure_when_queue_is_full(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
-    proc = _hold_lock(path, "portalocker")
+    proc = hold_store_lock(path, "portalocker")
     b = JsonFilePersistence(path, max_pending=10, backpressure_timeout=0.05)
     try:
         b.record_event(event(0))
         writer = b._writer
         assert writer is not None
-        wait_until(lambda: not writer.pending, timeout=60, what="the writer to take record 0 and block")
+        sink = b._sink
+        assert sink is not None
+        # the writer took record 0 and waits for the other process's lock
+        wait_until(lambda: sink.lock.contended_since is not None, timeout=60, what="the writer to block")
         for i in range(1, 11):
             b.record_event(event(i))
         with pytest.raises(BackPressureError):
             b.record_event(event(11))
         assert b._metrics.snapshot()["backpressure_rejections"] == 1
     finally:
-        _release(proc)
+        release_store_lock(proc)
     b.flush()
     assert [e.timestamp for e in b.list_events()] == [float(i) for i in range(11)]
     b.close()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import IO
 
-__all__ = ["Child"]
+__all__ = ["Child", "hold_store_lock", "release_store_lock"]
 
 
 class Child:
@@ -81,3 +81,22 @@ class Child:
         if self.proc.poll() is None:
             self.proc.kill()
         self.finish()
+
+
+def hold_store_lock(path: object, how: str) -> Child:
+    """A second process holding the store lock of ``path`` (``filelock`` or ``portalocker``);
+    returns once it reported ``locked``. Release it with :func:`release_store_lock`."""
+    from tests.support.procs import spawn
+
+    holder = Child(spawn("hold_lock", str(path), how, stdin=True))
+    holder.wait_line("locked")
+    return holder
+
+
+def release_store_lock(holder: Child) -> None:
+    """Tell the holder to release the lock, wait for ``released`` and its clean exit."""
+    assert holder.proc.stdin is not None
+    holder.proc.stdin.write("go\n")
+    holder.proc.stdin.flush()
+    holder.wait_line("released")
+    assert holder.finish() == 0, holder.err
