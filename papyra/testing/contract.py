@@ -367,13 +367,33 @@ class BackendContract:
             assert report.repaired_files == () and not report.scan.has_anomalies
         assert (b.list_events(), b.list_audits()) == before
 
-    def test_flush_after_close_and_timeouts_return_promptly(self, make_backend: MakeBackend) -> None:
+    def test_acknowledgement_contract_of_flush_and_close(self, make_backend: MakeBackend) -> None:
+        """flush() True = every record accepted before it is stored; close(timeout) returns True
+        when nothing accepted was lost, within its bound, idempotently; reads still work."""
         b = make_backend()
-        b.record_event(sample_event(1))
+        for i in range(100):
+            b.record_event(sample_event(i))
         assert b.flush(timeout=30.0) is True
-        b.close()
-        assert b.closed
-        assert b.list_events() == (sample_event(1),)
+        assert len(b.list_events()) == 100
+        b.record_audit(sample_audit(200))
+        started = time.monotonic()
+        assert b.close(timeout=30.0) is True
+        assert time.monotonic() - started < 30.0 + 5.0  # the bound plus a small constant
+        assert b.closed and b.failed is None
+        assert b.close(timeout=1.0) is True  # idempotent: same answer
+        with pytest.raises(PersistenceClosedError):
+            b.record_event(sample_event(300))
+        assert len(b.list_events()) == 100 and b.list_audits() == (sample_audit(200),)
+
+    def test_close_with_zero_timeout_never_blocks_and_never_lies(self, make_backend: MakeBackend) -> None:
+        """close(timeout=0) returns at once; if it reports True, every record is stored."""
+        b = make_backend()
+        for i in range(50):
+            b.record_event(sample_event(i))
+        if b.close(timeout=0.0):
+            assert len(b.list_events()) == 50
+        else:
+            assert safe_metrics_snapshot(b).get("records_dropped", 0) >= 1
 
     @settings(
         max_examples=40,
