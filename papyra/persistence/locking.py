@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import threading
 import time
 import weakref
@@ -258,14 +259,18 @@ def maintenance_lock(
 
     path = lock_path_for(store_path)
     try:  # created (or checked) here so that it gets the store's owner, group and mode
-        os.close(open_lock_file(path, Path(store_path), file_mode))
+        fd = open_lock_file(path, Path(store_path), file_mode)
+        try:  # filelock (some versions) chmods the file to ``mode``: give it the mode it has
+            lock_mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        finally:
+            os.close(fd)
     except UnsafeFileError:
         raise
     except OSError as exc:
         raise PersistenceError(f"cannot open the store lock {path}: {exc}") from exc
     plock = _process_lock(path)
     lock = filelock.FileLock(
-        str(path), timeout=max(0.0, timeout), mode=file_mode, poll_interval=0.01, thread_local=False
+        str(path), timeout=max(0.0, timeout), mode=lock_mode, poll_interval=0.01, thread_local=False
     )
     with plock.lock:
         try:

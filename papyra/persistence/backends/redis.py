@@ -194,9 +194,10 @@ class _StreamSink:
         """Nothing to do: durability on the server is Redis's AOF/RDB setting."""
 
     def close(self) -> None:
-        """Disconnect the pool (the backend's reads re-dial if they need to)."""
+        """Close the idle pooled sockets; never one a concurrent read on the same client is
+        using (the backend's reads re-dial if they need to)."""
         with contextlib.suppress(Exception):
-            self._client.close()
+            redis_topology.release_idle(self._client)
 
     def interrupt(self) -> None:
         """Shut down every pooled socket (also one in use by the writer), so a blocked call

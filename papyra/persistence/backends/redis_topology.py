@@ -36,6 +36,7 @@ __all__ = [
     "build_client",
     "interrupt",
     "ordered_steps",
+    "release_idle",
     "unavailable_errors",
     "write_batch",
 ]
@@ -103,15 +104,24 @@ def build_client(config: RedisStreamsConfig, redis: ModuleType, **options: Any) 
     return redis.Redis.from_url(config.url, **options)
 
 
+def _pools(client: Any) -> list[Any]:
+    if hasattr(client, "connection_pool"):
+        return [client.connection_pool]
+    nodes = client.get_nodes()
+    return [node.redis_connection.connection_pool for node in nodes if node.redis_connection is not None]
+
+
 def interrupt(client: Any) -> None:
     """Shut every pooled socket of ``client`` (also ones in use) so a blocked call fails now."""
-    pools = [client.connection_pool] if hasattr(client, "connection_pool") else [
-        node.redis_connection.connection_pool
-        for node in client.get_nodes()
-        if node.redis_connection is not None
-    ]
-    for pool in pools:
+    for pool in _pools(client):
         pool.disconnect(inuse_connections=True)
+
+
+def release_idle(client: Any) -> None:
+    """Close the idle pooled sockets of ``client``; a socket another thread is using (a read on
+    the same client) is left to finish. The client stays usable: it re-dials when needed."""
+    for pool in _pools(client):
+        pool.disconnect(inuse_connections=False)
 
 
 def ordered_steps(client: Any, cluster: bool, *steps: Callable[[Any], object]) -> None:
