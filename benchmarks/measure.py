@@ -3,8 +3,10 @@
 ``side_by_side`` runs ``rounds`` pytest-benchmark rounds; each round first times every reference
 (in pytest-benchmark's untimed ``setup``), then papyra (the timed target, so pytest-benchmark's own
 statistics are papyra's absolute times). Alternating the sides lets machine noise hit both alike.
-A figure is ``scale * median(reference) / median(papyra)``; ``record`` stores it with both medians
-under ``extra_info["figures"][name]``, which ``--benchmark-autosave`` saves with the run.
+A figure is the median over the rounds of ``scale * reference time / papyra time`` (each papyra
+round paired with the reference round just before it, so a load that changes during the run hits
+both sides of a pair alike); ``record`` stores it with both sides' median times under
+``extra_info["figures"][name]``, which ``--benchmark-autosave`` saves with the run.
 """
 
 from __future__ import annotations
@@ -21,28 +23,26 @@ def record(
     benchmark: Any,
     name: str,
     *,
+    ratio: float,
     papyra_s: float,
     reference_s: float,
     rounds: int,
-    scale: float = 1.0,
     work: int | None = None,
     unit: str | None = None,
 ) -> float:
-    """Store figure ``name`` (must be in ``benchmarks.figures.FIGURES``) and return its value.
+    """Store figure ``name`` (must be in ``benchmarks.figures.FIGURES``) and return ``ratio``.
 
-    ``papyra_s`` / ``reference_s``: median seconds per round of each side. ``scale``: how many
-    papyra rounds of work one reference round does. ``work``/``unit``: the work of one round
-    (e.g. 100000, "messages"), for the rates shown next to the figure. Raises KeyError for an
-    unknown figure.
+    ``ratio``: the figure (papyra's speed relative to the reference). ``papyra_s`` /
+    ``reference_s``: median seconds per round of each side (``benchmarks.compare`` watches the
+    reference's for a busy machine). ``work``/``unit``: the work of one round (e.g. 100000,
+    "messages"), for the rates shown next to the figure. Raises KeyError for an unknown figure.
     """
     if name not in BY_NAME:  # fails loudly, also in the CI smoke run
         raise KeyError(f"{name!r} is not a figure of benchmarks/figures.py")
-    ratio = scale * reference_s / papyra_s if papyra_s > 0 else float("inf")
     benchmark.extra_info.setdefault("figures", {})[name] = {
         "ratio": ratio,
         "papyra_s": papyra_s,
         "reference_s": reference_s,
-        "scale": scale,
         "rounds": rounds,
         "work": work,
         "unit": unit,
@@ -75,10 +75,11 @@ def side_by_side(
 
     ``references``: figure name -> reference workload. A workload that returns a float reports its
     own duration in seconds (to leave its setup and teardown out); otherwise it is timed whole.
-    ``prepare`` runs untimed before each papyra
-    round (e.g. copying a store). ``warmup`` rounds are run first and discarded. With
-    ``--benchmark-disable`` (the CI smoke run) pytest-benchmark runs one round and no warm-up.
-    Returns the figures by name.
+    ``prepare`` runs untimed before each papyra round (e.g. copying a store). ``scale``: how many
+    times a papyra round repeats the work that the figure compares with one reference round
+    (e.g. 20 tail reads, each against one full scan). ``warmup`` rounds run first and are
+    discarded. With ``--benchmark-disable`` (the CI smoke run) pytest-benchmark runs one round and
+    no warm-up. Returns the figures by name.
     """
     papyra_times: list[float] = []
     reference_times: dict[str, list[float]] = {name: [] for name in references}
@@ -93,11 +94,14 @@ def side_by_side(
         lambda: _timed(papyra, papyra_times), setup=setup, rounds=rounds, warmup_rounds=warmup
     )
     skip = len(papyra_times) - (1 if benchmark.disabled else rounds)
-    papyra_s = statistics.median(papyra_times[skip:])
-    return {
-        name: record(
-            benchmark, name, papyra_s=papyra_s, reference_s=statistics.median(times[skip:]),
-            rounds=len(times) - skip, scale=scale, work=work, unit=unit,
+    papyra = papyra_times[skip:]
+    figures: dict[str, float] = {}
+    for name, times in reference_times.items():
+        reference = times[skip:]
+        figures[name] = record(
+            benchmark, name,
+            ratio=statistics.median(scale * ref / ours for ref, ours in zip(reference, papyra, strict=True)),
+            papyra_s=statistics.median(papyra), reference_s=statistics.median(reference),
+            rounds=len(papyra), work=work, unit=unit,
         )
-        for name, times in reference_times.items()
-    }
+    return figures

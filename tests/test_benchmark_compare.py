@@ -24,7 +24,8 @@ from benchmarks.measure import record
 def test_synthetic(benchmark):
     benchmark.pedantic(lambda: None, rounds=1)
     for name, (ratio, reference_s) in json.loads(os.environ["SYNTHETIC_FIGURES"]).items():
-        record(benchmark, name, papyra_s=reference_s / ratio, reference_s=reference_s, rounds=5)
+        record(benchmark, name, ratio=ratio, papyra_s=reference_s / ratio, reference_s=reference_s,
+               rounds=5)
 '''
 
 # figure -> (figure value, reference median seconds); both figures allow a 15 % drop
