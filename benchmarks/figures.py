@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_REFERENCE_DRIFT = 0.35
+DEFAULT_REFERENCE_DRIFT = 0.30
 
 
 @dataclass(frozen=True)

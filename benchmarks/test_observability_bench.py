@@ -39,7 +39,7 @@ FULL = os.environ.get("PAPYRA_BENCH_FULL") == "1"
 RECORDS_PER_PRODUCER = 25_000 if FULL else 2_000
 PRODUCERS = 4
 TELLS = 100_000 if FULL else 10_000
-ROUNDS = 7 if FULL else 1
+ROUNDS = 11 if FULL else 1
 
 
 def _write_round(path: Path, instrumented: bool) -> float:

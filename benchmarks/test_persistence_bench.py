@@ -41,7 +41,7 @@ FULL = os.environ.get("PAPYRA_BENCH_FULL") == "1"
 N = 500_000 if FULL else 50_000
 N_DURABLE = 500_000 if FULL else 20_000
 N_MEMORY = 10 * N
-ROUNDS = 5 if FULL else 1
+ROUNDS = 7 if FULL else 1
 ROOT = Path(__file__).resolve().parents[1]
 
 _DECODER = msgspec.json.Decoder(PersistedEvent | PersistedAudit | PersistedDeadLetter)

@@ -6,7 +6,8 @@ and records its figures (``benchmarks.figures``) in ``extra_info``:
 * ``tell_vs_pykka`` — N ``tell``s into one actor, then one ``ask`` to wait for the last one;
   ``tell_vs_raw_limit`` — the same papyra rounds against the raw limit: the same N messages
   through a bare ``collections.deque`` drained by one consumer thread that polls (no wake-up
-  signalling, no actor), i.e. how close ``tell`` is to Python's thread hand-off limit.
+  signalling, no actor; best of 3 per round), i.e. how close ``tell`` is to Python's thread
+  hand-off limit.
 * ``ask_vs_pykka`` — M ``ask``s in a row to an idle actor (round trip).
 * ``spawn_stop_vs_pykka`` — spawn S actors, stop them all, wait until all terminated; the peak
   thread count of each side is stored in ``extra_info``.
@@ -41,7 +42,7 @@ SPAWNS = 10_000 if FULL else 300
 SPAWN_ROUNDS = 5 if FULL else 3  # a pykka round starts 10,000 threads
 FAN_IN_EACH = 20_000 if FULL else 2_000
 PRODUCERS = 8
-ROUNDS = 7 if FULL else 3
+ROUNDS = 11 if FULL else 3
 WARMUP = 1 if FULL else 0
 
 
@@ -137,8 +138,8 @@ def _tell_round(ref: Any, sent: list[int]) -> Callable[[], None]:
     return work
 
 
-def _raw_limit_round() -> None:
-    """TELLS messages through a bare deque to one consumer thread that polls; waits for the last."""
+def _raw_hand_off() -> float:
+    """TELLS messages through a bare deque to one consumer thread that polls; seconds to the last."""
     queue: deque[str] = deque()
     consumed = threading.Event()
 
@@ -156,11 +157,19 @@ def _raw_limit_round() -> None:
 
     consumer = threading.Thread(target=consume)
     consumer.start()
+    started = time.perf_counter()
     append = queue.append
     for _ in range(TELLS):
         append("inc")
     assert consumed.wait(60)
+    elapsed = time.perf_counter() - started
     consumer.join()
+    return elapsed
+
+
+def _raw_limit_round() -> float:
+    """The limit is the best of 3 hand-offs (a round this short is at the mercy of one preemption)."""
+    return min(_raw_hand_off() for _ in range(3))
 
 
 def test_tell_throughput(benchmark: Any, system: ActorSystem) -> None:
@@ -191,6 +200,7 @@ def test_ask_roundtrip(benchmark: Any, system: ActorSystem) -> None:
     )
 
 
+@pytest.mark.timeout(900)  # pykka starts 10,000 threads per round: minutes on a loaded machine
 def test_spawn_stop(benchmark: Any, system: ActorSystem) -> None:
     peak = {"papyra": threading.active_count(), "pykka": threading.active_count()}
 
