@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.compare import Row, rows
+from benchmarks.compare import Row, rows, verdict
 from benchmarks.figures import FIGURES, Figure
 from benchmarks.runs import Measured, Run, load_run
 
@@ -91,6 +91,10 @@ def _x(value: float) -> str:
     return f"{value:.3g}×"  # noqa: RUF001
 
 
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:+.0f} %"
+
+
 def _rate(m: Measured) -> str:
     def per_s(seconds: float) -> str:
         rate = (m.work or 0) / seconds
@@ -128,21 +132,27 @@ def _suite_table(figures: Sequence[Figure], by_name: dict[str, Row]) -> list[str
             f"| `{figure.name}` | {figure.title} | {figure.reference} | "
             f"{'—' if figure.target is None else '≥ ' + _x(figure.target)} | "
             f"{'—' if base is None else '**' + _x(base.ratio) + '**'} | "
-            f"{'—' if now is None else _x(now.ratio)} | "
+            f"{'—' if now is None or row is None else _x(now.ratio) + ' (' + _pct(row.change) + ')'} | "
             f"{100 * figure.tolerance:.0f} % | {'—' if base is None else _rate(base)} |"
         )
     return lines
 
 
+def _agrees(row: Row) -> bool:
+    return (row.change is not None and row.figure is not None and not row.busy
+            and abs(row.change) <= row.figure.tolerance)
+
+
 def _agreement(table: Sequence[Row]) -> list[str]:
-    within = [r for r in table if r.change is not None and not r.regressed and not r.busy]
-    outside = [r.name for r in table if r.change is not None and (r.regressed or r.busy)]
-    moved = max((abs(r.reference_moved) for r in table if r.reference_moved is not None), default=0.0)
-    text = (f"The rerun, judged against the baseline by `benchmarks.compare`: {len(within)} of "
-            f"{sum(r.change is not None for r in table)} figures within tolerance; the references' "
-            f"own median times moved by at most {100 * moved:.0f} %.")
+    compared = [r for r in table if r.change is not None]
+    outside = [r.name for r in compared if not _agrees(r)]
+    moved = max((abs(r.reference_moved) for r in compared if r.reference_moved is not None), default=0.0)
+    text = (f"Agreement of the two runs: {len(compared) - len(outside)} of {len(compared)} figures within "
+            f"their tolerance of each other (either way); the references' own median times moved by up to "
+            f"{100 * moved:.0f} %, and `python -m benchmarks.compare benchmarks/baseline.json "
+            f"benchmarks/rerun.json` exits {verdict(table)}.")
     if outside:
-        text += f" Outside: {', '.join(f'`{n}`' for n in outside)} (see the table)."
+        text += f" Outside: {', '.join(f'`{n}`' for n in outside)}."
     return [text]
 
 
@@ -151,8 +161,11 @@ def render(baseline: Run, rerun: Run) -> str:
     table = rows(baseline, rerun)
     by_name = {row.name: row for row in table}
     out = [INTRO.replace("{check}", CHECK_COMMAND), "## The baseline", "",
-           "Two full runs, one right after the other, on the project's machine, which is **shared** with",
-           "other sessions running test suites (the load averages below show how busy it was):", "",
+           "Two full runs, one right after the other, on the project's 2-core machine, which is **shared**",
+           "with other sessions running test suites (the load averages show how busy it was). A baseline",
+           "is only as quiet as its machine was: a run made under a clearly different load moves the",
+           "references and is refused (exit 3) rather than judged; record a new pair then (see the end).",
+           "",
            _run_line("baseline (`benchmarks/baseline.json`)", baseline),
            _run_line("rerun (`benchmarks/rerun.json`)", rerun), "", *_agreement(table), ""]
     for suite, (title, module) in SUITES.items():
