@@ -94,14 +94,14 @@ def side_by_side(
         lambda: _timed(papyra, papyra_times), setup=setup, rounds=rounds, warmup_rounds=warmup
     )
     skip = len(papyra_times) - (1 if benchmark.disabled else rounds)
-    papyra = papyra_times[skip:]
+    ours = papyra_times[skip:]
     figures: dict[str, float] = {}
     for name, times in reference_times.items():
-        reference = times[skip:]
+        theirs = times[skip:]
         figures[name] = record(
             benchmark, name,
-            ratio=statistics.median(scale * ref / ours for ref, ours in zip(reference, papyra, strict=True)),
-            papyra_s=statistics.median(papyra), reference_s=statistics.median(reference),
-            rounds=len(papyra), work=work, unit=unit,
+            ratio=statistics.median(scale * t / o for t, o in zip(theirs, ours, strict=True)),
+            papyra_s=statistics.median(ours), reference_s=statistics.median(theirs),
+            rounds=len(ours), work=work, unit=unit,
         )
     return figures
