@@ -48,8 +48,9 @@ Every figure is **papyra's speed relative to a reference measured in the same ru
 (`reference time / papyra time` for the same work; higher is better): pykka for the actor runtime,
 raw msgspec + file loops, raw redis-py or the JSON backend for persistence. Rounds alternate between
 papyra and its reference (`benchmarks/measure.py`) so machine noise hits both alike; each figure is
-the ratio of the two medians. Absolute times are kept for information only: this machine is
-shared and its speed varies by tens of percent, the ratios much less.
+the median over the rounds of the ratio of a papyra round to the reference round just before it.
+Absolute times are kept for information only: this machine is shared and its speed varies by
+tens of percent; the ratios vary less, though not nothing under heavy load (see the two runs below).
 
 ## Before merging: one command
 
