@@ -37,9 +37,9 @@ class Figure:
 
 FIGURES: tuple[Figure, ...] = (
     Figure("tell_vs_pykka", "runtime", "`tell` throughput into one actor", "pykka `ThreadingActor`",
-           0.15, target=2.0),
+           0.20, target=2.0),
     Figure("tell_vs_raw_limit", "runtime", "`tell` throughput into one actor",
-           "raw limit: bare `collections.deque` + one polling consumer thread", 0.15),
+           "raw limit: bare `collections.deque` + one polling consumer thread", 0.25),
     Figure("ask_vs_pykka", "runtime", "`ask` round trip to an idle actor", "pykka `ThreadingActor`",
            0.15, target=1.0),
     Figure("spawn_stop_vs_pykka", "runtime", "spawn + stop, per-actor rate", "pykka `ThreadingActor`",
