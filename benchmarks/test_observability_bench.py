@@ -1,32 +1,30 @@
 """Cost of instrumentation: the same workload with OpenTelemetry instrumentation off and on.
 
-Groups (each "on" figure next to its "off" reference in the same run):
+Figures (each "on" workload next to the same workload "off" in the same run; rounds alternate,
+``benchmarks.measure.side_by_side``; figure = off time / on time, so 0.95 is a 5 % overhead):
 
-* ``otel-durable-write`` — 4 producer threads write N records each into a
+* ``otel_write_overhead`` — 4 producer threads write N records each into a
   ``JsonFilePersistence(fsync="always")``, then ``flush()``. "On" = ``papyra.contrib.otel.instrument``
   on the backend with an SDK ``MeterProvider`` and an in-memory reader (every batch feeds the
   histograms) plus a collection after the run.
-* ``otel-tell`` — N ``tell``s into one actor then one ``ask``; "on" instruments the ``ActorSystem``.
+* ``otel_tell_overhead`` — N ``tell``s into one actor then one ``ask``; "on" instruments the
+  ``ActorSystem``.
 
-Target: overhead (on / off - 1) ≤ 5 % each. Rounds alternate off/on so that machine noise hits
-both sides alike; the ratio uses the medians. Sizes are modest by default (CI runs
-``--benchmark-disable``); ``PAPYRA_BENCH_FULL=1`` for the recorded figures::
-
-    PAPYRA_BENCH_FULL=1 python -m pytest benchmarks/test_observability_bench.py --benchmark-only -s
+Target: overhead ≤ 5 % each (figure ≥ 0.95). Sizes are modest by default (CI runs
+``--benchmark-disable``: one round each); ``PAPYRA_BENCH_FULL=1`` for the tracked sizes.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from benchmarks.measure import side_by_side
 from papyra.actor import Actor
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedEvent
@@ -41,33 +39,11 @@ FULL = os.environ.get("PAPYRA_BENCH_FULL") == "1"
 RECORDS_PER_PRODUCER = 25_000 if FULL else 2_000
 PRODUCERS = 4
 TELLS = 100_000 if FULL else 10_000
-ROUNDS = 7 if FULL else 2
-
-TIMINGS: dict[str, list[float]] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _report(request: pytest.FixtureRequest) -> Iterator[None]:
-    yield
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"instrumentation overhead (FULL={FULL}; medians; target <= 5%):"]
-    for label, off, on in (
-        ("durable write, 4 producers", "write-off", "write-on"),
-        ("actor tell throughput", "tell-off", "tell-on"),
-    ):
-        if TIMINGS.get(off) and TIMINGS.get(on):
-            t_off = statistics.median(TIMINGS[off])
-            t_on = statistics.median(TIMINGS[on])
-            lines.append(
-                f"  {label}: on/off = {t_on / t_off:.3f} (overhead {100 * (t_on / t_off - 1):+.1f}%;"
-                f" off {t_off * 1e3:.1f} ms, on {t_on * 1e3:.1f} ms)"
-            )
-    for line in lines:
-        if reporter is not None:
-            reporter.write_line(line)
+ROUNDS = 11 if FULL else 1
 
 
 def _write_round(path: Path, instrumented: bool) -> float:
+    """One round; returns the seconds from the producers' start to the flushed (and exported) end."""
     backend = JsonFilePersistence(path, fsync="always")
     provider = None
     handle = None
@@ -120,6 +96,7 @@ class Counter(Actor):
 
 
 def _tell_round(instrumented: bool) -> float:
+    """One round; returns the seconds of the tells and the final ask (system start/stop excluded)."""
     with ActorSystem(system_id="bench") as system:
         provider = None
         handle = None
@@ -142,19 +119,18 @@ def _tell_round(instrumented: bool) -> float:
     return elapsed
 
 
-def _alternate(benchmark: Any, name: str, fn: Callable[[bool], float]) -> None:
-    def run() -> None:
-        for instrumented in (False, True):
-            TIMINGS.setdefault(f"{name}-{'on' if instrumented else 'off'}", []).append(fn(instrumented))
-
-    benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
-
-
-@pytest.mark.benchmark(group="otel-durable-write")
 def test_durable_write_instrumentation_overhead(benchmark: Any, tmp_path: Path) -> None:
-    _alternate(benchmark, "write", lambda on: _write_round(tmp_path / "bench.ndjson", on))
+    path = tmp_path / "bench.ndjson"
+    side_by_side(
+        benchmark,
+        lambda: _write_round(path, True),
+        {"otel_write_overhead": lambda: _write_round(path, False)},
+        rounds=ROUNDS, work=PRODUCERS * RECORDS_PER_PRODUCER, unit="records",
+    )
 
 
-@pytest.mark.benchmark(group="otel-tell")
 def test_tell_instrumentation_overhead(benchmark: Any) -> None:
-    _alternate(benchmark, "tell", _tell_round)
+    side_by_side(
+        benchmark, lambda: _tell_round(True), {"otel_tell_overhead": lambda: _tell_round(False)},
+        rounds=ROUNDS, work=TELLS, unit="messages",
+    )

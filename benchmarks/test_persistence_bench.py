@@ -1,22 +1,21 @@
 """JsonFilePersistence against raw msgspec loops on the same data, same run (ratios).
 
-Each benchmark times papyra with pytest-benchmark and a raw reference loop with
-``time.perf_counter`` right next to it, and records ``ratio = raw_time / papyra_time`` (papyra's
-speed as a fraction of the raw loop's) in ``extra_info`` and on stdout. Targets (asserted only
-with ``PAPYRA_BENCH_FULL=1``; CI runs every benchmark once with ``--benchmark-disable``):
+Each test alternates papyra rounds with rounds of a raw reference loop
+(``benchmarks.measure.side_by_side``) and records its figure (``benchmarks.figures``), papyra's
+speed as a fraction of the raw loop's, in ``extra_info``:
 
-* durable throughput (``fsync="always"``, 4 producer threads, then ``flush()``) vs msgspec encode +
-  write in 1,000-record chunks + one fsync per chunk: **≥ 0.5**;
-* ``scan()`` vs a raw msgspec typed-decode loop over the same file: **≥ 0.5**;
-* ``compact()`` keeping half vs raw decode + encode (kept half) + write + fsync: **≥ 0.33**;
-* peak RSS growth (VmHWM, in a fresh subprocess) of scan and compaction **< 64 MiB**, also for a
-  10x larger file;
-* ``list_events(limit=100)`` **≥ 50x** faster than a full ``scan()``.
+* ``durable_write_vs_raw`` — ``fsync="always"``, 4 producer threads, then ``flush()``, vs msgspec
+  encode + write in 1,000-record chunks + one fsync per chunk;
+* ``scan_vs_raw`` — ``scan()`` vs a raw msgspec typed-decode loop over the same file;
+* ``compaction_vs_raw`` — ``compact()`` keeping half vs raw decode + encode (kept half) + write +
+  fsync;
+* ``list_tail_vs_scan`` — ``list_events(limit=100)`` vs a full ``scan()`` (how many times faster).
 
-Sizes: default 50,000 records (memory check: 500,000); ``PAPYRA_BENCH_FULL=1``: 1,000,000
-(memory check: 10,000,000, ~2.6 GB on disk).
+Also checked (not a ratio): peak RSS growth (VmHWM, in a fresh subprocess) of scan and compaction
+**< 64 MiB**, also for a 10x larger file.
 
-    PAPYRA_BENCH_FULL=1 python -m pytest benchmarks/test_persistence_bench.py -s -p no:cacheprovider
+Sizes: default 50,000 records (memory check: 500,000); ``PAPYRA_BENCH_FULL=1``: 500,000
+(memory check: 5,000,000, ~1.3 GB on disk).
 """
 
 from __future__ import annotations
@@ -25,36 +24,27 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from benchmarks.measure import side_by_side
+from benchmarks.workloads import crash_record, produce_and_flush
 from papyra.persistence.grammar import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 from papyra.persistence.retention import RetentionPolicy
 
 FULL = os.environ.get("PAPYRA_BENCH_FULL") == "1"
-N = 1_000_000 if FULL else 50_000
-N_DURABLE = 1_000_000 if FULL else 20_000
+N = 500_000 if FULL else 50_000
+N_DURABLE = 500_000 if FULL else 20_000
 N_MEMORY = 10 * N
+ROUNDS = 7 if FULL else 1
 ROOT = Path(__file__).resolve().parents[1]
 
 _DECODER = msgspec.json.Decoder(PersistedEvent | PersistedAudit | PersistedDeadLetter)
-
-
-def _record(i: int) -> PersistedEvent:
-    return PersistedEvent(
-        system_id="bench",
-        actor_address=f"bench:{i % 1000}",
-        event_type="ActorCrashed",
-        payload={"i": i, "error": "RuntimeError: boom", "reason": "RuntimeError: boom", "tags": ["a", "b"]},
-        timestamp=1.7e9 + i,
-    )
 
 
 def _write_store(path: Path, n: int) -> None:
@@ -68,7 +58,7 @@ def _write_store(path: Path, n: int) -> None:
                 dl = PersistedDeadLetter(target="bench:1", payload="x", timestamp=1.7e9 + i)
                 chunk.append(encode_record(dl))
             else:
-                chunk.append(encode_record(_record(i)))
+                chunk.append(encode_record(crash_record(i)))
             if len(chunk) >= 10_000:
                 f.write(b"".join(chunk))
                 chunk.clear()
@@ -82,123 +72,80 @@ def store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _report(benchmark: Any, name: str, raw: float, papyra: float, target: float) -> float:
-    ratio = raw / papyra if papyra > 0 else float("inf")
-    benchmark.extra_info.update({f"{name}_raw_s": raw, f"{name}_papyra_s": papyra, f"{name}_ratio": ratio})
-    print(f"\n[{name}] raw {raw:.3f}s  papyra {papyra:.3f}s  ratio {ratio:.2f} (target >= {target})")
-    if FULL:
-        assert ratio >= target, f"{name}: ratio {ratio:.2f} below target {target}"
-    return ratio
-
-
 def test_durable_throughput(benchmark: Any, tmp_path: Path) -> None:
-    records = [_record(i) for i in range(N_DURABLE)]
-
-    # raw reference: encode + write 1,000-record chunks + fsync per chunk
+    records = [crash_record(i) for i in range(N_DURABLE)]
     raw_path = tmp_path / "raw.ndjson"
-    t0 = time.perf_counter()
-    fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    path = tmp_path / "papyra.ndjson"
     enc = msgspec.json.Encoder()
-    for start in range(0, len(records), 1000):
-        os.write(fd, b"".join(enc.encode(r) + b"\n" for r in records[start : start + 1000]))
-        os.fsync(fd)
-    os.close(fd)
-    raw = time.perf_counter() - t0
 
-    timings: list[float] = []
+    def raw() -> None:
+        raw_path.unlink(missing_ok=True)
+        fd = os.open(raw_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        for start in range(0, len(records), 1000):
+            os.write(fd, b"".join(enc.encode(r) + b"\n" for r in records[start : start + 1000]))
+            os.fsync(fd)
+        os.close(fd)
 
-    def run() -> None:
-        path = tmp_path / f"papyra-{len(timings)}.ndjson"
+    def papyra() -> None:
         backend = JsonFilePersistence(path, fsync="always")
-        per = len(records) // 4
-        t = time.perf_counter()
-
-        def produce(k: int) -> None:
-            for r in records[k * per : (k + 1) * per]:
-                backend.record_event(r)
-
-        threads = [threading.Thread(target=produce, args=(k,)) for k in range(4)]
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        assert backend.flush()
-        timings.append(time.perf_counter() - t)
+        produce_and_flush(backend, records)
         backend.close()
         assert os.path.getsize(path) == os.path.getsize(raw_path)
 
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    _report(benchmark, "durable_throughput", raw, min(timings), 0.5)
+    side_by_side(benchmark, papyra, {"durable_write_vs_raw": raw}, rounds=ROUNDS,
+                 prepare=lambda: path.unlink(missing_ok=True),
+                 work=N_DURABLE, unit="records")
 
 
 def test_scan(benchmark: Any, store_file: Path) -> None:
-    t0 = time.perf_counter()
-    count = 0
-    with open(store_file, "rb") as f:
-        for line in f:
-            _DECODER.decode(line)
-            count += 1
-    raw = time.perf_counter() - t0
-    assert count == N
+    def raw() -> None:
+        count = 0
+        with open(store_file, "rb") as f:
+            for line in f:
+                _DECODER.decode(line)
+                count += 1
+        assert count == N
 
     backend = JsonFilePersistence(store_file)
-    timings: list[float] = []
-
-    def run() -> None:
-        t = time.perf_counter()
-        assert not backend.scan().has_anomalies
-        timings.append(time.perf_counter() - t)
-
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    _report(benchmark, "scan", raw, min(timings), 0.5)
+    side_by_side(benchmark, lambda: backend.scan(), {"scan_vs_raw": raw}, rounds=ROUNDS, work=N,
+                 unit="records")
 
 
 def test_compaction_keeping_half(benchmark: Any, store_file: Path, tmp_path: Path) -> None:
-    # raw reference: decode everything, re-encode the newest half, write, fsync
     out_path = tmp_path / "raw-out.ndjson"
+    path = tmp_path / "compact.ndjson"
     enc = msgspec.json.Encoder()
-    t0 = time.perf_counter()
-    with open(store_file, "rb") as f, open(out_path, "wb") as out:
-        for i, line in enumerate(f):
-            rec = _DECODER.decode(line)
-            if i >= N // 2:
-                out.write(enc.encode(rec) + b"\n")
-        out.flush()
-        os.fsync(out.fileno())
-    raw = time.perf_counter() - t0
 
-    timings: list[float] = []
+    def raw() -> None:  # decode everything, re-encode the newest half, write, fsync
+        with open(store_file, "rb") as f, open(out_path, "wb") as out:
+            for i, line in enumerate(f):
+                rec = _DECODER.decode(line)
+                if i >= N // 2:
+                    out.write(enc.encode(rec) + b"\n")
+            out.flush()
+            os.fsync(out.fileno())
 
-    def run() -> None:
-        path = tmp_path / "compact.ndjson"
-        shutil.copyfile(store_file, path)
-        backend = JsonFilePersistence(path, retention_policy=RetentionPolicy(max_records=N // 2))
-        t = time.perf_counter()
-        report = backend.compact()
-        timings.append(time.perf_counter() - t)
+    def papyra() -> None:
+        report = JsonFilePersistence(path, retention_policy=RetentionPolicy(max_records=N // 2)).compact()
         assert report.after_records == N // 2 and report.before_records == N
         assert os.path.getsize(path) == os.path.getsize(out_path)
 
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    _report(benchmark, "compaction_half", raw, min(timings), 0.33)
+    side_by_side(benchmark, papyra, {"compaction_vs_raw": raw}, rounds=ROUNDS,
+                 prepare=lambda: shutil.copyfile(store_file, path), work=N, unit="records")
 
 
 def test_list_limit_reads_only_the_tail(benchmark: Any, store_file: Path) -> None:
     backend = JsonFilePersistence(store_file)
-    t0 = time.perf_counter()
-    backend.scan()
-    full_scan = time.perf_counter() - t0
-    timings: list[float] = []
+    calls = 20
 
-    def run() -> None:
-        for _ in range(20):
-            t = time.perf_counter()
+    def papyra() -> None:
+        for _ in range(calls):
             events = backend.list_events(limit=100)
-            timings.append(time.perf_counter() - t)
             assert len(events) == 100 and events[-1].timestamp == 1.7e9 + N - 3
 
-    benchmark.pedantic(run, rounds=1, iterations=1)
-    _report(benchmark, "list_limit_100_vs_scan", full_scan, sorted(timings)[len(timings) // 2], 50)
+    # figure: how many times faster one tail read is than one full scan
+    side_by_side(benchmark, papyra, {"list_tail_vs_scan": lambda: backend.scan()}, rounds=ROUNDS,
+                 scale=calls)
 
 
 _MEMORY_CHILD = r"""

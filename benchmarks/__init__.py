@@ -1,0 +1,1 @@
+"""Papyra benchmarks: figures normalised to in-run references, saved runs, and their comparison."""
