@@ -81,6 +81,7 @@ def write_store(path: Path, records: Iterable[object] | None = None) -> Path:
         backend.flush()
     finally:
         backend.close()
+    path.touch()  # an empty store is an (empty) file, not a missing store
     return path
 
 

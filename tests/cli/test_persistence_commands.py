@@ -61,18 +61,36 @@ def test_scan_anomalies_json(damaged: Path, tmp_path: Path) -> None:
     assert set(doc["scan"]["anomalies"][0]) == {"type", "path", "detail", "line", "offset"}
 
 
-MISSING_NOTE = "ℹ store <tmp>/absent.ndjson does not exist yet (nothing recorded)\n"
+MISSING_NOTE = "ℹ no store yet at <tmp>/absent.ndjson (nothing recorded)\n"
+MISSING_ERROR = (
+    "papyra: error: no store at <tmp>/absent.ndjson (nothing was created; check the location)\n"
+)
+MUST_EXIST = (
+    ("persistence", "scan"),
+    ("persistence", "recover"),
+    ("persistence", "recover", "--dry-run"),
+    ("persistence", "compact"),
+    ("persistence", "compact", "--dry-run"),
+    ("persistence", "inspect"),
+    ("inspect", "events"),
+    ("inspect", "audits"),
+    ("inspect", "dead-letters"),
+    ("inspect", "summary"),
+)
 
 
-def test_scan_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "absent.ndjson"
-    r = invoke("persistence", "scan", "--path", str(path), tmp=tmp_path)
-    assert r.code == 0  # the first start of an application is legitimate
-    assert r.out == ("ℹ Scanned json store <tmp>/absent.ndjson\nℹ Store does not exist (nothing to check).\n")
-    assert r.err == MISSING_NOTE
-    r = invoke("persistence", "scan", "--path", str(path), "--format", "json", tmp=tmp_path)
-    doc = json.loads(r.out)
-    assert (r.code, doc["status"], doc["store"]["exists"]) == (0, "missing", False)
+@pytest.mark.parametrize("command", MUST_EXIST, ids=" ".join)
+def test_reading_or_maintaining_a_missing_store_is_an_error_and_creates_nothing(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "absent.ndjson"  # a typo'd --path
+    r = invoke(*command, "--path", str(path), tmp=tmp_path)
+    assert (r.code, r.out, r.err) == (3, "", MISSING_ERROR)
+    for fmt in ("json", "ndjson"):
+        r = invoke(*command, "--path", str(path), "--format", fmt, tmp=tmp_path)
+        assert r.code == 3 and r.err == MISSING_ERROR
+        assert r.out.count("\n") == 1
+        assert json.loads(r.out) == {"error": {"exit_code": 3, "message": MISSING_ERROR[15:-1]}}
     assert list(tmp_path.iterdir()) == []
 
 
@@ -86,7 +104,7 @@ def test_scan_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
         (("persistence", "startup-check", "--mode", "scan_only"), "scan_only"),
     ],
 )
-def test_health_checks_on_a_missing_store_say_it_does_not_exist(
+def test_health_checks_on_a_missing_store_report_no_store_yet(
     tmp_path: Path, command: tuple[str, ...], mode: str
 ) -> None:
     path = tmp_path / "absent.ndjson"
@@ -95,7 +113,7 @@ def test_health_checks_on_a_missing_store_say_it_does_not_exist(
     assert (r.code, r.err) == (0, MISSING_NOTE)
     assert r.out == (
         f"ℹ {what}: json store <tmp>/absent.ndjson (mode {mode})\n"
-        "ℹ Store does not exist (nothing to check).\n"
+        "ℹ No store yet (nothing to check; the application creates it on its first start).\n"
     )
     r = invoke(*command, "--path", str(path), "--format", "json", tmp=tmp_path)
     doc = json.loads(r.out)
@@ -217,12 +235,6 @@ def test_recover_quarantine_dir_needs_quarantine_mode(store: Path) -> None:
     assert r.err == "papyra: error: --quarantine-dir applies only to --mode quarantine\n"
 
 
-def test_recover_missing_store_creates_nothing(tmp_path: Path) -> None:
-    r = invoke("persistence", "recover", "--path", str(tmp_path / "absent.ndjson"))
-    assert r.code == 0 and r.out.endswith("ℹ Store does not exist (nothing to recover).\n")
-    assert list(tmp_path.iterdir()) == []
-
-
 # --------------------------------------------------------------------------- compact
 
 
@@ -288,12 +300,6 @@ def test_compact_dry_run_json(store: Path) -> None:
     assert r.code == 0 and doc["dry_run"] is True
     assert doc["compaction"]["after_records"] == 0 and doc["compaction"]["removed_records"] == 7
     assert [row["kind"] for row in doc["removed"]] == ["events", "audits", "dead_letters"]
-
-
-def test_compact_missing_store_creates_nothing(tmp_path: Path) -> None:
-    r = invoke("persistence", "compact", "--path", str(tmp_path / "absent.ndjson"))
-    assert r.code == 0 and "records: 0 -> 0" in r.out
-    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- inspect

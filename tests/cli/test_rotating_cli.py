@@ -211,7 +211,7 @@ def test_missing_max_files_never_turns_members_into_orphans(tmp_path: Path) -> N
     assert json.loads(r.out)["count"] == 12
 
 
-def test_missing_rotating_store_is_empty_and_not_created(tmp_path: Path) -> None:
+def test_missing_rotating_store_is_an_error_and_not_created(tmp_path: Path) -> None:
     path = tmp_path / "absent.log"
     for args in (
         ("persistence", "scan"),
@@ -221,11 +221,10 @@ def test_missing_rotating_store_is_empty_and_not_created(tmp_path: Path) -> None
         ("inspect", "events"),
     ):
         r = invoke(*args, "--path", str(path), *ROT, tmp=tmp_path)
-        assert r.code == 0, (args, r.err)
-        assert r.err == "ℹ store <tmp>/absent.log does not exist yet (nothing recorded)\n"
-        assert "healthy" not in r.out
-        if args[-1] == "scan":
-            assert r.out.endswith("ℹ Store does not exist (nothing to check).\n")
+        assert (r.code, r.out) == (3, ""), (args, r.err)
+        assert r.err.startswith("papyra: error: no store at <tmp>/absent.log ")
+    r = invoke("doctor", "run", "--path", str(path), *ROT, tmp=tmp_path)
+    assert r.code == 0 and "No store yet" in r.out
     assert list(tmp_path.iterdir()) == []
 
 

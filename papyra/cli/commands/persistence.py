@@ -7,7 +7,7 @@ from typing import Any
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_ANOMALIES, EXIT_OK, OperationalError
-from papyra.cli.health import MISSING_TEXT, run_health_check
+from papyra.cli.health import run_health_check
 from papyra.cli.output import format_bytes, format_ts
 from papyra.cli.render import anomaly_text, is_stray, recovery_lines, render_anomalies, retention_text
 from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files, retained_from_files
@@ -37,15 +37,12 @@ def scan(ctx: Context) -> int:
         return EXIT_OK
     anomalies = tuple(report.anomalies)
     code = EXIT_ANOMALIES if anomalies else EXIT_OK
-    missing = store.missing and not anomalies  # stray files beside a missing path still count
     if not out.is_text:
-        status = "missing" if missing else "anomalies" if anomalies else "healthy"
+        status = "anomalies" if anomalies else "healthy"
         out.json(ctx.envelope(code, status=status, scan=report.to_dict()))
         return code
     out.info(f"Scanned {_where(ctx)}")
-    if missing:
-        out.info(f"{MISSING_TEXT}.")
-    elif not anomalies:
+    if not anomalies:
         out.success("Persistence is healthy.")
     else:
         render_anomalies(out, anomalies, header=f"Found {len(anomalies)} persistence anomalies:")
@@ -77,7 +74,7 @@ def _run_recover(store: Any, mode: Any, qdir_arg: str | None) -> Any:
 
 def recover(ctx: Context) -> int:
     """Recover, re-scan: exit 0 clean afterwards, 2 anomalies remain."""
-    from papyra.persistence.models import PersistenceRecoveryMode, PersistenceRecoveryReport
+    from papyra.persistence.models import PersistenceRecoveryMode
 
     mode = PersistenceRecoveryMode.parse(ctx.arg("mode", "repair"))
     dry_run = bool(ctx.arg("dry_run", False))
@@ -90,13 +87,7 @@ def recover(ctx: Context) -> int:
     out = ctx.out
     if dry_run:
         return _recover_dry_run(ctx, mode.value, qdir_arg)
-    if store.missing:
-        # Nothing to lock or rewrite; a scan still reports stray files next to the path.
-        report = PersistenceRecoveryReport(backend=store.kind, scan=store.backend.scan())
-        if report.scan.has_anomalies:
-            report = _run_recover(store, mode, qdir_arg)
-    else:
-        report = _run_recover(store, mode, qdir_arg)
+    report = _run_recover(store, mode, qdir_arg)
     post = store.backend.scan()
     remaining = tuple(post.anomalies)
     code = EXIT_ANOMALIES if remaining else EXIT_OK
@@ -120,8 +111,6 @@ def recover(ctx: Context) -> int:
         )
     elif found:
         out.success("Persistence is healthy after recovery.")
-    elif store.missing:
-        out.info("Store does not exist (nothing to recover).")
     else:
         out.success("Persistence is healthy; nothing to recover.")
     return code
@@ -147,9 +136,6 @@ def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
         )
         return code
     out.info(f"Dry run: recovery ({mode}) on {_where(ctx)}; nothing is changed")
-    if not anomalies and store.missing:
-        out.info("Store does not exist (nothing to recover).")
-        return code
     if not anomalies:
         out.success("Persistence is healthy; nothing to recover.")
         return code
@@ -172,8 +158,6 @@ def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
 
 def _figures(ctx: Context) -> StoreFigures:
     store = ctx.store()
-    if store.missing:
-        return StoreFigures(basis="files")
     files = store.files()
     if files or store.kind in ("json", "rotating"):
         return figures_from_files(files)
@@ -188,15 +172,8 @@ def compact(ctx: Context) -> int:
         return _compact_dry_run(ctx)
     from papyra.cli.progress import Progress
 
-    if store.missing:
-        from papyra.persistence.models import CompactionReport
-
-        report: Any = CompactionReport(
-            backend=store.kind, before_records=0, after_records=0, before_bytes=0, after_bytes=0
-        )
-    else:
-        with Progress(out.stderr, f"compacting {store.describe()['location']}"):
-            report = store.backend.compact()
+    with Progress(out.stderr, f"compacting {store.describe()['location']}"):
+        report: Any = store.backend.compact()
     data = report.to_dict() if hasattr(report, "to_dict") else dict(report or {})
     if not out.is_text:
         out.json(ctx.envelope(EXIT_OK, dry_run=False, compaction=data))
@@ -352,7 +329,7 @@ def inspect(ctx: Context) -> int:
     pairs: list[tuple[str, Any]] = [
         (
             "backend",
-            f"{desc['backend']} ({type(backend).__name__})" if not store.missing else desc["backend"],
+            f"{desc['backend']} ({type(backend).__name__})",
         ),
         ("location", desc["location"]),
         ("exists", "yes" if desc["exists"] else "no"),
