@@ -8,7 +8,6 @@ backend's ``list_*`` (the *retained* view) with each record's encoded size.
 
 from __future__ import annotations
 
-import array
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ __all__ = [
     "StoreFigures",
     "figures_from_backend",
     "figures_from_files",
-    "retained_from_files",
 ]
 
 #: Record kind discriminator -> plural key used in output.
@@ -115,29 +113,6 @@ def figures_from_files(paths: list[Path]) -> StoreFigures:
 
 _KIND_INDEX = {"event": 0, "audit": 1, "dead_letter": 2}
 _INDEX_KIND = {v: k for k, v in _KIND_INDEX.items()}
-
-
-def retained_from_files(paths: list[Path], policy: Any, *, now: float | None = None) -> StoreFigures:
-    """What compaction with ``policy`` would keep: retention over the physical lines, with
-    their real sizes. Memory: about 13 bytes per record (compact arrays)."""
-    from papyra.persistence.retention import RetentionVerdict
-
-    scratch = StoreFigures(basis="files")
-    kinds, sizes, stamps = array.array("b"), array.array("q"), array.array("d")
-    for kind, nbytes, ts in _iter_file_records(paths, scratch):
-        kinds.append(_KIND_INDEX[kind])
-        sizes.append(nbytes)
-        stamps.append(ts)
-    kept = StoreFigures(basis="files")
-    window = policy.window(now)
-    for i in range(len(kinds) - 1, -1, -1):
-        verdict = window.offer(stamps[i], sizes[i])
-        if verdict is RetentionVerdict.STOP:
-            break
-        if verdict is RetentionVerdict.KEEP:
-            kept._add(_INDEX_KIND[kinds[i]], sizes[i], stamps[i])
-    kept.files = []
-    return kept
 
 
 def figures_from_backend(backend: Any) -> StoreFigures:

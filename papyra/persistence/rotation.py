@@ -339,17 +339,23 @@ def _not_regular(path: Path) -> str:
     return f"{kind} at a member slot, never opened: recover() moves it aside under a quarantine name"
 
 
-def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600) -> Path | None:
+def dispose_stray(
+    stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600, dry_run: bool = False
+) -> Path | None:
     """REPAIR (``quarantine_dir`` None): delete our own leftover temps (redundant copies), keep
     every other stray's bytes under a quarantine name beside the store. QUARANTINE: keep every
-    stray's bytes in ``quarantine_dir``. Returns the quarantine path, if any."""
-    from papyra.persistence.quarantine import quarantine_copy
+    stray's bytes in ``quarantine_dir``. Returns the quarantine path, if any; ``dry_run`` changes
+    nothing and returns the planned path (:func:`~papyra.persistence.quarantine.planned_quarantine_path`)."""
+    from papyra.persistence.quarantine import planned_quarantine_path, quarantine_copy
 
     path = stray.path
     if quarantine_dir is None and stray.own_temp:
-        path.unlink(missing_ok=True)
+        if not dry_run:
+            path.unlink(missing_ok=True)
         return None
     target_dir = quarantine_dir or path.parent
+    if dry_run:
+        return planned_quarantine_path(target_dir, path.name)
     if not _is_regular(path):  # a directory, FIFO, socket, device or symlink: moved, never opened
         target = target_dir / quarantine_name(path.name)
         try:

@@ -33,7 +33,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
-from papyra.exceptions import ConfigurationError, PersistenceError
+from papyra.exceptions import ConfigurationError, CorruptionError, PersistenceError
 from papyra.persistence.compaction import CompactionResult
 from papyra.persistence.filestore import AppendFile, FileSink
 from papyra.persistence.health import RepairResult, repair_file
@@ -198,13 +198,15 @@ class RotatingFilePersistence(JsonFilePersistence):
     def _find_anomalies(self) -> list[PersistenceAnomaly]:
         return self._set.scan()
 
-    def _repair(self, scan: PersistenceScanReport, qdir: Path | None) -> PersistenceRecoveryReport:
+    def _repair(
+        self, scan: PersistenceScanReport, qdir: Path | None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
         """Under the store lock: finish a committed swap, repair each damaged member in place,
-        dispose of strays. ``qdir`` is None for REPAIR."""
+        dispose of strays. ``qdir`` is None for REPAIR. A ``dry_run`` (no lock) only counts."""
         repaired: list[str] = []
         quarantined: list[str] = []
         rset = self._set
-        if rset.finish_swap():
+        if rset.pending_commit() if dry_run else rset.finish_swap():
             repaired.append(str(rset.marker))
         strays = rset.strays()
         stray_paths = {str(s.path) for s in strays}
@@ -214,13 +216,13 @@ class RotatingFilePersistence(JsonFilePersistence):
             for member in rset.existing():
                 if str(member) not in damaged:
                     continue
-                result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir)
+                result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir, dry_run=dry_run)
                 total.add(result)
                 repaired.append(str(member))
                 if result.quarantine_path is not None:
                     quarantined.append(str(result.quarantine_path))
         for stray in strays:
-            moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode)
+            moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode, dry_run=dry_run)
             repaired.append(str(stray.path))
             if moved is not None:
                 quarantined.append(str(moved))
@@ -228,3 +230,9 @@ class RotatingFilePersistence(JsonFilePersistence):
 
     def _compact_locked(self) -> CompactionResult:
         return compact_set(self._set, self._retention)
+
+    def _compaction_members(self) -> list[Path]:
+        self._finish_pending_swap()
+        if (problem := self._set.marker_problem()) is not None:  # as compact_set refuses
+            raise CorruptionError(f"cannot compact {self._path}: {problem}; run recover() first")
+        return self._set.existing()
