@@ -16,10 +16,11 @@ valid JSON).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
@@ -29,6 +30,8 @@ from papyra.persistence.retention import EPOCH_FLOOR as _EPOCH_FLOOR
 __all__ = ["Output", "format_bytes", "format_ts", "to_json_text", "write_line"]
 
 INFO_MARK = "\u2139"
+#: Rows of a text table whose cells set the column widths (the rest are streamed).
+TABLE_SAMPLE = 1000
 _RESET = "\033[0m"
 _STYLES = {"info": "\033[36m", "ok": "\033[32m", "bad": "\033[31m", "bold": "\033[1m", "dim": "\033[2m"}
 
@@ -181,13 +184,17 @@ class Output:
     def table(
         self,
         headers: Sequence[str],
-        rows: Sequence[Sequence[Any]],
+        rows: Iterable[Sequence[Any]],
         *,
         right: Sequence[int] = (),
         indent: int = 0,
     ) -> None:
-        """An aligned table: a header line then one line per row. ``right``: right-aligned columns."""
-        cells = [[str(c) for c in row] for row in rows]
+        """An aligned table: a header line then one line per row. ``right``: right-aligned columns.
+
+        Streams: column widths come from the first :data:`TABLE_SAMPLE` rows (a longer cell
+        further down widens only its own line), so memory does not grow with the row count."""
+        it = iter(rows)
+        cells = [[str(c) for c in row] for row in itertools.islice(it, TABLE_SAMPLE)]
         widths = [len(h) for h in headers]
         for row in cells:
             for i, cell in enumerate(row):
@@ -201,7 +208,7 @@ class Output:
             return (pad + "  ".join(parts)).rstrip()
 
         self.write(self.style(fmt(list(headers)), "bold"))
-        for row in cells:
+        for row in itertools.chain(cells, ([str(c) for c in row] for row in it)):
             self.write(fmt(row))
 
     # ------------------------------------------------------------------ machine formats
@@ -214,6 +221,40 @@ class Output:
     def ndjson(self, obj: Any) -> None:
         """One compact JSON object on one line."""
         self._json_line(obj, indent=None)
+
+    def json_stream(
+        self, head: dict[str, Any], key: str, items: Iterable[Any], tail: Callable[[], dict[str, Any]]
+    ) -> None:
+        """One JSON document ``{**head, key: [*items], **tail()}`` written as ``items`` come
+        (``tail`` is called after the last one, e.g. for a count): constant memory when compact.
+        Indented (a terminal) it is built whole, then printed like :meth:`json`."""
+        if self.fmt == "json" and _is_tty(self.stdout):
+            doc = dict(head)
+            doc[key] = list(items)
+            doc.update(tail())
+            self.json(doc)
+            return
+        opening = self._json_text({**head, key: []})
+        self._raw(opening[:-2])
+        for n, item in enumerate(items):
+            self._raw(("," if n else "") + self._json_text(item))
+        rest = self._json_text(tail())
+        self._raw("]" + ("," + rest[1:] if rest != "{}" else "}"))
+        self._raw("\n")
+
+    def _json_text(self, doc: Any) -> str:
+        """Compact JSON text this stdout can encode (``\\uXXXX`` escapes otherwise)."""
+        text = to_json_text(doc, indent=None)
+        encoding = getattr(self.stdout, "encoding", None)
+        if isinstance(encoding, str):
+            try:
+                text.encode(encoding)
+            except UnicodeEncodeError:
+                text = to_json_text(doc, indent=None, ascii_only=True)
+        return text
+
+    def _raw(self, text: str) -> None:
+        self.stdout.write(redact(text, self.secrets))
 
     def error(self, exit_code: int, message: str) -> None:
         """With a machine format, the ``{"error": {"exit_code": N, "message": ...}}`` object on

@@ -66,8 +66,9 @@ from papyra.persistence.models import (
 )
 from papyra.persistence.ownership import check_path
 from papyra.persistence.quarantine import prepare_quarantine_dir
-from papyra.persistence.reading import SkipCount, iter_records_reversed, select_newest
+from papyra.persistence.reading import SkipCount, iter_records_reversed, select_newest, select_stream
 from papyra.persistence.retention import RetentionPolicy
+from papyra.persistence.seek import seek_since
 from papyra.persistence.writer import BackgroundWriter, parse_fsync
 
 __all__ = ["JsonFilePersistence"]
@@ -274,15 +275,52 @@ class JsonFilePersistence(PersistenceBackend):
     # ------------------------------------------------------------------ reads
 
     def _records_newest_first(
-        self, stack: contextlib.ExitStack, skipped: SkipCount
+        self, stack: contextlib.ExitStack, skipped: SkipCount, *, since: float | None = None
     ) -> Iterator[tuple[PersistedRecord, int]]:
         """``(record, line_bytes)`` newest first, unreadable lines counted in ``skipped``; files
-        opened go into ``stack`` (a subclass hook: the rotating backend walks its whole set)."""
+        opened go into ``stack`` (a subclass hook: the rotating backend walks its whole set).
+        With ``since``, reading stops at the offset :func:`~papyra.persistence.seek.seek_since`
+        finds (older records may still be yielded: callers filter exactly)."""
         f = open_read(self._path)
         if f is None:
             return iter(())
         stack.enter_context(f)
-        return iter_records_reversed(f, skipped=skipped)
+        size = os.fstat(f.fileno()).st_size
+        start = 0 if since is None else seek_since(f, since, size=size)
+        return iter_records_reversed(f, end=size, start=start, skipped=skipped)
+
+    def stream_records(
+        self,
+        kinds: tuple[type[PersistedRecord], ...] | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[PersistedRecord]:
+        """Lazily yield the retained records of ``kinds`` (None: all) within ``since``/``until``
+        (epoch seconds, inclusive), **newest first** — the streaming form of ``list_*``.
+
+        Memory: O(1) (one read block and one record at a time); files stay open until the
+        generator is exhausted or closed. Cost: reads backwards from the end, only as far as
+        consumed; with ``since`` never further than the offset found by binary search
+        (:mod:`papyra.persistence.seek`). Raises :class:`~papyra.exceptions.PersistenceError`
+        on I/O errors; unreadable lines count in ``unreadable_lines_skipped``.
+        """
+        self._sync_point()
+        skipped = SkipCount()
+        try:
+            with contextlib.ExitStack() as stack:
+                yield from select_stream(
+                    self._records_newest_first(stack, skipped, since=since),
+                    kinds,
+                    policy=self._retention,
+                    since=since,
+                    until=until,
+                )
+        except OSError as exc:
+            raise PersistenceError(f"cannot read {self._path}: {exc}") from exc
+        finally:
+            if skipped.lines:
+                self._metrics.incr("unreadable_lines_skipped", skipped.lines)
 
     def _list(
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
@@ -292,7 +330,7 @@ class JsonFilePersistence(PersistenceBackend):
         try:
             with contextlib.ExitStack() as stack:
                 return select_newest(
-                    self._records_newest_first(stack, skipped),
+                    self._records_newest_first(stack, skipped, since=since),
                     kind,
                     policy=self._retention,
                     limit=limit,

@@ -59,6 +59,7 @@ from papyra.persistence.ownership import kind_of, reference_stat
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import SkipCount, iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
+from papyra.persistence.seek import seek_since
 
 __all__ = ["RotatingSink", "RotationSet", "StrayFile", "compact_set", "iter_set_newest_first"]
 
@@ -380,9 +381,15 @@ def iter_set_newest_first(
     *,
     lock_timeout: float = 10.0,
     skipped: SkipCount | None = None,
+    since: float | None = None,
 ) -> Generator[tuple[PersistedRecord, int], None, None]:
     """``(record, line_bytes)`` across the set, newest first, opening files only as consumed;
     unreadable lines are counted in ``skipped``.
+
+    With ``since``, each member is read back only to the offset
+    :func:`~papyra.persistence.seek.seek_since` finds, and the first member whose oldest
+    record is before ``since`` is the last one read: members are picked by their first
+    timestamps (older records may still be yielded: callers filter exactly).
 
     Lock-free yet safe against concurrent rotation: the identities (inodes) of the members are
     taken first (``lstat`` only, no file is opened; repeated until two passes agree, so the view
@@ -413,7 +420,11 @@ def iter_set_newest_first(
             if f is None:
                 continue
             stack.enter_context(f)
-            yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size, skipped=skipped)
+            size = os.fstat(f.fileno()).st_size
+            start = 0 if since is None else seek_since(f, since, size=size)
+            yield from iter_records_reversed(f, end=size, start=start, skipped=skipped)
+            if start > 0:
+                return  # this member begins before since: every older member does too
 
 
 _Snapshot = list[tuple[int, tuple[int, int], int]]  # (slot, (dev, ino), mtime_ns)

@@ -43,7 +43,7 @@ else:
             ref.ask("ping", timeout=5)
             system.stop(ref)
             if i == 0:  # the store exists (the CLI treats a missing store as an error)
-                backend.flush()
+                assert system.flush(10)
                 print("started", flush=True)
             time.sleep(0.004)
 print("done", flush=True)

@@ -184,11 +184,11 @@ class RotatingFilePersistence(JsonFilePersistence):
     # ------------------------------------------------------------------ reads
 
     def _records_newest_first(
-        self, stack: contextlib.ExitStack, skipped: SkipCount
+        self, stack: contextlib.ExitStack, skipped: SkipCount, *, since: float | None = None
     ) -> Iterator[tuple[PersistedRecord, int]]:
         self._finish_pending_swap()
         records: Generator[tuple[PersistedRecord, int], None, None] = iter_set_newest_first(
-            self._set, stack, lock_timeout=self._lock_timeout, skipped=skipped
+            self._set, stack, lock_timeout=self._lock_timeout, skipped=skipped, since=since
         )
         stack.callback(records.close)  # releases the member guard even if not consumed to the end
         return records
