@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.cli.conftest import ROOT, cli_env, run_cli, start_follower
+from papyra.persistence.models import PersistedEvent
+from tests.cli.conftest import ROOT, PipeLines, cli_env, run_cli, start_follower
 
 APP = r"""
 import sys, time
@@ -63,6 +64,7 @@ def test_concurrent_application_and_cli_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "app.ndjson"
     count = 120
     follower = _follow(path)
+    f_lines = PipeLines(follower)
     app = subprocess.Popen(
         [sys.executable, "-c", APP, str(path), str(count)],
         cwd=str(ROOT),
@@ -87,20 +89,21 @@ def test_concurrent_application_and_cli_lose_nothing(tmp_path: Path) -> None:
         _out, err = app.communicate(timeout=60)
         assert app.returncode == 0, err
         assert rounds >= 1
-        time.sleep(0.5)  # let the follower's next polls see the tail
+        stored = _events_in_file(path)
+        f_lines.next(len(stored))  # the follower prints every stored event (or the test fails)
     finally:
         follower.send_signal(signal.SIGINT)
-        f_out, f_err = follower.communicate(timeout=20)
+        follower.wait(20)
         if app.poll() is None:
             app.kill()
             app.wait()
-    assert follower.returncode == 0, f_err
-    stored = _events_in_file(path)
+    assert follower.returncode == 0
+    f_lines.rest()
     started = {a for a, t in stored if t == "ActorStarted"}
     stopped = {a for a, t in stored if t == "ActorStopped"}
     assert len(started) == count and started == stopped
     assert len(stored) == len(set(stored))
-    followed = [json.loads(line) for line in f_out.splitlines()]
+    followed = [json.loads(line) for line in f_lines.lines]
     pairs = [(r["actor_address"], r["event_type"]) for r in followed]
     assert len(pairs) == len(set(pairs)), "an event was printed twice"
     assert set(pairs) == set(stored), "the follower missed events"
@@ -112,15 +115,27 @@ def test_follow_survives_compaction_and_exits_0_on_sigterm(tmp_path: Path) -> No
 
     path = write_store(tmp_path / "f.ndjson")
     follower = _follow(path)
+    out = PipeLines(follower)
     try:
-        time.sleep(0.5)
-        assert run_cli("persistence", "compact", "--path", str(path)).returncode == 0
-        time.sleep(0.4)
+        first = out.next(5)  # the five sample events
+        assert run_cli("persistence", "compact", "--path", str(path)).returncode == 0  # a new inode
+        from papyra.persistence.json import JsonFilePersistence
+
+        late = JsonFilePersistence(path)
+        try:
+            late.record_event(
+                PersistedEvent(actor_address="local:9", event_type="Late", timestamp=time.time())
+            )
+            late.flush()
+        finally:
+            late.close()
+        [after] = out.next(1)  # the one event written after the compaction, nothing re-printed
     finally:
         follower.send_signal(signal.SIGTERM)
-        out, err = follower.communicate(timeout=20)
-    assert follower.returncode == 0, err
-    assert len(out.splitlines()) == 5  # the five sample events, once each
+        follower.wait(20)
+    assert follower.returncode == 0
+    assert [json.loads(line)["payload"]["n"] for line in first] == [0, 1, 2, 3, 4]
+    assert json.loads(after)["event_type"] == "Late" and out.rest() == []
 
 
 def test_follow_text_output_and_ctrl_c(tmp_path: Path) -> None:
@@ -150,10 +165,12 @@ def test_follow_text_output_and_ctrl_c(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(0.6)
+    lines = PipeLines(proc)
+    lines.next(3)  # the header and the two newest matching events
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0 and "Traceback" not in err
+    proc.wait(20)
+    assert proc.returncode == 0
+    out = "".join(line + "\n" for line in lines.lines + lines.rest())
     assert out == (
         "time                      event                 actor                 payload\n"
         '2024-06-10T06:16:20.000Z  ActorStopped          local:2               {"n":3}\n'

@@ -15,7 +15,7 @@ import pytest
 
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
-from tests.cli.conftest import T0, Result, invoke, start_follower
+from tests.cli.conftest import T0, PipeLines, Result, invoke, start_follower
 
 MAX_BYTES = 600
 MAX_FILES = 6
@@ -673,9 +673,10 @@ def test_follow_prints_every_record_once_across_rotations(tmp_path: Path) -> Non
     path = tmp_path / "f.log"
     max_bytes, max_files, count = 1500, 30, 240  # ~13 events per file: ~18 rotations, none dropped
     follower = start_follower(path, "--max-bytes", str(max_bytes), "--max-files", str(max_files))
+    out, err = PipeLines(follower), PipeLines(follower, "stderr")
     writer = RotatingFilePersistence(path, max_bytes=max_bytes, max_files=max_files, fsync="never")
     try:
-        time.sleep(0.4)  # the follower starts on a store that does not exist yet
+        err.until(lambda line: "waiting for events" in line)  # ready, on a store not created yet
         for i in range(count):
             writer.record_event(
                 PersistedEvent(
@@ -684,19 +685,17 @@ def test_follow_prints_every_record_once_across_rotations(tmp_path: Path) -> Non
             )
             if i % 12 == 11:
                 writer.flush()
-                time.sleep(0.02)
         writer.flush()
         files = [p.name for p in writer.files]
-        time.sleep(0.5)  # the follower's next polls see the tail
+        printed = [json.loads(line)["payload"]["i"] for line in out.next(count)]
     finally:
         writer.close()
         follower.send_signal(signal.SIGINT)
-        out, err = follower.communicate(timeout=20)
-    assert follower.returncode == 0, err
-    assert "Traceback" not in err
-    assert "may be missing" not in err  # nothing was dropped: no false gap warning
+        follower.wait(20)
+    assert follower.returncode == 0, err.rest()
+    assert out.rest() == []
+    assert not [line for line in err.rest() if "Traceback" in line or "may be missing" in line]
     assert len(files) >= 10, files  # it rotated many times, and dropped nothing
-    printed = [json.loads(line)["payload"]["i"] for line in out.splitlines()]
     assert printed == list(range(count)), "every record exactly once, in order"
 
 
