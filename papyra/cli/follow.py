@@ -6,7 +6,8 @@ the end (O(limit)), then only the bytes appended since (O(new)), across rotation
 is drained, then the members rotated after it) and rewrites (compaction, recovery: a resync on
 the new inode, deduplicated, with the gap warning below).
 
-Other backends (Redis, a settings object) use polling. Each poll asks the backend for events since a watermark (the newest
+Other backends (Redis, a settings object) use polling. Each poll asks the backend for events
+since a watermark (the newest
 timestamp seen minus :data:`SKEW` seconds, so records from writers with slightly older clocks
 are not missed) and prints those not printed yet. "Printed yet" is a multiset of canonical
 encodings of the events inside the watermark window, so rotation (new files), compaction and

@@ -206,6 +206,29 @@ def _redis_store_missing(backend: Any) -> bool:
         return not any(backend._client.exists(key) for key in keys)
 
 
+def _manifest_bounds(spec: StoreSpec, path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """``((max_bytes, max_files) recorded in the set's manifest or None, note)``: the note warns
+    when flags disagree with the manifest, or when the manifest is invalid (then ignored)."""
+    from papyra.exceptions import CorruptionError
+    from papyra.persistence.rotation import MAX_FILES_LIMIT
+    from papyra.persistence.set_manifest import manifest_path, read_set_manifest
+
+    try:
+        recorded = read_set_manifest(path, max_files_limit=MAX_FILES_LIMIT)
+    except (CorruptionError, OSError) as exc:
+        return None, f"warning: ignoring the set manifest: {exc}"
+    if recorded is None:
+        return None, None
+    given = (spec.max_bytes, spec.max_files)
+    if any(g is not None and g != r for g, r in zip(given, recorded, strict=True)):
+        return recorded, (
+            f"warning: --max-bytes/--max-files ({given[0]}, {given[1]}) differ from the set's own "
+            f"bounds in {manifest_path(path).name} (max_bytes={recorded[0]}, max_files={recorded[1]}); "
+            "the flags win for this command"
+        )
+    return recorded, None
+
+
 def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
     """Open the backend ``spec`` names; with ``must_exist``, a store that does not exist raises
     :class:`OperationalError` ("no store at …", exit 3) and nothing is created. Cost: a few
@@ -231,13 +254,19 @@ def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
                 f"{path.name}.{rotated[0]} exists beside the store: if it is a rotating set, pass "
                 f"--backend rotating (and its --max-files); the json backend reads only {path.name}",
             )
+        recorded, manifest_note = _manifest_bounds(spec, path) if spec.backend == "rotating" else (None, None)
+        notes += (manifest_note,) if manifest_note else ()
+        if recorded is not None and spec.max_bytes is None:
+            kwargs["max_bytes"] = recorded[0]
         if spec.max_files is not None:
             kwargs["max_files"] = spec.max_files
+        elif recorded is not None:
+            kwargs["max_files"] = recorded[1]
         elif spec.backend == "rotating":
             inferred, note = _infer_max_files(cls, path)
             if inferred is not None:
                 kwargs["max_files"] = inferred
-            notes = (note,) if note else ()
+            notes += (note,) if note else ()
         backend = cls(str(path), **_accepted_kwargs(cls, kwargs))
         return Store(spec, backend, missing=missing, notes=spec.notes + notes)
     cls = _load_backend_class("redis")

@@ -60,6 +60,7 @@ from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import SkipCount, iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.seek import seek_since
+from papyra.persistence.set_manifest import MANIFEST_SUFFIX, read_set_manifest
 
 __all__ = ["RotatingSink", "RotationSet", "StrayFile", "compact_set", "iter_set_newest_first"]
 
@@ -68,6 +69,8 @@ logger = logging.getLogger("papyra")
 _MEMBER_LIKE = re.compile(r"^\d+(?:\..*)?$")
 _OWN_TEMP = re.compile(r"^(?:\d+\.)?[a-z]+\.\d+\.[0-9a-f]+\.tmp$")
 COMMIT_SUFFIX = "commit"
+#: Upper bound on ``max_files`` (reads and rotation walk the slots).
+MAX_FILES_LIMIT = 10_000
 
 
 class MemberGuard:
@@ -288,6 +291,11 @@ class RotationSet:
             suffix = s.suffix
             if s.kind in (SiblingKind.LOCK, SiblingKind.QUARANTINE, SiblingKind.TEMP_IN_PROGRESS):
                 continue
+            if suffix == MANIFEST_SUFFIX:
+                if (problem := self._manifest_problem()) is not None:
+                    out.append(StrayFile(s.path, unexpected, f"invalid set manifest ({problem}); the "
+                                         "next writer rewrites it"))
+                continue
             if suffix == COMMIT_SUFFIX and (problem := self.marker_problem()) is not None:
                 out.append(StrayFile(s.path, unexpected, f"invalid compaction commit marker, never acted "
                                      f"on ({problem}); recover() removes it"))
@@ -314,6 +322,14 @@ class RotationSet:
             else:
                 out.append(StrayFile(s.path, unexpected, "stray file of the store"))
         return out
+
+    def _manifest_problem(self) -> str | None:
+        """Why the set manifest is invalid, or None (valid or absent)."""
+        try:
+            read_set_manifest(self.path, max_files_limit=MAX_FILES_LIMIT)
+        except (CorruptionError, OSError) as exc:
+            return str(exc)
+        return None
 
     def scan(self) -> list[PersistenceAnomaly]:
         """Anomalies of every member (oldest first; line and offset each) plus strays. Read-only."""

@@ -194,9 +194,11 @@ def test_explicit_json_on_a_rotating_set_reads_the_active_file_with_a_hint(
 
 
 def test_missing_max_files_never_turns_members_into_orphans(tmp_path: Path) -> None:
-    """Without --max-files the set is opened with room for the rotated files found (the backend
-    default is 5; this set has 6), so recovery cannot take r.log.5 out of the set."""
+    """A set without a manifest (written by the earlier release) and no --max-files: the set is
+    opened with room for the rotated files found (the backend default is 5; this set has 6), so
+    recovery cannot take r.log.5 out of the set."""
     path = make_set(tmp_path)
+    path.with_name("r.log.set").unlink()
     before = snapshot(tmp_path)
     for args in (("persistence", "scan"), ("persistence", "recover"), ("doctor", "run", "--mode", "recover")):
         r = invoke(*args, "--path", str(path), "--backend", "rotating", tmp=tmp_path)

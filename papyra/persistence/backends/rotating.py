@@ -28,6 +28,7 @@ compaction. What rotation adds (details and the crash-safety invariants in
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -48,17 +49,19 @@ from papyra.persistence.models import (
 from papyra.persistence.reading import SkipCount
 from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.rotation import (
+    MAX_FILES_LIMIT,
     RotatingSink,
     RotationSet,
     compact_set,
     dispose_stray,
     iter_set_newest_first,
 )
+from papyra.persistence.set_manifest import write_set_manifest
 
 __all__ = ["RotatingFilePersistence"]
 
-#: Upper bound on ``max_files`` (reads and rotation walk the slots).
-MAX_FILES_LIMIT = 10_000
+logger = logging.getLogger("papyra")
+
 
 
 def _positive_int(name: str, value: object, upper: int | None = None) -> int:
@@ -162,6 +165,14 @@ class RotatingFilePersistence(JsonFilePersistence):
     # ------------------------------------------------------------------ writer / swap
 
     def _make_sink(self) -> FileSink:
+        """The writer's sink; first records the set's bounds in its manifest (see
+        :mod:`papyra.persistence.set_manifest`: one small atomic write when they changed, a
+        failure is logged, never fatal to recording)."""
+        try:
+            write_set_manifest(self._path, max_bytes=self._set.max_bytes, max_files=self._set.max_files,
+                               file_mode=self._file_mode)
+        except OSError as exc:
+            logger.warning("papyra: cannot record the bounds of %s in its manifest: %s", self._path, exc)
         newest_rotated = (self._set.member(1),)  # a new active file copies its owner and mode
         return RotatingSink(
             AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics, like=newest_rotated),
