@@ -28,8 +28,9 @@ Without ``--backend`` (nor ``PAPYRA_BACKEND``): a path means ``rotating`` when
 ``--max-bytes``/``--max-files`` or ``PAPYRA_MAX_BYTES``/``PAPYRA_MAX_FILES`` is given, when the
 set's manifest ``<path>.set`` exists (see :mod:`papyra.persistence.set_manifest`; a compacted
 set stays a rotating set), **or when numbered siblings** ``<path>.1``, ``<path>.2``, …
-**exist** (a rotating set: reading only the active file would miss — and call healthy — everything rotated; a note on stderr says so
-and that ``--backend json`` overrides it); otherwise ``json``. A Redis URL means ``redis``.
+**exist** (a rotating set: reading only the active file would miss — and call healthy —
+everything rotated; a note on stderr says so and that ``--backend json`` overrides it);
+otherwise ``json``. A Redis URL means ``redis``.
 Nothing configured is a usage error (exit 64).
 """
 
