@@ -23,6 +23,7 @@ from papyra.cli.options import (
     add_common,
     add_time_filters,
     choice,
+    resolve_times,
     seconds,
     startup_options,
     time_value,
@@ -333,6 +334,7 @@ def run(
         return EXIT_USAGE
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    resolve_times(args)
     handler_spec = getattr(args, "handler", None)
     if handler_spec is None:
         group_parser = getattr(args, "group_parser", None) or parser
@@ -341,7 +343,9 @@ def run(
     debug = debug or bool(getattr(args, "debug", False))
 
     from papyra.cli.context import Context
-    from papyra.cli.output import Output, write_line
+    from papyra.cli.output import Output, use_utc, write_line
+
+    use_utc(bool(getattr(args, "utc", False)))
 
     out = Output(getattr(args, "format", None) or "text", stdout=out_stream, stderr=err_stream, environ=env,
                  secrets=secrets)

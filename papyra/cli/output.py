@@ -27,7 +27,7 @@ from typing import Any, TextIO
 from papyra.cli.redact import redact
 from papyra.persistence.retention import EPOCH_FLOOR as _EPOCH_FLOOR
 
-__all__ = ["Output", "format_bytes", "format_ts", "to_json_text", "write_line"]
+__all__ = ["Output", "format_bytes", "format_ts", "to_json_text", "use_utc", "write_line"]
 
 INFO_MARK = "\u2139"
 #: Rows of a text table whose cells set the column widths (the rest are streamed).
@@ -36,19 +36,37 @@ _RESET = "\033[0m"
 _STYLES = {"info": "\033[36m", "ok": "\033[32m", "bad": "\033[31m", "bold": "\033[1m", "dim": "\033[2m"}
 
 
+_UTC = [False]  # --utc of the running command (set by papyra.cli.app.run for each run)
+
+
+def use_utc(enabled: bool) -> None:
+    """Show times in UTC (``--utc``) instead of local time, from now on in this process."""
+    _UTC[0] = enabled
+
+
 def format_ts(ts: float | None) -> str:
-    """Epoch seconds as ``2024-06-10T12:00:00.000Z`` (UTC); ``-`` for ``None``. A timestamp
-    before 2001-09-09 (1e9) is relative — the earlier release's monotonic clock — and shown as
-    seconds, e.g. ``596.980 s (relative)``, never as a 1970 date."""
+    """Epoch seconds as local time with its zone, ``2024-06-10T14:00:00.000+02:00``, or in UTC
+    with ``--utc`` (:func:`use_utc`); a zero offset is written ``Z``: ``2024-06-10T12:00:00.000Z``.
+    ``-`` for ``None``. A timestamp before 2001-09-09 (1e9) is relative — the earlier release's
+    monotonic clock — and shown as seconds, e.g. ``596.980 s (relative)``, never as a 1970 date."""
     if ts is None:
         return "-"
     if ts < _EPOCH_FLOOR:
         return f"{ts:.3f} s (relative)"
     try:
         dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+        if not _UTC[0]:
+            dt = dt.astimezone()  # the local zone (TZ)
     except (OverflowError, OSError, ValueError):
         return repr(ts)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+    offset = dt.utcoffset()
+    if not offset:
+        zone = "Z"
+    else:
+        minutes = int(offset.total_seconds()) // 60
+        sign = "+" if minutes >= 0 else "-"
+        zone = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}{zone}"
 
 
 def format_bytes(n: int | None) -> str:

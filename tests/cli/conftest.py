@@ -19,6 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = 1718000000.0  # 2024-06-10T06:13:20Z
 
 
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC in CLI tests (and their subprocesses), so golden outputs are stable;
+    tests of local time set their own ``TZ``."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @dataclass
 class Result:
     code: int
