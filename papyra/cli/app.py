@@ -23,6 +23,7 @@ from papyra.cli.options import (
     add_common,
     add_time_filters,
     choice,
+    duration,
     resolve_times,
     seconds,
     startup_options,
@@ -231,6 +232,23 @@ def build_parser() -> PapyraArgumentParser:
     )
     p.add_argument("--since", type=time_value, metavar="WHEN", help="count only records at or after WHEN")
     p.add_argument("--until", type=time_value, metavar="WHEN", help="count only records at or before WHEN")
+    p = leaf(
+        sub,
+        "inspect",
+        "timeline",
+        "Events and dead letters per time bucket and event type, as a bar chart.",
+        "papyra.cli.commands.timeline:timeline",
+    )
+    p.add_argument("--since", type=time_value, metavar="WHEN", help="count only records at or after WHEN")
+    p.add_argument("--until", type=time_value, metavar="WHEN", help="count only records at or before WHEN")
+    p.add_argument(
+        "--bucket",
+        type=duration,
+        default=60.0,
+        metavar="SPAN",
+        help="bucket size: seconds or 30s/1m/1h/1d (default 1m)",
+    )
+    p.add_argument("--event-type", action="append", metavar="TYPE", help="only this event type (repeatable)")
 
     # metrics
     _, sub = group("metrics", "Inspect runtime metrics and observability counters")

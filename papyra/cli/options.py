@@ -15,6 +15,7 @@ __all__ = [
     "add_common",
     "add_time_filters",
     "choice",
+    "duration",
     "positive_int",
     "resolve_times",
     "seconds",

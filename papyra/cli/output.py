@@ -90,9 +90,9 @@ def to_json_text(doc: Any, *, indent: int | None = 2, ascii_only: bool = False) 
     return json.dumps(doc, indent=indent, ensure_ascii=ascii_only, default=str, separators=separators)
 
 
-_MARKS = {"info": INFO_MARK, "ok": "✔", "bad": "✖", "warn": "⚠"}
+_MARKS = {"info": INFO_MARK, "ok": "✔", "bad": "✖", "warn": "⚠", "bar": "█"}
 #: Stand-ins for the marks on a stream that cannot encode them.
-_ASCII_MARKS = {"info": "i", "ok": "OK", "bad": "X", "warn": "!"}
+_ASCII_MARKS = {"info": "i", "ok": "OK", "bad": "X", "warn": "!", "bar": "#"}
 
 
 def _marks(stream: TextIO) -> dict[str, str]:
@@ -161,6 +161,11 @@ class Output:
         if not (self.err_color if stderr else self.color):
             return text
         return f"{_STYLES[style]}{text}{_RESET}"
+
+    def symbol(self, name: str) -> str:
+        """A symbol of text output (``info``, ``ok``, ``bad``, ``warn``, ``bar``) that stdout can
+        encode (its ASCII stand-in otherwise)."""
+        return self._marks[name]
 
     def write(self, text: str = "") -> None:
         """One or more lines to stdout (redacted, flushed; ASCII fallback, see module doc)."""
