@@ -100,3 +100,26 @@ def test_redis_password_never_printed(secured: RedisServer) -> None:
     for text in outputs:
         assert PASSWORD not in text and PASSWORD[::-1] not in text
     assert "***" in outputs[1]
+
+
+def test_a_wrong_system_id_or_prefix_is_no_store(seeded: tuple[str, str]) -> None:
+    url, prefix = seeded
+    for wrong in (("--prefix", prefix, "--system-id", "typo"), ("--prefix", prefix + "x")):
+        for command in (("persistence", "scan"), ("persistence", "inspect"), ("inspect", "events"),
+                        ("persistence", "compact", "--dry-run")):
+            r = invoke(*command, "--redis-url", url, *wrong, "--format", "json")
+            assert r.code == 3, (command, r.err)
+            assert r.err.startswith(f"papyra: error: no store at {url} {prefix}")
+            assert "check the location" in r.err
+            assert json.loads(r.out)["error"]["exit_code"] == 3
+        r = invoke("doctor", "run", "--redis-url", url, *wrong, "--format", "json")
+        assert (r.code, json.loads(r.out)["status"]) == (0, "missing")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        assert not client.keys(f"{prefix}:typo:*") and not client.keys(f"{prefix}x:*")  # nothing created
+    finally:
+        client.close()
+    r = invoke("persistence", "inspect", "--redis-url", url, "--prefix", prefix)
+    assert r.code == 0 and "  exists:     yes" in r.out
