@@ -30,8 +30,10 @@ from __future__ import annotations
 import collections
 import signal
 import time
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, UsageError
@@ -163,50 +165,79 @@ def follow_events(ctx: Context) -> int:
         previous = None
     store = ctx.store()
     path = store.file_path() if store.kind in ("json", "rotating") else None
+    since = ctx.arg("since")
     try:
         if path is not None:
-            from papyra.cli.filetail import FileTail
-
-            max_files = getattr(backend, "max_files", 1) if store.kind == "rotating" else 1
-            file_tail = FileTail(path, max_files=int(max_files))
-            try:
-                first = file_tail.initial(accept, limit, ctx.arg("since"))
-                emit(first, header=True)
-                if not first:
-                    out.note("waiting for events (Ctrl-C to stop)")
-                while True:
-                    time.sleep(interval)
-                    fresh, gap = file_tail.poll()
-                    if gap is not None:
-                        warn_gap(gap)
-                    emit([r for r in fresh if accept(r)], header=False)
-            finally:
-                file_tail.close()
-        tail = EventTail()
-        records = [r for r in backend.list_events(since=ctx.arg("since")) if accept(r)]
-        tail.seen(records)
-        emit(records[-limit:], header=True)
-        if not records:
-            out.note("waiting for events (Ctrl-C to stop)")
-        errors = 0
-        while True:
-            time.sleep(interval)
-            try:
-                polled = list(
-                    backend.list_events(since=tail.since if tail.since is not None else ctx.arg("since"))
-                )
-            except Exception:  # a file replaced mid-read, a Redis blip
-                errors += 1
-                if errors >= _MAX_CONSECUTIVE_ERRORS:
-                    raise
-                continue
-            errors = 0
-            gap = tail.gap(polled)
-            if gap is not None:
-                warn_gap(gap)
-            emit(tail.new([r for r in polled if accept(r)]), header=False)
+            max_files = int(getattr(backend, "max_files", 1)) if store.kind == "rotating" else 1
+            _follow_file(path, max_files, since, limit, interval, accept, emit, warn_gap, out.note)
+        else:
+            _follow_polling(backend, since, limit, interval, accept, emit, warn_gap, out.note)
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+Emit = Callable[..., None]
+
+
+def _follow_file(
+    path: Path, max_files: int, since: float | None, limit: int, interval: float,
+    accept: Callable[[Any], bool], emit: Emit, warn_gap: Callable[[tuple[float, float]], None],
+    note: Callable[[str], None],
+) -> NoReturn:
+    """Follow a file store with :class:`~papyra.cli.filetail.FileTail` until interrupted."""
+    from papyra.cli.filetail import FileTail
+
+    file_tail = FileTail(path, max_files=max_files)
+    try:
+        first = file_tail.initial(accept, limit, since)
+        emit(first, header=True)
+        if not first:
+            note("waiting for events (Ctrl-C to stop)")
+        errors = 0
+        while True:
+            time.sleep(interval)
+            try:
+                fresh, gap = file_tail.poll()
+            except OSError:  # a member renamed or deleted between stat and open
+                errors += 1
+                if errors >= _MAX_CONSECUTIVE_ERRORS:
+                    raise
+                continue
+            errors = 0
+            if gap is not None:
+                warn_gap(gap)
+            emit([r for r in fresh if accept(r)], header=False)
+    finally:
+        file_tail.close()
+
+
+def _follow_polling(
+    backend: Any, since: float | None, limit: int, interval: float,
+    accept: Callable[[Any], bool], emit: Emit, warn_gap: Callable[[tuple[float, float]], None],
+    note: Callable[[str], None],
+) -> NoReturn:
+    """Follow any backend by polling ``list_events(since=…)`` until interrupted."""
+    tail = EventTail()
+    records = [r for r in backend.list_events(since=since) if accept(r)]
+    tail.seen(records)
+    emit(records[-limit:], header=True)
+    if not records:
+        note("waiting for events (Ctrl-C to stop)")
+    errors = 0
+    while True:
+        time.sleep(interval)
+        try:
+            polled = list(backend.list_events(since=tail.since if tail.since is not None else since))
+        except Exception:  # a Redis blip
+            errors += 1
+            if errors >= _MAX_CONSECUTIVE_ERRORS:
+                raise
+            continue
+        errors = 0
+        gap = tail.gap(polled)
+        if gap is not None:
+            warn_gap(gap)
+        emit(tail.new([r for r in polled if accept(r)]), header=False)
