@@ -123,3 +123,30 @@ def test_a_wrong_system_id_or_prefix_is_no_store(seeded: tuple[str, str]) -> Non
         client.close()
     r = invoke("persistence", "inspect", "--redis-url", url, "--prefix", prefix)
     assert r.code == 0 and "  exists:     yes" in r.out
+
+
+def test_redis_streams_records_like_its_lists(seeded: tuple[str, str]) -> None:
+    """The CLI streams Redis reads (one page at a time) with exactly the selection of list_*."""
+    from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+    from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+    from papyra.persistence.retention import RetentionPolicy
+    from tests.cli.conftest import T0
+
+    url, prefix = seeded
+    config = RedisStreamsConfig(url=url, prefix=prefix, system_id="local", page_size=2)
+    for policy in (None, RetentionPolicy(max_records=2)):
+        backend = RedisStreamsPersistence(config, retention_policy=policy)
+        try:
+            for since, until in ((None, None), (T0 + 60, T0 + 200), (T0 + 1000, None)):
+                streamed = list(backend.stream_records(since=since, until=until))
+                listed = [
+                    *reversed(backend.list_events(since=since, until=until)),
+                    *reversed(backend.list_audits(since=since, until=until)),
+                    *reversed(backend.list_dead_letters(since=since, until=until)),
+                ]
+                assert streamed == listed
+            only = list(backend.stream_records((PersistedAudit, PersistedDeadLetter)))
+            assert [type(r) for r in only] == [PersistedAudit, PersistedDeadLetter]
+            assert all(isinstance(r, PersistedEvent) for r in backend.stream_records((PersistedEvent,)))
+        finally:
+            backend.close()

@@ -8,13 +8,15 @@ Reads skip unreadable lines; when a command skipped any, one warning line on std
 count ("3 unreadable lines skipped; run `papyra persistence scan`") and JSON output carries it
 as ``unreadable_lines_skipped``. The exit code does not change.
 
-Memory. On file stores every command here streams (``stream_records``, newest first, with
-``--since`` found by binary search): ``--limit N`` keeps N records, ``--reverse`` none, and the
+Memory. On file stores and Redis every command here streams (the backend's
+``stream_records``, newest first — per kind on Redis — with ``--since`` found by binary search
+on files and mapped to a stream id on Redis): ``--limit N`` keeps N records, ``--reverse`` none, and the
 oldest-first order of a listing without ``--limit`` comes from a spool — the matching records
 are written newest first to an anonymous temporary file that is then read backwards — so memory
 stays constant whatever the store size (disk: the size of the output). ``summary`` and
 ``timeline`` aggregate in one pass. Text tables take their column widths from the first
-:data:`~papyra.cli.output.TABLE_SAMPLE` rows. Other backends are read through ``list_*``.
+:data:`~papyra.cli.output.TABLE_SAMPLE` rows. Backends without ``stream_records`` (a custom
+one, the in-memory backend) are read through ``list_*``.
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ def record_class(kind: str) -> type[Any]:
 def newest_first(
     ctx: Context, kinds: Sequence[str], since: float | None, until: float | None
 ) -> Iterator[Any]:
-    """Retained records of ``kinds`` within the window, newest first: streamed by a file store
-    (O(1) memory, ``since`` by binary search); other backends' ``list_*`` results otherwise."""
+    """Retained records of ``kinds`` within the window, newest first (per kind on Redis):
+    streamed by backends with ``stream_records`` (file stores, Redis: constant memory); other
+    backends' ``list_*`` results otherwise."""
     backend = ctx.store().backend
     stream = getattr(backend, "stream_records", None)
     if callable(stream):

@@ -17,6 +17,7 @@ from papyra.persistence.backends.redis_topology import ordered_steps
 from papyra.persistence.grammar import LineError, decode_record, record_kind
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import (
+    RECORD_KINDS,
     CompactionReport,
     PersistedRecord,
     PersistenceAnomaly,
@@ -124,6 +125,68 @@ class StreamMaintenanceMixin:
             if len(batch) < page:
                 return
             lower = _id_after(batch[-1][0])
+
+    def stream_records(
+        self,
+        kinds: tuple[type[PersistedRecord], ...] | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[PersistedRecord]:
+        """Lazily yield the retained records of ``kinds`` (None: all) within ``since``/``until``,
+        newest first **within each kind** (one stream per kind, read one after the other:
+        events, audits, dead letters) — the streaming form of ``list_*``, same selection
+        (retention per stream, ``since`` mapped to a minimum stream id with
+        ``config.since_id_slack``). Memory: one page (``page_size`` entries). Cost: paged
+        ``XREVRANGE`` round trips, only as far as consumed; unreadable entries count in
+        ``unreadable_lines_skipped``."""
+        self._ensure_visible()
+        for kind, cls in RECORD_KINDS.items():
+            if kinds is None or cls in kinds:
+                yield from self._stream_kind(KIND_STREAMS[kind], cls, since, until)
+
+    def _stream_kind(
+        self,
+        stream: str,
+        cls: type[PersistedRecord],
+        since: float | None,
+        until: float | None,
+        *,
+        first_page: int | None = None,
+    ) -> Iterator[PersistedRecord]:
+        """The selection of ``list_*`` for one stream, lazily, newest first (``first_page``: the
+        size of the first ``XREVRANGE`` page, for a small ``limit``). ``_list`` in
+        :mod:`papyra.persistence.backends.redis` is the same loop collecting a list; it can be
+        ``islice(self._stream_kind(...), limit)`` reversed."""
+        policy = self._retention
+        window = None if policy.is_unbounded else policy.window()
+        min_id = "-"
+        if since is not None and self._config.since_id_slack is not None:
+            min_id = str(max(0, int((since - self._config.since_id_slack) * 1000)))
+        skipped = 0
+        try:
+            key = self._config.stream_key(stream)
+            for _entry_id, fields in self._iter_newest(key, first_page=first_page, min_id=min_id):
+                data = fields.get(b"data", b"")
+                try:
+                    record = decode_record(data)
+                except LineError:
+                    skipped += 1
+                    continue
+                if type(record) is not cls:
+                    continue
+                if window is not None:
+                    verdict = window.offer(record.timestamp, len(data))
+                    if verdict is RetentionVerdict.STOP:
+                        return
+                    if verdict is RetentionVerdict.SKIP:
+                        continue
+                ts = record.timestamp
+                if (since is None or ts >= since) and (until is None or ts <= until):
+                    yield record
+        finally:
+            if skipped:
+                self._metrics.incr("unreadable_lines_skipped", skipped)
 
     # ------------------------------------------------------------------ health
 
