@@ -8,7 +8,9 @@ backend's ``list_*`` (the *retained* view) with each record's encoded size.
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,19 +118,20 @@ _INDEX_KIND = {v: k for k, v in _KIND_INDEX.items()}
 
 
 def figures_from_backend(backend: Any) -> StoreFigures:
-    """Count the retained records through the backend contract. Cost: three full reads."""
-    from papyra.persistence.grammar import encode_record
+    """Count the retained records through the backend contract. Cost: three full reads, in
+    constant memory when the backend streams (``stream_records``), else through ``list_*``."""
+    from papyra.persistence.grammar import encode_record, record_kind
 
     figures = StoreFigures(basis="records")
-    for kind, method in (
-        ("event", "list_events"),
-        ("audit", "list_audits"),
-        ("dead_letter", "list_dead_letters"),
-    ):
-        for record in getattr(backend, method)():
-            try:
-                size = len(encode_record(record))
-            except (TypeError, ValueError):
-                size = 0
-            figures._add(kind, size, float(record.timestamp))
+    stream = getattr(backend, "stream_records", None)
+    if callable(stream):
+        records: Iterable[Any] = stream()
+    else:
+        records = itertools.chain(backend.list_events(), backend.list_audits(), backend.list_dead_letters())
+    for record in records:
+        try:
+            size = len(encode_record(record))
+        except (TypeError, ValueError):
+            size = 0
+        figures._add(record_kind(record), size, float(record.timestamp))
     return figures
