@@ -4,14 +4,13 @@ Commands::
 
     papyra persistence scan | recover | compact | inspect | startup-check
     papyra doctor run
-    papyra inspect events | audits | dead-letters | summary
+    papyra inspect events | audits | dead-letters | summary | timeline
     papyra metrics persistence | reset
 
 Every command chooses its store the same way — flags, then environment variables, then the
 settings module (see :mod:`papyra.cli.spec`; a path with numbered siblings ``PATH.1``…
-is read as a rotating set unless ``--backend json``) — and takes ``--format text|json``
-(``ndjson`` too for the ``inspect`` listings, ``prometheus`` for ``metrics persistence``) and
-``--debug``.
+is read as a rotating set unless ``--backend json``) — and takes ``--format text|json|ndjson``
+(``prometheus`` too for ``metrics persistence``), ``--utc`` and ``--debug``.
 
 Exit codes
 ----------
@@ -30,43 +29,22 @@ never contains credentials (URL passwords are shown as ``***``).
 
 A store that does not exist
 ---------------------------
-A file store whose path does not exist yet is **not an error** (the first start of an
-application is legitimate) and is never created by the CLI. ``persistence scan``, ``doctor
-run`` and ``persistence startup-check`` exit 0 and say so explicitly instead of "healthy":
-text output prints ``Store does not exist (nothing to check).``, JSON output has
-``"status": "missing"`` (and ``store.exists`` is ``false``); ``persistence recover`` prints
-``Store does not exist (nothing to recover).``. stderr carries a note as well. Stray files
-beside a missing path (e.g. orphaned rotated files) are still reported as anomalies. A missing
-parent directory is an operational error (exit 3).
+``persistence scan | recover | compact | inspect`` and every ``inspect`` command on a store that
+does not exist (no file of a file store, no stream of the Redis prefix/system id) exit 3 with
+``no store at …`` and create nothing. ``doctor run`` and ``persistence startup-check`` report
+``No store yet`` and exit 0 (JSON ``"status": "missing"``, ``store.exists`` false): a first
+deploy is healthy. ``inspect events --follow`` waits for the store to appear. A missing parent
+directory is an operational error (exit 3).
 
-JSON output
------------
-``--format json`` prints one JSON document whose first keys are always ``command`` (e.g.
-``"persistence scan"``), ``exit_code`` and ``store`` (``backend``, ``location``, ``source``:
-flags/environment/settings, ``exists``); the command's own keys follow:
-
-* ``persistence scan``: ``status`` (``healthy`` | ``anomalies`` | ``missing``), ``scan`` =
-  ``{backend, has_anomalies, anomalies: [{type, path, detail, line, offset}]}``;
-* ``persistence recover``: ``mode``, ``dry_run``, ``recovery`` (``{backend, scan,
-  repaired_files, quarantined_files}`` or ``null`` for a dry run), ``post_scan``; a dry run adds
-  ``plan`` = ``{files_to_rewrite, files_to_quarantine, files_to_remove, quarantine_dir}``
-  (``files_to_remove``: files that are not members of the store, e.g. orphaned rotated files);
-* ``persistence compact``: ``dry_run``, ``compaction`` = ``{backend, before_records,
-  after_records, before_bytes, after_bytes, removed_records, reclaimed_bytes, …}`` and
-  ``removed`` per kind;
-* ``persistence inspect``: ``details`` (the backend's own ``describe()``), ``figures`` (records
-  and bytes per kind, time range, files), ``retention``, ``anomalies``, and ``metrics`` with
-  ``--show-metrics``;
-* ``persistence startup-check`` / ``doctor run``: ``status`` (``healthy`` | ``anomalies`` |
-  ``repaired`` | ``not_repaired`` | ``not_checked`` for mode ignore | ``missing``), ``mode``,
-  ``recovery_mode``, ``passed``, ``scan``, ``recovery``, ``post_scan``, ``messages``;
-* ``inspect events|audits|dead-letters``: ``kind``, ``count``, ``records`` (each record in the
-  NDJSON line format, with ``kind``); ``--format ndjson`` prints one record per line instead;
-* ``inspect summary``: ``latest_audit``, ``counts``, ``first_timestamp``, ``last_timestamp``;
-* ``metrics persistence`` / ``metrics reset``: ``metrics`` (the backend snapshot) and
-  ``derived`` (figures from the store, ``anomalies``).
-
-Errors print nothing on stdout in any format.
+Output
+------
+``--format json`` prints one JSON document (indented only on a terminal); ``--format ndjson``
+(every command) one compact line per result, a single line for single-result commands. The
+fields of each command are documented in README.md ("JSON output of each command"). On an error
+with a machine format, stdout gets ``{"error": {"exit_code": N, "message": "..."}}`` besides the
+stderr line. Text output falls back to ASCII symbols when stdout cannot encode them (see
+:mod:`papyra.cli.output`). Times: naive input is local time, ``--utc`` makes input and output
+UTC, output always shows the zone (:mod:`papyra.cli.timeparse`).
 """
 
 from __future__ import annotations

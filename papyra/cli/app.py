@@ -23,6 +23,8 @@ from papyra.cli.options import (
     add_common,
     add_time_filters,
     choice,
+    duration,
+    resolve_times,
     seconds,
     startup_options,
     time_value,
@@ -79,7 +81,7 @@ def build_parser() -> PapyraArgumentParser:
         name: str,
         help_text: str,
         handler: str,
-        formats: Sequence[str] = ("text", "json"),
+        formats: Sequence[str] = ("text", "json", "ndjson"),
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=help_text)
         parser.set_defaults(handler=handler, command_name=f"{group_name} {name}", group_parser=None)
@@ -156,7 +158,7 @@ def build_parser() -> PapyraArgumentParser:
     p.add_argument("--to", dest="target", required=True, metavar="SPEC", help="target store")
     p.add_argument("--append", action="store_true", help="allow a target that already holds records")
     p.add_argument("--dry-run", action="store_true", help="read and digest the source, write nothing")
-    p.add_argument("--format", default="text", choices=["text", "json"], help="output format")
+    p.add_argument("--format", default="text", choices=["text", "json", "ndjson"], help="output format")
     p.add_argument("--debug", default=argparse.SUPPRESS, action="store_true", help="show tracebacks")
 
     # doctor
@@ -180,7 +182,6 @@ def build_parser() -> PapyraArgumentParser:
         "events",
         "List lifecycle events.",
         "papyra.cli.commands.inspect:events",
-        ("text", "json", "ndjson"),
     )
     add_time_filters(p)
     p.add_argument("--event-type", action="append", metavar="TYPE", help="only this event type (repeatable)")
@@ -206,7 +207,6 @@ def build_parser() -> PapyraArgumentParser:
         "audits",
         "List audit snapshots.",
         "papyra.cli.commands.inspect:audits",
-        ("text", "json", "ndjson"),
     )
     add_time_filters(p)
     p = leaf(
@@ -215,7 +215,6 @@ def build_parser() -> PapyraArgumentParser:
         "dead-letters",
         "List dead letters.",
         "papyra.cli.commands.inspect:dead_letters",
-        ("text", "json", "ndjson"),
     )
     add_time_filters(p)
     p.add_argument(
@@ -233,6 +232,23 @@ def build_parser() -> PapyraArgumentParser:
     )
     p.add_argument("--since", type=time_value, metavar="WHEN", help="count only records at or after WHEN")
     p.add_argument("--until", type=time_value, metavar="WHEN", help="count only records at or before WHEN")
+    p = leaf(
+        sub,
+        "inspect",
+        "timeline",
+        "Events and dead letters per time bucket and event type, as a bar chart.",
+        "papyra.cli.commands.timeline:timeline",
+    )
+    p.add_argument("--since", type=time_value, metavar="WHEN", help="count only records at or after WHEN")
+    p.add_argument("--until", type=time_value, metavar="WHEN", help="count only records at or before WHEN")
+    p.add_argument(
+        "--bucket",
+        type=duration,
+        default=60.0,
+        metavar="SPAN",
+        help="bucket size: seconds or 30s/1m/1h/1d (default 1m)",
+    )
+    p.add_argument("--event-type", action="append", metavar="TYPE", help="only this event type (repeatable)")
 
     # metrics
     _, sub = group("metrics", "Inspect runtime metrics and observability counters")
@@ -242,7 +258,7 @@ def build_parser() -> PapyraArgumentParser:
         "persistence",
         "Backend counters plus figures derived from the store.",
         "papyra.cli.commands.metrics:persistence",
-        ("text", "json", "prometheus"),
+        ("text", "json", "ndjson", "prometheus"),
     )
     p.add_argument(
         "--process-counters",
@@ -328,10 +344,15 @@ def run(
             prog = f"{parser.prog} {command}" if command else owner.prog
             raise UsageError(f"unrecognized arguments: {' '.join(extras)} (see '{prog} --help')")
     except UsageError as exc:
-        err_stream.write(f"papyra: error: {redact(str(exc), secrets)}\n")
+        from papyra.cli.output import write_line
+
+        message = redact(str(exc), secrets)
+        _machine_error(_requested_format(args_list), out_stream, EXIT_USAGE, message)
+        write_line(err_stream, f"papyra: error: {message}")
         return EXIT_USAGE
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    resolve_times(args)
     handler_spec = getattr(args, "handler", None)
     if handler_spec is None:
         group_parser = getattr(args, "group_parser", None) or parser
@@ -340,7 +361,9 @@ def run(
     debug = debug or bool(getattr(args, "debug", False))
 
     from papyra.cli.context import Context
-    from papyra.cli.output import Output
+    from papyra.cli.output import Output, use_utc, write_line
+
+    use_utc(bool(getattr(args, "utc", False)))
 
     out = Output(getattr(args, "format", None) or "text", stdout=out_stream, stderr=err_stream, environ=env,
                  secrets=secrets)
@@ -358,10 +381,28 @@ def run(
         code, message = _describe_exception(exc)
         if debug:
             trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            err_stream.write(redact(trace, secrets))
-        err_stream.write(f"papyra: error: {redact(message, secrets)}\n")
-        err_stream.flush()
+            write_line(err_stream, redact(trace, secrets).rstrip("\n"))
+        message = redact(message, secrets)
+        out.error(code, message)
+        write_line(err_stream, f"papyra: error: {message}")
         return code
+
+
+def _requested_format(args: Sequence[str]) -> str:
+    """The ``--format`` value on a command line argparse refused (last one wins), else text."""
+    fmt = "text"
+    for i, arg in enumerate(args):
+        if arg == "--format" and i + 1 < len(args):
+            fmt = args[i + 1]
+        elif arg.startswith("--format="):
+            fmt = arg.partition("=")[2]
+    return fmt
+
+
+def _machine_error(fmt: str, stream: TextIO, code: int, message: str) -> None:
+    from papyra.cli.output import Output
+
+    Output(fmt, stdout=stream, stderr=stream, environ={}).error(code, message)
 
 
 def _silence_stdout(stream: TextIO) -> None:

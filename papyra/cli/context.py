@@ -9,7 +9,23 @@ from typing import Any
 from papyra.cli.output import Output
 from papyra.cli.store import Store, StoreSpec, open_store, resolve_spec
 
-__all__ = ["Context"]
+__all__ = ["STORE_MUST_EXIST", "Context"]
+
+#: Commands for which a store that does not exist is an error ("no store at …", exit 3);
+#: the others (doctor, startup-check, metrics, follow) treat it as empty ("no store yet").
+STORE_MUST_EXIST = frozenset(
+    {
+        "persistence scan",
+        "persistence recover",
+        "persistence compact",
+        "persistence inspect",
+        "inspect events",
+        "inspect audits",
+        "inspect dead-letters",
+        "inspect summary",
+        "inspect timeline",
+    }
+)
 
 
 class Context:
@@ -38,11 +54,13 @@ class Context:
 
     def store(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.spec())
+            following = bool(self.arg("follow", False))  # tail -F waits for the store to appear
+            must_exist = self.command in STORE_MUST_EXIST and not following
+            self._store = open_store(self.spec(), must_exist=must_exist)
             for note in self._store.notes:
                 self.out.note(note)
             if self._store.missing:
-                self.out.note(f"store {self._store.spec.location} does not exist yet (nothing recorded)")
+                self.out.note(f"no store yet at {self._store.spec.location} (nothing recorded)")
         return self._store
 
     def envelope(self, exit_code: int, **fields: Any) -> dict[str, Any]:

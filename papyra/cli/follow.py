@@ -1,6 +1,13 @@
 """``papyra inspect events --follow``: print new events until interrupted (exit 0).
 
-Backend-agnostic polling. Each poll asks the backend for events since a watermark (the newest
+File stores (JSON file, rotating set) are followed like ``tail -F`` by
+:class:`papyra.cli.filetail.FileTail`: the newest ``--limit`` events first, read backwards from
+the end (O(limit)), then only the bytes appended since (O(new)), across rotation (the old file
+is drained, then the members rotated after it) and rewrites (compaction, recovery: a resync on
+the new inode, deduplicated, with the gap warning below).
+
+Other backends (Redis, a settings object) use polling. Each poll asks the backend for events
+since a watermark (the newest
 timestamp seen minus :data:`SKEW` seconds, so records from writers with slightly older clocks
 are not missed) and prints those not printed yet. "Printed yet" is a multiset of canonical
 encodings of the events inside the watermark window, so rotation (new files), compaction and
@@ -23,8 +30,10 @@ from __future__ import annotations
 import collections
 import signal
 import time
+from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, UsageError
@@ -53,6 +62,19 @@ class EventTail:
     def seen(self, records: list[Any]) -> None:
         """Mark ``records`` as printed (used for the initial listing's window)."""
         self.new(records)
+
+    def mark(self, records: list[Any]) -> None:
+        """Mark ``records`` as printed, every one (they come from new bytes, read once: two
+        identical records are two records)."""
+        from papyra.persistence.grammar import encode_record_body
+
+        for r in records:
+            key = encode_record_body(r)
+            self._printed[key] += 1
+            self._stamps[key] = r.timestamp
+            if self.newest is None or r.timestamp > self.newest:
+                self.newest = r.timestamp
+        self._prune()
 
     def new(self, records: list[Any]) -> list[Any]:
         """The records of this poll not printed before (in poll order); marks them printed."""
@@ -126,43 +148,96 @@ def follow_events(ctx: Context) -> int:
         for r in records:
             out.write(line(r))
 
+    def warn_gap(gap: tuple[float, float]) -> None:
+        out.warn(
+            f"events after {format_ts(gap[0])} up to {format_ts(gap[1])} may be missing: the "
+            "store dropped records since the last poll (rotation, compaction) before they "
+            "could be printed; poll more often (--interval) or keep more files"
+        )
+
+    def accept(r: Any) -> bool:
+        return match is None or match(r)
+
     previous = None
     try:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
     except ValueError:  # not the main thread (in-process tests)
         previous = None
-    tail = EventTail()
+    store = ctx.store()
+    path = store.file_path() if store.kind in ("json", "rotating") else None
+    since = ctx.arg("since")
     try:
-        records = [r for r in backend.list_events(since=ctx.arg("since")) if match is None or match(r)]
-        tail.seen(records)
-        emit(records[-limit:], header=True)
-        if out.is_text and not records:
-            out.note("waiting for events (Ctrl-C to stop)")
-        errors = 0
-        while True:
-            time.sleep(interval)
-            try:
-                polled = list(
-                    backend.list_events(since=tail.since if tail.since is not None else ctx.arg("since"))
-                )
-            except Exception:  # a file replaced mid-read, a Redis blip
-                errors += 1
-                if errors >= _MAX_CONSECUTIVE_ERRORS:
-                    raise
-                continue
-            errors = 0
-            gap = tail.gap(polled)
-            if gap is not None:
-                out.warn(
-                    f"events after {format_ts(gap[0])} up to {format_ts(gap[1])} may be missing: the "
-                    "store dropped records since the last poll (rotation, compaction) before they "
-                    "could be printed; poll more often (--interval) or keep more files"
-                )
-            if match is not None:
-                polled = [r for r in polled if match(r)]
-            emit(tail.new(polled), header=False)
+        if path is not None:
+            max_files = int(getattr(backend, "max_files", 1)) if store.kind == "rotating" else 1
+            _follow_file(path, max_files, since, limit, interval, accept, emit, warn_gap, out.note)
+        else:
+            _follow_polling(backend, since, limit, interval, accept, emit, warn_gap, out.note)
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+Emit = Callable[..., None]
+
+
+def _follow_file(
+    path: Path, max_files: int, since: float | None, limit: int, interval: float,
+    accept: Callable[[Any], bool], emit: Emit, warn_gap: Callable[[tuple[float, float]], None],
+    note: Callable[[str], None],
+) -> NoReturn:
+    """Follow a file store with :class:`~papyra.cli.filetail.FileTail` until interrupted."""
+    from papyra.cli.filetail import FileTail
+
+    file_tail = FileTail(path, max_files=max_files)
+    try:
+        first = file_tail.initial(accept, limit, since)
+        emit(first, header=True)
+        if not first:
+            note("waiting for events (Ctrl-C to stop)")
+        errors = 0
+        while True:
+            time.sleep(interval)
+            try:
+                fresh, gap = file_tail.poll()
+            except OSError:  # a member renamed or deleted between stat and open
+                errors += 1
+                if errors >= _MAX_CONSECUTIVE_ERRORS:
+                    raise
+                continue
+            errors = 0
+            if gap is not None:
+                warn_gap(gap)
+            emit([r for r in fresh if accept(r)], header=False)
+    finally:
+        file_tail.close()
+
+
+def _follow_polling(
+    backend: Any, since: float | None, limit: int, interval: float,
+    accept: Callable[[Any], bool], emit: Emit, warn_gap: Callable[[tuple[float, float]], None],
+    note: Callable[[str], None],
+) -> NoReturn:
+    """Follow any backend by polling ``list_events(since=…)`` until interrupted."""
+    tail = EventTail()
+    records = [r for r in backend.list_events(since=since) if accept(r)]
+    tail.seen(records)
+    emit(records[-limit:], header=True)
+    if not records:
+        note("waiting for events (Ctrl-C to stop)")
+    errors = 0
+    while True:
+        time.sleep(interval)
+        try:
+            polled = list(backend.list_events(since=tail.since if tail.since is not None else since))
+        except Exception:  # a Redis blip
+            errors += 1
+            if errors >= _MAX_CONSECUTIVE_ERRORS:
+                raise
+            continue
+        errors = 0
+        gap = tail.gap(polled)
+        if gap is not None:
+            warn_gap(gap)
+        emit(tail.new([r for r in polled if accept(r)]), header=False)

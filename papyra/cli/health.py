@@ -16,8 +16,8 @@ from papyra.cli.render import anomaly_text, recovery_lines, render_anomalies
 __all__ = ["MISSING_TEXT", "run_health_check"]
 
 
-#: What text output says about a file store that does not exist (a first start is legitimate).
-MISSING_TEXT = "Store does not exist (nothing to check)"
+#: What text output says about a store that does not exist (a first deploy is healthy).
+MISSING_TEXT = "No store yet (nothing to check; the application creates it on its first start)"
 
 
 def _status(outcome: Any, *, missing: bool, recovered: bool) -> str:

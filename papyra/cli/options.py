@@ -6,6 +6,8 @@ import argparse
 import math
 from collections.abc import Callable, Sequence
 
+from papyra.cli.timeparse import TIME_HELP
+
 __all__ = [
     "EPILOG",
     "RECOVERY_MODES",
@@ -13,7 +15,9 @@ __all__ = [
     "add_common",
     "add_time_filters",
     "choice",
+    "duration",
     "positive_int",
+    "resolve_times",
     "seconds",
     "startup_options",
     "time_value",
@@ -84,13 +88,28 @@ def duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def time_value(text: str) -> float:
+def time_value(text: str) -> str:
+    """A ``--since``/``--until`` value, checked now and converted after parsing (by
+    :func:`resolve_times`), when ``--utc`` — wherever it stands on the line — is known."""
     from papyra.cli.timeparse import parse_time
 
     try:
-        return parse_time(text)
+        parse_time(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+def resolve_times(args: argparse.Namespace) -> None:
+    """Replace the ``since``/``until`` strings of ``args`` by epoch seconds (naive ISO times as
+    local time, or UTC with ``--utc``)."""
+    from papyra.cli.timeparse import parse_time
+
+    utc = bool(getattr(args, "utc", False))
+    for name in ("since", "until"):
+        value = getattr(args, name, None)
+        if isinstance(value, str):
+            setattr(args, name, parse_time(value, utc=utc))
 
 
 # --------------------------------------------------------------------------- common options
@@ -171,6 +190,12 @@ def add_common(parser: argparse.ArgumentParser, formats: Sequence[str]) -> None:
         "--format", default=s, choices=list(formats), help=f"output format (default {formats[0]})"
     )
     out.add_argument("--debug", default=s, action="store_true", help="show tracebacks on errors")
+    out.add_argument(
+        "--utc",
+        default=s,
+        action="store_true",
+        help="times in UTC, input and output (default: local time; output always shows the zone)",
+    )
 
 
 def add_time_filters(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +203,7 @@ def add_time_filters(parser: argparse.ArgumentParser) -> None:
         "--since",
         type=time_value,
         metavar="WHEN",
-        help="only records at or after WHEN (ISO-8601, 15m/2h/7d ago, or epoch seconds)",
+        help=f"only records at or after WHEN: {TIME_HELP}",
     )
     parser.add_argument("--until", type=time_value, metavar="WHEN", help="only records at or before WHEN")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the newest N (after filters)")

@@ -14,6 +14,16 @@ from typing import TextIO
 __all__ = ["Progress"]
 
 _FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_ASCII_FRAMES = "|/-\\"
+
+
+def _frames(stream: TextIO) -> tuple[str, str]:
+    """Spinner frames and ellipsis the stream can encode (ASCII ones for an ASCII terminal)."""
+    try:
+        (_FRAMES + "…").encode(getattr(stream, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return _ASCII_FRAMES, "..."
+    return _FRAMES, "…"
 
 
 class Progress:
@@ -47,9 +57,11 @@ class Progress:
         if self._stop.wait(self._delay):
             return
         frame = 0
+        frames, dots = _frames(self._stream)
         while not self._stop.is_set():
             elapsed = time.monotonic() - self._start
-            self._stream.write(f"\r{_FRAMES[frame % len(_FRAMES)]} {self._label}… {elapsed:.1f}s")
+            label = self._label.encode("ascii", "backslashreplace").decode() if dots == "..." else self._label
+            self._stream.write(f"\r{frames[frame % len(frames)]} {label}{dots} {elapsed:.1f}s")
             self._stream.flush()
             self._shown = True
             frame += 1

@@ -25,10 +25,12 @@ CLI opens backends with ``--max-records`` / ``PAPYRA_MAX_RECORDS``, ``--max-age`
 or use a settings module whose backend carries it).
 
 Without ``--backend`` (nor ``PAPYRA_BACKEND``): a path means ``rotating`` when
-``--max-bytes``/``--max-files`` or ``PAPYRA_MAX_BYTES``/``PAPYRA_MAX_FILES`` is given, **or
-when numbered siblings** ``<path>.1``, ``<path>.2``, … **exist** (a rotating set: reading only
-the active file would miss — and call healthy — everything rotated; a note on stderr says so
-and that ``--backend json`` overrides it); otherwise ``json``. A Redis URL means ``redis``.
+``--max-bytes``/``--max-files`` or ``PAPYRA_MAX_BYTES``/``PAPYRA_MAX_FILES`` is given, when the
+set's manifest ``<path>.set`` exists (see :mod:`papyra.persistence.set_manifest`; a compacted
+set stays a rotating set), **or when numbered siblings** ``<path>.1``, ``<path>.2``, …
+**exist** (a rotating set: reading only the active file would miss — and call healthy —
+everything rotated; a note on stderr says so and that ``--backend json`` overrides it);
+otherwise ``json``. A Redis URL means ``redis``.
 Nothing configured is a usage error (exit 64).
 """
 
@@ -265,6 +267,8 @@ def _file_backend(path_text: str, rotation_options: bool) -> tuple[str, str | No
     if rotation_options:
         return "rotating", None
     path = Path(path_text).expanduser()
+    if os.path.lexists(path.with_name(path.name + ".set")):  # the set's manifest says so itself
+        return "rotating", None
     indexes = rotated_indexes(path)
     if not indexes:
         return "json", None

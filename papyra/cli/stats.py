@@ -8,8 +8,9 @@ backend's ``list_*`` (the *retained* view) with each record's encoded size.
 
 from __future__ import annotations
 
-import array
+import itertools
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,6 @@ __all__ = [
     "StoreFigures",
     "figures_from_backend",
     "figures_from_files",
-    "retained_from_files",
 ]
 
 #: Record kind discriminator -> plural key used in output.
@@ -117,43 +117,21 @@ _KIND_INDEX = {"event": 0, "audit": 1, "dead_letter": 2}
 _INDEX_KIND = {v: k for k, v in _KIND_INDEX.items()}
 
 
-def retained_from_files(paths: list[Path], policy: Any, *, now: float | None = None) -> StoreFigures:
-    """What compaction with ``policy`` would keep: retention over the physical lines, with
-    their real sizes. Memory: about 13 bytes per record (compact arrays)."""
-    from papyra.persistence.retention import RetentionVerdict
-
-    scratch = StoreFigures(basis="files")
-    kinds, sizes, stamps = array.array("b"), array.array("q"), array.array("d")
-    for kind, nbytes, ts in _iter_file_records(paths, scratch):
-        kinds.append(_KIND_INDEX[kind])
-        sizes.append(nbytes)
-        stamps.append(ts)
-    kept = StoreFigures(basis="files")
-    window = policy.window(now)
-    for i in range(len(kinds) - 1, -1, -1):
-        verdict = window.offer(stamps[i], sizes[i])
-        if verdict is RetentionVerdict.STOP:
-            break
-        if verdict is RetentionVerdict.KEEP:
-            kept._add(_INDEX_KIND[kinds[i]], sizes[i], stamps[i])
-    kept.files = []
-    return kept
-
-
 def figures_from_backend(backend: Any) -> StoreFigures:
-    """Count the retained records through the backend contract. Cost: three full reads."""
-    from papyra.persistence.grammar import encode_record
+    """Count the retained records through the backend contract. Cost: three full reads, in
+    constant memory when the backend streams (``stream_records``), else through ``list_*``."""
+    from papyra.persistence.grammar import encode_record, record_kind
 
     figures = StoreFigures(basis="records")
-    for kind, method in (
-        ("event", "list_events"),
-        ("audit", "list_audits"),
-        ("dead_letter", "list_dead_letters"),
-    ):
-        for record in getattr(backend, method)():
-            try:
-                size = len(encode_record(record))
-            except (TypeError, ValueError):
-                size = 0
-            figures._add(kind, size, float(record.timestamp))
+    stream = getattr(backend, "stream_records", None)
+    if callable(stream):
+        records: Iterable[Any] = stream()
+    else:
+        records = itertools.chain(backend.list_events(), backend.list_audits(), backend.list_dead_letters())
+    for record in records:
+        try:
+            size = len(encode_record(record))
+        except (TypeError, ValueError):
+            size = 0
+        figures._add(record_kind(record), size, float(record.timestamp))
     return figures

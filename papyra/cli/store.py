@@ -6,10 +6,12 @@ slots for the rotated files found on disk (at least the backend default), with a
 stderr: with too few slots, members would look like orphans and ``recover`` would take them out
 of the set. Pass the application's ``--max-files`` so that real orphans are reported.
 
-Backends are imported lazily by module path, so ``papyra --help`` loads none of them. A file
-store that does not exist yet is **not created** (backends open files lazily, and the CLI
-skips compaction/recovery of a missing store): commands see an empty store and say so on
-stderr; a missing parent directory is an operational error (exit 3).
+Backends are imported lazily by module path, so ``papyra --help`` loads none of them. A store
+that does not exist (no file of the set; no stream of the Redis prefix/system id) is **never
+created**: commands that read or maintain it (``open_store(..., must_exist=True)``) fail with
+"no store at …" (exit 3) before a backend is even constructed for a file store; ``doctor run``
+and ``startup-check`` see an empty store and report "no store yet". A missing parent directory
+is an operational error (exit 3).
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ __all__ = ["BACKEND_CLASSES", "Store", "StoreSpec", "open_store", "parse_duratio
 class Store:
     """An opened store: the backend plus what the CLI knows about where it lives.
 
-    ``missing`` is True for a file store whose file(s) did not exist when the command started;
-    commands then avoid every operation that would create files (compaction, recovery locks).
+    ``missing`` is True for a store that did not exist when the command started (no file of a
+    file store, no stream of a Redis store); commands then avoid every operation that would
+    create it.
     """
 
     def __init__(
@@ -191,8 +194,46 @@ def _infer_max_files(cls: Any, path: Path) -> tuple[int | None, str | None]:
     return inferred, note
 
 
-def open_store(spec: StoreSpec) -> Store:
-    """Open the backend ``spec`` names. Raises :class:`OperationalError`/``UsageError``."""
+def _no_store(spec: StoreSpec) -> OperationalError:
+    return OperationalError(f"no store at {spec.location} (nothing was created; check the location)")
+
+
+def _redis_store_missing(backend: Any) -> bool:
+    """True when none of the backend's three streams exists (one EXISTS per key, so that a
+    Cluster never sees a cross-slot command). Raises what the backend raises for reads."""
+    keys = [backend.stream_key(kind) for kind in ("event", "audit", "dead_letter")]
+    with backend._redis_errors("read"):
+        return not any(backend._client.exists(key) for key in keys)
+
+
+def _manifest_bounds(spec: StoreSpec, path: Path) -> tuple[tuple[int, int] | None, str | None]:
+    """``((max_bytes, max_files) recorded in the set's manifest or None, note)``: the note warns
+    when flags disagree with the manifest, or when the manifest is invalid (then ignored)."""
+    from papyra.exceptions import CorruptionError
+    from papyra.persistence.rotation import MAX_FILES_LIMIT
+    from papyra.persistence.set_manifest import manifest_path, read_set_manifest
+
+    try:
+        recorded = read_set_manifest(path, max_files_limit=MAX_FILES_LIMIT)
+    except (CorruptionError, OSError) as exc:
+        return None, f"warning: ignoring the set manifest: {exc}"
+    if recorded is None:
+        return None, None
+    given = (spec.max_bytes, spec.max_files)
+    if any(g is not None and g != r for g, r in zip(given, recorded, strict=True)):
+        return recorded, (
+            f"warning: --max-bytes/--max-files ({given[0]}, {given[1]}) differ from the set's own "
+            f"bounds in {manifest_path(path).name} (max_bytes={recorded[0]}, max_files={recorded[1]}); "
+            "the flags win for this command"
+        )
+    return recorded, None
+
+
+def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
+    """Open the backend ``spec`` names; with ``must_exist``, a store that does not exist raises
+    :class:`OperationalError` ("no store at …", exit 3) and nothing is created. Cost: a few
+    ``stat`` calls (file stores) or one ``EXISTS`` per stream (Redis). Raises
+    :class:`OperationalError`/``UsageError``."""
     if spec.backend == "settings":
         return _open_from_settings(spec)
     retention = spec.retention_policy()
@@ -201,6 +242,8 @@ def open_store(spec: StoreSpec) -> Store:
         _check_file_location(path)
         cls = _load_backend_class(spec.backend)
         missing = _file_store_missing(spec)
+        if missing and must_exist:
+            raise _no_store(spec)
         kwargs: dict[str, Any] = {"lock_timeout": spec.lock_timeout, "retention_policy": retention}
         if spec.max_bytes is not None:
             kwargs["max_bytes"] = spec.max_bytes
@@ -211,13 +254,19 @@ def open_store(spec: StoreSpec) -> Store:
                 f"{path.name}.{rotated[0]} exists beside the store: if it is a rotating set, pass "
                 f"--backend rotating (and its --max-files); the json backend reads only {path.name}",
             )
+        recorded, manifest_note = _manifest_bounds(spec, path) if spec.backend == "rotating" else (None, None)
+        notes += (manifest_note,) if manifest_note else ()
+        if recorded is not None and spec.max_bytes is None:
+            kwargs["max_bytes"] = recorded[0]
         if spec.max_files is not None:
             kwargs["max_files"] = spec.max_files
+        elif recorded is not None:
+            kwargs["max_files"] = recorded[1]
         elif spec.backend == "rotating":
             inferred, note = _infer_max_files(cls, path)
             if inferred is not None:
                 kwargs["max_files"] = inferred
-            notes = (note,) if note else ()
+            notes += (note,) if note else ()
         backend = cls(str(path), **_accepted_kwargs(cls, kwargs))
         return Store(spec, backend, missing=missing, notes=spec.notes + notes)
     cls = _load_backend_class("redis")
@@ -239,7 +288,14 @@ def open_store(spec: StoreSpec) -> Store:
     backend = cls(
         config, **_accepted_kwargs(cls, {"lock_timeout": spec.lock_timeout, "retention_policy": retention})
     )
-    return Store(spec, backend)
+    try:
+        missing = _redis_store_missing(backend)
+        if missing and must_exist:
+            raise _no_store(spec)
+    except BaseException:
+        backend.close()
+        raise
+    return Store(spec, backend, missing=missing)
 
 
 def _open_from_settings(spec: StoreSpec) -> Store:

@@ -7,7 +7,8 @@ Accepted forms:
   and ``now``;
 * ISO-8601: ``2024-06-10``, ``2024-06-10T12:00``, ``2024-06-10T12:00:00Z``,
   ``2024-06-10 12:00:00.5+02:00`` (any number of fraction digits, ``Z``/``z`` or an offset
-  ``+HH:MM``/``+HHMM``/``+HH``). A time without an offset is **UTC**.
+  ``+HH:MM``/``+HHMM``/``+HH``). A time without an offset is **local time** (as ``journalctl``
+  reads it; the ``TZ`` environment variable applies), or UTC with ``utc=True`` (``--utc``).
 
 ISO-8601 is parsed with a regular expression, not ``datetime.fromisoformat`` (which on
 Python 3.10 rejects ``Z`` and fractions other than 3 or 6 digits), so every supported Python
@@ -21,7 +22,12 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["parse_time"]
+__all__ = ["TIME_HELP", "parse_time"]
+
+#: How the CLI's help describes a time value.
+TIME_HELP = (
+    "ISO-8601 (a time without a zone is local time, UTC with --utc), 15m/2h/7d ago, or epoch seconds"
+)
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])(?:\s+ago)?$", re.IGNORECASE)
@@ -33,12 +39,14 @@ _ISO = re.compile(
 )
 
 
-def _parse_iso(text: str) -> datetime:
-    """ISO-8601 date or date-time -> aware datetime (UTC when no offset); ``ValueError`` if not."""
+def _parse_iso(text: str, *, utc: bool) -> datetime:
+    """ISO-8601 date or date-time -> datetime (aware; naive = local time unless ``utc``);
+    ``ValueError`` if not."""
     m = _ISO.match(text)
     if m is None:
         raise ValueError(text)
-    tz = timezone.utc
+    zoned = m["sign"] or text.rstrip()[-1:] in ("Z", "z")
+    tz: timezone | None = timezone.utc if zoned or utc else None  # None: local time
     if m["sign"]:
         offset = timedelta(hours=int(m["oh"]), minutes=int(m["om"] or 0))
         if offset >= timedelta(hours=24):
@@ -58,7 +66,7 @@ def _parse_iso(text: str) -> datetime:
     )
 
 
-def parse_time(value: str, *, now: float | None = None) -> float:
+def parse_time(value: str, *, now: float | None = None, utc: bool = False) -> float:
     """Return ``value`` as epoch seconds, or raise ``ValueError`` explaining the accepted forms."""
     text = value.strip()
     current = time.time() if now is None else now
@@ -70,7 +78,7 @@ def parse_time(value: str, *, now: float | None = None) -> float:
     if rel:
         return current - float(rel.group(1)) * _UNITS[rel.group(2).lower()]
     try:
-        parsed = _parse_iso(text)
+        parsed = _parse_iso(text, utc=utc)
     except (ValueError, OverflowError):
         raise ValueError(
             f"invalid time {value!r}: use ISO-8601 (2024-06-10T12:00:00Z), "

@@ -18,6 +18,10 @@ and is written with its newline; any other fragment is quarantined.
 :func:`compact_file` drives it for a single file: temp file in the same directory (``O_EXCL``,
 ``file_mode``), fsync, rename over the store, fsync the directory. The caller holds the store lock
 for the whole operation. A rotating backend feeds ``retained_lines()`` into its own packer.
+
+:func:`plan_compaction` is the dry run: the same two passes over the same files, with the
+retained lines counted instead of written and the unreadable ones counted instead of
+quarantined, so its figures are exactly those of a real compaction of the same bytes.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from papyra.persistence.models import PersistedRecord
 from papyra.persistence.quarantine import LineQuarantine
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict, is_too_old
 
-__all__ = ["CompactionResult", "StreamingCompactor", "compact_file"]
+__all__ = ["CompactionResult", "CountingQuarantine", "StreamingCompactor", "compact_file", "plan_compaction"]
 
 #: Positions of unreadable lines remembered by pass 1 (16 bytes each).
 MAX_TRACKED_BAD = 100_000
@@ -59,7 +63,9 @@ class CompactionResult:
     quarantine_path: Path | None = None
     relative_timestamp_records: int = 0
 
-    def finish(self, compactor: StreamingCompactor, quarantine: LineQuarantine, written: int) -> None:
+    def finish(
+        self, compactor: StreamingCompactor, quarantine: LineQuarantine | CountingQuarantine, written: int
+    ) -> None:
         """Fill in what a finished compaction kept, wrote and quarantined."""
         self.before_records = compactor.valid_records
         self.after_records = compactor.kept_records
@@ -69,6 +75,18 @@ class CompactionResult:
         self.relative_timestamp_records = compactor.relative_kept
 
 
+class CountingQuarantine:
+    """The dry run's quarantine: counts the lines a real run would keep aside, writes nothing."""
+
+    path: Path | None = None
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, data: bytes) -> None:
+        self.count += 1
+
+
 class StreamingCompactor:
     """Two-pass retention over ``sources`` (``(file, size)`` pairs, oldest file first)."""
 
@@ -76,7 +94,7 @@ class StreamingCompactor:
         self,
         sources: Sequence[tuple[BinaryIO, int]],
         policy: RetentionPolicy,
-        quarantine: LineQuarantine,
+        quarantine: LineQuarantine | CountingQuarantine,
         *,
         now: float | None = None,
     ) -> None:
@@ -257,5 +275,34 @@ def compact_file(
         with contextlib.suppress(OSError):
             quarantine.discard()
         raise
+    result.finish(compactor, quarantine, written)
+    return result
+
+
+def plan_compaction(
+    paths: Sequence[Path], policy: RetentionPolicy, *, now: float | None = None
+) -> CompactionResult:
+    """What compacting the files ``paths`` (oldest first; missing ones are skipped) would do,
+    computed by the same :class:`StreamingCompactor` passes as :func:`compact_file` and
+    ``compact_set``, writing nothing. ``quarantine_path`` stays None.
+
+    Needs no lock (it reads a snapshot: each file up to its size when opened). Cost: the two
+    streaming passes of a real compaction without its writes; memory independent of the size.
+    Raises ``OSError``.
+    """
+    result = CompactionResult()
+    with contextlib.ExitStack() as stack:
+        sources: list[tuple[BinaryIO, int]] = []
+        for path in paths:
+            f = open_read(path)
+            if f is None:
+                continue
+            stack.enter_context(f)
+            size = os.fstat(f.fileno()).st_size
+            sources.append((f, size))
+            result.before_bytes += size
+        quarantine = CountingQuarantine()
+        compactor = StreamingCompactor(sources, policy, quarantine, now=now)
+        written = sum(len(line) for line in compactor.retained_lines())
     result.finish(compactor, quarantine, written)
     return result

@@ -27,6 +27,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from papyra.persistence.filestore import create_exclusive, open_read, replace_durably, temp_path_for
 from papyra.persistence.grammar import LineError, iter_lines, parse_line
@@ -36,7 +37,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryReport,
     PersistenceScanReport,
 )
-from papyra.persistence.quarantine import quarantine_copy
+from papyra.persistence.quarantine import planned_quarantine_path, quarantine_copy
 
 __all__ = [
     "FileScan",
@@ -234,11 +235,15 @@ def sibling_anomalies(path: Path) -> list[PersistenceAnomaly]:
     return out
 
 
-def dispose_stray_file(path: Path, *, quarantine_dir: Path | None) -> Path | None:
-    """Remove a leftover file (REPAIR) or move it into quarantine (QUARANTINE); returns the new path."""
+def dispose_stray_file(path: Path, *, quarantine_dir: Path | None, dry_run: bool = False) -> Path | None:
+    """Remove a leftover file (REPAIR) or move it into quarantine (QUARANTINE); returns the new
+    path (``dry_run``: changes nothing, returns the planned path)."""
     if quarantine_dir is None:
-        path.unlink(missing_ok=True)
+        if not dry_run:
+            path.unlink(missing_ok=True)
         return None
+    if dry_run:
+        return planned_quarantine_path(quarantine_dir, path.name)
     target = quarantine_copy(path, quarantine_dir)
     path.unlink(missing_ok=True)
     return target
@@ -280,35 +285,48 @@ class RepairResult:
         )
 
 
+def _copy_readable(src: BinaryIO, out: BinaryIO | None, result: RepairResult) -> None:
+    """Copy every readable line of ``src`` to ``out`` (None: count only) and count in ``result``."""
+    for _number, _offset, data, _complete, oversized in iter_lines(src):
+        try:
+            if oversized:
+                raise LineError("line too long")
+            record = parse_line(data)
+        except LineError:
+            result.dropped_lines += 1
+            continue
+        if out is not None:
+            out.write(data)
+            out.write(b"\n")
+        if record is not None:
+            result.kept_records += 1
+
+
 def repair_file(
-    path: Path, *, file_mode: int = 0o600, quarantine_dir: Path | None = None
+    path: Path, *, file_mode: int = 0o600, quarantine_dir: Path | None = None, dry_run: bool = False
 ) -> RepairResult:
     """Rewrite ``path`` keeping every record and blank line byte for byte, atomically; drop only
     the lines :func:`scan_file` reports (a complete final record that lacks its newline is kept
     and terminated). Caller holds the lock.
 
-    With ``quarantine_dir`` the original bytes are kept there first. Raises ``OSError``.
-    Cost: one sequential read and write of the file; memory bounded.
+    With ``quarantine_dir`` the original bytes are kept there first. ``dry_run=True`` only
+    counts what the rewrite would keep and drop (same pass, nothing written, no lock needed).
+    Raises ``OSError``. Cost: one sequential read and write of the file; memory bounded.
     """
     result = RepairResult()
     src = open_read(path)
     if src is None:
         return result
+    if dry_run:
+        with src:
+            _copy_readable(src, None, result)
+        if quarantine_dir is not None:
+            result.quarantine_path = planned_quarantine_path(quarantine_dir, path.name)
+        return result
     tmp = temp_path_for(path, "recover")
     try:
         with src, create_exclusive(tmp, file_mode, like=(path,)) as out:
-            for _number, _offset, data, _complete, oversized in iter_lines(src):
-                try:
-                    if oversized:
-                        raise LineError("line too long")
-                    record = parse_line(data)
-                except LineError:
-                    result.dropped_lines += 1
-                    continue
-                out.write(data)
-                out.write(b"\n")
-                if record is not None:
-                    result.kept_records += 1
+            _copy_readable(src, out, result)
             out.flush()
             os.fsync(out.fileno())
         if quarantine_dir is not None:

@@ -43,7 +43,7 @@ from papyra.exceptions import (
     UnsafeFileError,
 )
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
-from papyra.persistence.compaction import CompactionResult, compact_file
+from papyra.persistence.compaction import CompactionResult, compact_file, plan_compaction
 from papyra.persistence.filestore import AppendFile, FileSink, open_read
 from papyra.persistence.grammar import encode_record
 from papyra.persistence.health import (
@@ -68,8 +68,9 @@ from papyra.persistence.models import (
 )
 from papyra.persistence.ownership import check_path
 from papyra.persistence.quarantine import prepare_quarantine_dir
-from papyra.persistence.reading import SkipCount, iter_records_reversed, select_newest
+from papyra.persistence.reading import SkipCount, iter_records_reversed, select_newest, select_stream
 from papyra.persistence.retention import RetentionPolicy
+from papyra.persistence.seek import seek_since
 from papyra.persistence.writer import BackgroundWriter
 
 __all__ = ["JsonFilePersistence"]
@@ -288,15 +289,52 @@ class JsonFilePersistence(PersistenceBackend):
     # ------------------------------------------------------------------ reads
 
     def _records_newest_first(
-        self, stack: contextlib.ExitStack, skipped: SkipCount
+        self, stack: contextlib.ExitStack, skipped: SkipCount, *, since: float | None = None
     ) -> Iterator[tuple[PersistedRecord, int]]:
         """``(record, line_bytes)`` newest first, unreadable lines counted in ``skipped``; files
-        opened go into ``stack`` (a subclass hook: the rotating backend walks its whole set)."""
+        opened go into ``stack`` (a subclass hook: the rotating backend walks its whole set).
+        With ``since``, reading stops at the offset :func:`~papyra.persistence.seek.seek_since`
+        finds (older records may still be yielded: callers filter exactly)."""
         f = open_read(self._path)
         if f is None:
             return iter(())
         stack.enter_context(f)
-        return iter_records_reversed(f, skipped=skipped)
+        size = os.fstat(f.fileno()).st_size
+        start = 0 if since is None else seek_since(f, since, size=size)
+        return iter_records_reversed(f, end=size, start=start, skipped=skipped)
+
+    def stream_records(
+        self,
+        kinds: tuple[type[PersistedRecord], ...] | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[PersistedRecord]:
+        """Lazily yield the retained records of ``kinds`` (None: all) within ``since``/``until``
+        (epoch seconds, inclusive), **newest first** — the streaming form of ``list_*``.
+
+        Memory: O(1) (one read block and one record at a time); files stay open until the
+        generator is exhausted or closed. Cost: reads backwards from the end, only as far as
+        consumed; with ``since`` never further than the offset found by binary search
+        (:mod:`papyra.persistence.seek`). Raises :class:`~papyra.exceptions.PersistenceError`
+        on I/O errors; unreadable lines count in ``unreadable_lines_skipped``.
+        """
+        self._sync_point()
+        skipped = SkipCount()
+        try:
+            with contextlib.ExitStack() as stack:
+                yield from select_stream(
+                    self._records_newest_first(stack, skipped, since=since),
+                    kinds,
+                    policy=self._retention,
+                    since=since,
+                    until=until,
+                )
+        except OSError as exc:
+            raise PersistenceError(f"cannot read {self._path}: {exc}") from exc
+        finally:
+            if skipped.lines:
+                self._metrics.incr("unreadable_lines_skipped", skipped.lines)
 
     def _list(
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
@@ -306,7 +344,7 @@ class JsonFilePersistence(PersistenceBackend):
         try:
             with contextlib.ExitStack() as stack:
                 return select_newest(
-                    self._records_newest_first(stack, skipped),
+                    self._records_newest_first(stack, skipped, since=since),
                     kind,
                     policy=self._retention,
                     limit=limit,
@@ -347,22 +385,35 @@ class JsonFilePersistence(PersistenceBackend):
         self._sync_point()
         return self._scan_unlocked()
 
-    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+    def recover(
+        self, config: PersistenceRecoveryConfig | None = None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
         """Scan, then (REPAIR/QUARANTINE) rewrite the file keeping every valid record, under the
         store lock. ``None`` means IGNORE (report only). A clean store is left untouched.
 
         Cost: IGNORE is a :meth:`scan`. REPAIR/QUARANTINE take the maintenance lock (filelock,
         up to ``lock_timeout``) for the whole operation and scan under it; a damaged store is
         rewritten by streaming (temp file, fsync, rename, directory fsync). O(file size).
+
+        ``dry_run=True`` returns the report the real run would return now (same scan, same
+        per-file passes counting instead of writing; no lock, nothing created, no quarantine
+        directory prepared, no ``recoveries`` count; ``quarantined_files`` names the files it would
+        create with ``<stamp>`` for the part chosen at creation).
         """
         if config is None:
             config = PersistenceRecoveryConfig()
         if not isinstance(config, PersistenceRecoveryConfig):
             raise TypeError(f"config must be a PersistenceRecoveryConfig, got {type(config)!r}")
-        self._metrics.incr("recoveries")
+        if not dry_run:
+            self._metrics.incr("recoveries")
         self._sync_point()
-        if config.mode is PersistenceRecoveryMode.IGNORE:
-            return PersistenceRecoveryReport(backend=self.backend_name, scan=self._scan_unlocked())
+        if dry_run or config.mode is PersistenceRecoveryMode.IGNORE:
+            scan = self._scan_unlocked()
+            if config.mode is PersistenceRecoveryMode.IGNORE or not scan.has_anomalies:
+                return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
+            planned_qdir = Path(config.quarantine_dir or self._path.parent)
+            qdir_or_none = planned_qdir if config.mode is PersistenceRecoveryMode.QUARANTINE else None
+            return self._repair(scan, qdir_or_none, dry_run=True)
         try:
             qdir = None
             if config.mode is PersistenceRecoveryMode.QUARANTINE:
@@ -381,36 +432,46 @@ class JsonFilePersistence(PersistenceBackend):
             self._metrics.incr("recovery_errors")
             raise DurabilityError(exc.errno, f"recovery of {self._path} failed: {exc}") from exc
 
-    def _repair(self, scan: PersistenceScanReport, qdir: Path | None) -> PersistenceRecoveryReport:
+    def _repair(
+        self, scan: PersistenceScanReport, qdir: Path | None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
+        """Repair what ``scan`` found (``qdir`` None: REPAIR); the caller holds the store lock,
+        except for a ``dry_run``, which only counts (``qdir`` is then never touched)."""
         repaired: list[str] = []
         quarantined: list[str] = []
         store = str(self._path)
         stray_type = PersistenceAnomalyType.UNEXPECTED_FILE
         result = RepairResult()
         if any(a.path == store and a.type is not stray_type for a in scan.anomalies):
-            result = repair_file(self._path, file_mode=self._file_mode, quarantine_dir=qdir)
+            result = repair_file(self._path, file_mode=self._file_mode, quarantine_dir=qdir, dry_run=dry_run)
             repaired.append(store)
             if result.quarantine_path is not None:
                 quarantined.append(str(result.quarantine_path))
         strays = {a.path for a in scan.anomalies if a.type is PersistenceAnomalyType.UNEXPECTED_FILE}
         for sibling in list_siblings(self._path):
             if str(sibling.path) in strays:
-                moved = dispose_stray_file(sibling.path, quarantine_dir=qdir)
+                moved = dispose_stray_file(sibling.path, quarantine_dir=qdir, dry_run=dry_run)
                 repaired.append(str(sibling.path))
                 if moved is not None:
                     quarantined.append(str(moved))
         return result.report(self.backend_name, scan, repaired, quarantined, quarantine=qdir is not None)
 
-    def compact(self) -> CompactionReport:
+    def compact(self, *, dry_run: bool = False) -> CompactionReport:
         """Apply retention physically (streaming; see :mod:`papyra.persistence.compaction`).
 
         Unreadable lines are moved to ``<name>.quarantine.<stamp>`` beside the store and counted.
         Cost: the maintenance lock (up to ``lock_timeout``) for the whole operation, one
         streaming read and write (temp file, fsync, rename, directory fsync); O(file size) time,
         memory independent of it.
+
+        ``dry_run=True`` reports what a compaction of the store as it is now would do — the same
+        passes (:func:`~papyra.persistence.compaction.plan_compaction`), nothing written, no lock,
+        no ``compactions`` count; ``quarantine_path`` is None.
         """
-        self._metrics.incr("compactions")
         self._sync_point()
+        if dry_run:
+            return self._compaction_report(plan_compaction(self._compaction_members(), self._retention))
+        self._metrics.incr("compactions")
         if not self._path.parent.exists():
             return CompactionReport(backend=self.backend_name, before_records=0, after_records=0,
                                     before_bytes=0, after_bytes=0)
@@ -423,6 +484,9 @@ class JsonFilePersistence(PersistenceBackend):
         except OSError as exc:
             self._metrics.incr("compaction_errors")
             raise DurabilityError(exc.errno, f"compaction of {self._path} failed: {exc}") from exc
+        return self._compaction_report(result)
+
+    def _compaction_report(self, result: CompactionResult) -> CompactionReport:
         return CompactionReport(
             backend=self.backend_name,
             before_records=result.before_records,
@@ -437,6 +501,10 @@ class JsonFilePersistence(PersistenceBackend):
     def _compact_locked(self) -> CompactionResult:
         """The compaction itself; the caller holds the store lock (a subclass compacts a set)."""
         return compact_file(self._path, self._retention, file_mode=self._file_mode)
+
+    def _compaction_members(self) -> list[Path]:
+        """The files a compaction reads, oldest first (a subclass lists its set)."""
+        return [self._path]
 
     # ------------------------------------------------------------------ close
 

@@ -31,6 +31,7 @@ from papyra.persistence.ownership import make_private_dirs
 __all__ = [
     "LineQuarantine",
     "is_quarantine_name",
+    "planned_quarantine_path",
     "prepare_quarantine_dir",
     "quarantine_copy",
     "quarantine_name",
@@ -45,6 +46,12 @@ def quarantine_name(file_name: str) -> str:
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now // 1_000_000_000))
     micros = (now // 1000) % 1_000_000
     return f"{file_name}{QUARANTINE_MARK}{stamp}.{micros:06d}Z-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def planned_quarantine_path(directory: Path, file_name: str) -> Path:
+    """What a dry run reports for a quarantine file it would create: the real name's shape with
+    ``<stamp>`` standing for the stamp, pid and random part chosen at creation."""
+    return directory / f"{file_name}{QUARANTINE_MARK}<stamp>"
 
 
 def is_quarantine_name(base_name: str, name: str) -> bool:

@@ -59,6 +59,8 @@ from papyra.persistence.ownership import kind_of, reference_stat
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import SkipCount, iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
+from papyra.persistence.seek import seek_since
+from papyra.persistence.set_manifest import MANIFEST_SUFFIX, read_set_manifest
 
 __all__ = ["RotatingSink", "RotationSet", "StrayFile", "compact_set", "iter_set_newest_first"]
 
@@ -67,6 +69,8 @@ logger = logging.getLogger("papyra")
 _MEMBER_LIKE = re.compile(r"^\d+(?:\..*)?$")
 _OWN_TEMP = re.compile(r"^(?:\d+\.)?[a-z]+\.\d+\.[0-9a-f]+\.tmp$")
 COMMIT_SUFFIX = "commit"
+#: Upper bound on ``max_files`` (reads and rotation walk the slots).
+MAX_FILES_LIMIT = 10_000
 
 
 class MemberGuard:
@@ -287,6 +291,11 @@ class RotationSet:
             suffix = s.suffix
             if s.kind in (SiblingKind.LOCK, SiblingKind.QUARANTINE, SiblingKind.TEMP_IN_PROGRESS):
                 continue
+            if suffix == MANIFEST_SUFFIX:
+                if (problem := self._manifest_problem()) is not None:
+                    out.append(StrayFile(s.path, unexpected, f"invalid set manifest ({problem}); the "
+                                         "next writer rewrites it"))
+                continue
             if suffix == COMMIT_SUFFIX and (problem := self.marker_problem()) is not None:
                 out.append(StrayFile(s.path, unexpected, f"invalid compaction commit marker, never acted "
                                      f"on ({problem}); recover() removes it"))
@@ -314,6 +323,14 @@ class RotationSet:
                 out.append(StrayFile(s.path, unexpected, "stray file of the store"))
         return out
 
+    def _manifest_problem(self) -> str | None:
+        """Why the set manifest is invalid, or None (valid or absent)."""
+        try:
+            read_set_manifest(self.path, max_files_limit=MAX_FILES_LIMIT)
+        except (CorruptionError, OSError) as exc:
+            return str(exc)
+        return None
+
     def scan(self) -> list[PersistenceAnomaly]:
         """Anomalies of every member (oldest first; line and offset each) plus strays. Read-only."""
         anomalies: list[PersistenceAnomaly] = []
@@ -339,17 +356,23 @@ def _not_regular(path: Path) -> str:
     return f"{kind} at a member slot, never opened: recover() moves it aside under a quarantine name"
 
 
-def dispose_stray(stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600) -> Path | None:
+def dispose_stray(
+    stray: StrayFile, *, quarantine_dir: Path | None, file_mode: int = 0o600, dry_run: bool = False
+) -> Path | None:
     """REPAIR (``quarantine_dir`` None): delete our own leftover temps (redundant copies), keep
     every other stray's bytes under a quarantine name beside the store. QUARANTINE: keep every
-    stray's bytes in ``quarantine_dir``. Returns the quarantine path, if any."""
-    from papyra.persistence.quarantine import quarantine_copy
+    stray's bytes in ``quarantine_dir``. Returns the quarantine path, if any; ``dry_run`` changes
+    nothing and returns the planned path (:func:`~papyra.persistence.quarantine.planned_quarantine_path`)."""
+    from papyra.persistence.quarantine import planned_quarantine_path, quarantine_copy
 
     path = stray.path
     if quarantine_dir is None and stray.own_temp:
-        path.unlink(missing_ok=True)
+        if not dry_run:
+            path.unlink(missing_ok=True)
         return None
     target_dir = quarantine_dir or path.parent
+    if dry_run:
+        return planned_quarantine_path(target_dir, path.name)
     if not _is_regular(path):  # a directory, FIFO, socket, device or symlink: moved, never opened
         target = target_dir / quarantine_name(path.name)
         try:
@@ -374,9 +397,15 @@ def iter_set_newest_first(
     *,
     lock_timeout: float = 10.0,
     skipped: SkipCount | None = None,
+    since: float | None = None,
 ) -> Generator[tuple[PersistedRecord, int], None, None]:
     """``(record, line_bytes)`` across the set, newest first, opening files only as consumed;
     unreadable lines are counted in ``skipped``.
+
+    With ``since``, each member is read back only to the offset
+    :func:`~papyra.persistence.seek.seek_since` finds, and the first member whose oldest
+    record is before ``since`` is the last one read: members are picked by their first
+    timestamps (older records may still be yielded: callers filter exactly).
 
     Lock-free yet safe against concurrent rotation: the identities (inodes) of the members are
     taken first (``lstat`` only, no file is opened; repeated until two passes agree, so the view
@@ -407,7 +436,11 @@ def iter_set_newest_first(
             if f is None:
                 continue
             stack.enter_context(f)
-            yield from iter_records_reversed(f, end=os.fstat(f.fileno()).st_size, skipped=skipped)
+            size = os.fstat(f.fileno()).st_size
+            start = 0 if since is None else seek_since(f, since, size=size)
+            yield from iter_records_reversed(f, end=size, start=start, skipped=skipped)
+            if start > 0:
+                return  # this member begins before since: every older member does too
 
 
 _Snapshot = list[tuple[int, tuple[int, int], int]]  # (slot, (dev, ino), mtime_ns)

@@ -19,6 +19,19 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = 1718000000.0  # 2024-06-10T06:13:20Z
 
 
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time is UTC in CLI tests (and their subprocesses), so golden outputs are stable;
+    tests of local time set their own ``TZ``."""
+    import time
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @dataclass
 class Result:
     code: int
@@ -81,6 +94,7 @@ def write_store(path: Path, records: Iterable[object] | None = None) -> Path:
         backend.flush()
     finally:
         backend.close()
+    path.touch()  # an empty store is an (empty) file, not a missing store
     return path
 
 
@@ -123,6 +137,60 @@ def start_follower(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class PipeLines:
+    """Lines a child process writes on one of its pipes, read as they come: the child's own
+    acknowledgement, never a sleep. Reads the file descriptor directly (unbuffered, so
+    ``select`` is exact); use it instead of the pipe object until the child is waited for."""
+
+    def __init__(self, proc: subprocess.Popen[str], stream: str = "stdout") -> None:
+        pipe = getattr(proc, stream)
+        assert pipe is not None
+        self._fd = pipe.fileno()
+        self._buffer = b""
+        self.lines: list[str] = []  # every line read so far
+
+    def next(self, count: int = 1, *, timeout: float = 30.0) -> list[str]:
+        """The next ``count`` lines (without newline); fails after ``timeout`` s without one."""
+        import select
+
+        out: list[str] = []
+        while len(out) < count:
+            if b"\n" in self._buffer:
+                line, self._buffer = self._buffer.split(b"\n", 1)
+                out.append(line.decode())
+                continue
+            ready, _, _ = select.select([self._fd], [], [], timeout)
+            if not ready:
+                raise AssertionError(f"no line within {timeout} s (got {self.lines + out!r})")
+            data = os.read(self._fd, 65536)
+            if not data:
+                raise AssertionError(f"the pipe closed (got {self.lines + out!r})")
+            self._buffer += data
+        self.lines += out
+        return out
+
+    def until(self, predicate: Callable[[str], bool], *, timeout: float = 30.0) -> list[str]:
+        """Lines up to and including the first one ``predicate`` accepts."""
+        out: list[str] = []
+        while True:
+            [line] = self.next(timeout=timeout)
+            out.append(line)
+            if predicate(line):
+                return out
+
+    def rest(self) -> list[str]:
+        """The remaining lines once the child has exited (reads to end of file)."""
+        while True:
+            data = os.read(self._fd, 65536)
+            if not data:
+                break
+            self._buffer += data
+        lines = [x.decode() for x in self._buffer.split(b"\n") if x]
+        self._buffer = b""
+        self.lines += lines
+        return lines
 
 
 def run_cli(*args: str, timeout: float = 30, **extra_env: str) -> subprocess.CompletedProcess[str]:

@@ -139,8 +139,9 @@ def test_unreachable_redis_is_operational_and_redacted() -> None:
     url = "redis://admin:hunter2@127.0.0.1:1/0"
     r = invoke("persistence", "scan", "--redis-url", url, "--format", "json")
     assert r.code == 3, r.err
-    assert r.out == ""
-    assert "hunter2" not in r.err and r.err.count("\n") == 1
+    error = json.loads(r.out)["error"]
+    assert error["exit_code"] == 3 and error["message"] == r.err[len("papyra: error: ") : -1]
+    assert "hunter2" not in r.out + r.err and r.err.count("\n") == 1
 
 
 def test_query_password_redaction_keeps_the_closing_bracket() -> None:

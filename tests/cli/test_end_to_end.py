@@ -31,13 +31,15 @@ class Worker(Actor):
 stop = selectors.DefaultSelector()
 stop.register(sys.stdin, selectors.EVENT_READ)
 with ActorSystem(persistence=JsonFilePersistence(sys.argv[1])) as system:
-    print("started", flush=True)
     count = 0
     while not stop.select(timeout=0):  # until the test writes a line
         ref = system.spawn(Worker, name=f"w{count}")
         ref.ask("ping", timeout=30)
         system.stop(ref)
         count += 1
+        if count == 1:  # the store exists now (the CLI treats a missing store as an error)
+            assert system.flush(60)
+            print("started", flush=True)
         time.sleep(0.004)  # pacing only (keeps the store small), not synchronisation
 print(f"done {count}", flush=True)
 """

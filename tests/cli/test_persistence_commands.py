@@ -61,18 +61,36 @@ def test_scan_anomalies_json(damaged: Path, tmp_path: Path) -> None:
     assert set(doc["scan"]["anomalies"][0]) == {"type", "path", "detail", "line", "offset"}
 
 
-MISSING_NOTE = "ℹ store <tmp>/absent.ndjson does not exist yet (nothing recorded)\n"
+MISSING_NOTE = "ℹ no store yet at <tmp>/absent.ndjson (nothing recorded)\n"
+MISSING_ERROR = (
+    "papyra: error: no store at <tmp>/absent.ndjson (nothing was created; check the location)\n"
+)
+MUST_EXIST = (
+    ("persistence", "scan"),
+    ("persistence", "recover"),
+    ("persistence", "recover", "--dry-run"),
+    ("persistence", "compact"),
+    ("persistence", "compact", "--dry-run"),
+    ("persistence", "inspect"),
+    ("inspect", "events"),
+    ("inspect", "audits"),
+    ("inspect", "dead-letters"),
+    ("inspect", "summary"),
+)
 
 
-def test_scan_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "absent.ndjson"
-    r = invoke("persistence", "scan", "--path", str(path), tmp=tmp_path)
-    assert r.code == 0  # the first start of an application is legitimate
-    assert r.out == ("ℹ Scanned json store <tmp>/absent.ndjson\nℹ Store does not exist (nothing to check).\n")
-    assert r.err == MISSING_NOTE
-    r = invoke("persistence", "scan", "--path", str(path), "--format", "json", tmp=tmp_path)
-    doc = json.loads(r.out)
-    assert (r.code, doc["status"], doc["store"]["exists"]) == (0, "missing", False)
+@pytest.mark.parametrize("command", MUST_EXIST, ids=" ".join)
+def test_reading_or_maintaining_a_missing_store_is_an_error_and_creates_nothing(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    path = tmp_path / "absent.ndjson"  # a typo'd --path
+    r = invoke(*command, "--path", str(path), tmp=tmp_path)
+    assert (r.code, r.out, r.err) == (3, "", MISSING_ERROR)
+    for fmt in ("json", "ndjson"):
+        r = invoke(*command, "--path", str(path), "--format", fmt, tmp=tmp_path)
+        assert r.code == 3 and r.err == MISSING_ERROR
+        assert r.out.count("\n") == 1
+        assert json.loads(r.out) == {"error": {"exit_code": 3, "message": MISSING_ERROR[15:-1]}}
     assert list(tmp_path.iterdir()) == []
 
 
@@ -86,7 +104,7 @@ def test_scan_missing_file_says_so_and_creates_nothing(tmp_path: Path) -> None:
         (("persistence", "startup-check", "--mode", "scan_only"), "scan_only"),
     ],
 )
-def test_health_checks_on_a_missing_store_say_it_does_not_exist(
+def test_health_checks_on_a_missing_store_report_no_store_yet(
     tmp_path: Path, command: tuple[str, ...], mode: str
 ) -> None:
     path = tmp_path / "absent.ndjson"
@@ -95,7 +113,7 @@ def test_health_checks_on_a_missing_store_say_it_does_not_exist(
     assert (r.code, r.err) == (0, MISSING_NOTE)
     assert r.out == (
         f"ℹ {what}: json store <tmp>/absent.ndjson (mode {mode})\n"
-        "ℹ Store does not exist (nothing to check).\n"
+        "ℹ No store yet (nothing to check; the application creates it on its first start).\n"
     )
     r = invoke(*command, "--path", str(path), "--format", "json", tmp=tmp_path)
     doc = json.loads(r.out)
@@ -180,11 +198,12 @@ def test_recover_dry_run_changes_nothing(damaged: Path, tmp_path: Path) -> None:
     r = invoke("persistence", "recover", "--path", str(damaged), "--dry-run", tmp=tmp_path)
     assert r.code == 2
     assert r.out == (
-        "ℹ Dry run: recovery (repair) on json store <tmp>/papyra.ndjson; nothing is changed\n"
-        "✖ Found 2 persistence anomalies:\n"
-        f"✖ - {CORRUPT}\n"
-        f"✖ - {TORN}\n"
-        "ℹ   would rewrite <tmp>/papyra.ndjson, keeping every readable record\n"
+        "ℹ Dry run: recovery (repair) of json store <tmp>/papyra.ndjson; nothing is changed\n"
+        "ℹ   anomalies found: 2\n"
+        f"ℹ   - {CORRUPT}\n"
+        f"ℹ   - {TORN}\n"
+        "ℹ   would have repaired <tmp>/papyra.ndjson\n"
+        "ℹ   would have kept 7 records; removed 2 unreadable lines\n"
     )
     assert damaged.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == listing
@@ -194,13 +213,17 @@ def test_recover_dry_run_json_clean(store: Path) -> None:
     r = invoke("persistence", "recover", "--path", str(store), "--dry-run", "--format", "json")
     assert r.code == 0
     doc = json.loads(r.out)
-    assert doc["dry_run"] is True and doc["recovery"] is None
-    assert doc["plan"] == {
-        "files_to_rewrite": [],
-        "files_to_quarantine": [],
-        "files_to_remove": [],
-        "quarantine_dir": None,
+    assert doc["dry_run"] is True and doc["post_scan"] is None
+    assert doc["recovery"] == {
+        "backend": "json",
+        "scan": {"backend": "json", "has_anomalies": False, "anomalies": []},
+        "repaired_files": [],
+        "quarantined_files": [],
+        "kept_records": 0,
+        "removed_lines": 0,
+        "quarantined_lines": 0,
     }
+
 
 
 def test_recover_ignore_leaves_anomalies_exit_2(damaged: Path, tmp_path: Path) -> None:
@@ -215,12 +238,6 @@ def test_recover_quarantine_dir_needs_quarantine_mode(store: Path) -> None:
     r = invoke("persistence", "recover", "--path", str(store), "--quarantine-dir", "/tmp/x")
     assert r.code == 64
     assert r.err == "papyra: error: --quarantine-dir applies only to --mode quarantine\n"
-
-
-def test_recover_missing_store_creates_nothing(tmp_path: Path) -> None:
-    r = invoke("persistence", "recover", "--path", str(tmp_path / "absent.ndjson"))
-    assert r.code == 0 and r.out.endswith("ℹ Store does not exist (nothing to recover).\n")
-    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- compact
@@ -265,12 +282,8 @@ def test_compact_dry_run_text_matches_real_compaction(store: Path, tmp_path: Pat
     assert r.out == (
         "ℹ Dry run: compaction of json store <tmp>/papyra.ndjson; nothing is changed\n"
         "ℹ   retention: max_records=3 max_age_seconds=None max_total_bytes=None\n"
-        "  kind          before  after  removed  bytes before  bytes after\n"
-        "  events             5      1        4         670 B        134 B\n"
-        "  audits             1      1        0         220 B        220 B\n"
-        "  dead_letters       1      1        0         126 B        126 B\n"
-        "  total              7      3        4        1016 B        480 B\n"
-        "ℹ Compaction would remove 4 records.\n"
+        "  records: 7 -> 3 (would remove 4)\n"
+        "  bytes:   1016 B -> 480 B (would reclaim 536 B)\n"
     )
     assert store.read_bytes() == before
     real = json.loads(
@@ -287,13 +300,6 @@ def test_compact_dry_run_json(store: Path) -> None:
     doc = json.loads(r.out)
     assert r.code == 0 and doc["dry_run"] is True
     assert doc["compaction"]["after_records"] == 0 and doc["compaction"]["removed_records"] == 7
-    assert [row["kind"] for row in doc["removed"]] == ["events", "audits", "dead_letters"]
-
-
-def test_compact_missing_store_creates_nothing(tmp_path: Path) -> None:
-    r = invoke("persistence", "compact", "--path", str(tmp_path / "absent.ndjson"))
-    assert r.code == 0 and "records: 0 -> 0" in r.out
-    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- inspect

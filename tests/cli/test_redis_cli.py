@@ -100,3 +100,53 @@ def test_redis_password_never_printed(secured: RedisServer) -> None:
     for text in outputs:
         assert PASSWORD not in text and PASSWORD[::-1] not in text
     assert "***" in outputs[1]
+
+
+def test_a_wrong_system_id_or_prefix_is_no_store(seeded: tuple[str, str]) -> None:
+    url, prefix = seeded
+    for wrong in (("--prefix", prefix, "--system-id", "typo"), ("--prefix", prefix + "x")):
+        for command in (("persistence", "scan"), ("persistence", "inspect"), ("inspect", "events"),
+                        ("persistence", "compact", "--dry-run")):
+            r = invoke(*command, "--redis-url", url, *wrong, "--format", "json")
+            assert r.code == 3, (command, r.err)
+            assert r.err.startswith(f"papyra: error: no store at {url} {prefix}")
+            assert "check the location" in r.err
+            assert json.loads(r.out)["error"]["exit_code"] == 3
+        r = invoke("doctor", "run", "--redis-url", url, *wrong, "--format", "json")
+        assert (r.code, json.loads(r.out)["status"]) == (0, "missing")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        assert not client.keys(f"{prefix}:typo:*") and not client.keys(f"{prefix}x:*")  # nothing created
+    finally:
+        client.close()
+    r = invoke("persistence", "inspect", "--redis-url", url, "--prefix", prefix)
+    assert r.code == 0 and "  exists:     yes" in r.out
+
+
+def test_redis_streams_records_like_its_lists(seeded: tuple[str, str]) -> None:
+    """The CLI streams Redis reads (one page at a time) with exactly the selection of list_*."""
+    from papyra.persistence.backends.redis import RedisStreamsConfig, RedisStreamsPersistence
+    from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+    from papyra.persistence.retention import RetentionPolicy
+    from tests.cli.conftest import T0
+
+    url, prefix = seeded
+    config = RedisStreamsConfig(url=url, prefix=prefix, system_id="local", page_size=2)
+    for policy in (None, RetentionPolicy(max_records=2)):
+        backend = RedisStreamsPersistence(config, retention_policy=policy)
+        try:
+            for since, until in ((None, None), (T0 + 60, T0 + 200), (T0 + 1000, None)):
+                streamed = list(backend.stream_records(since=since, until=until))
+                listed = [
+                    *reversed(backend.list_events(since=since, until=until)),
+                    *reversed(backend.list_audits(since=since, until=until)),
+                    *reversed(backend.list_dead_letters(since=since, until=until)),
+                ]
+                assert streamed == listed
+            only = list(backend.stream_records((PersistedAudit, PersistedDeadLetter)))
+            assert [type(r) for r in only] == [PersistedAudit, PersistedDeadLetter]
+            assert all(isinstance(r, PersistedEvent) for r in backend.stream_records((PersistedEvent,)))
+        finally:
+            backend.close()

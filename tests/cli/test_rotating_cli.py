@@ -195,9 +195,11 @@ def test_explicit_json_on_a_rotating_set_reads_the_active_file_with_a_hint(
 
 
 def test_missing_max_files_never_turns_members_into_orphans(tmp_path: Path) -> None:
-    """Without --max-files the set is opened with room for the rotated files found (the backend
-    default is 5; this set has 6), so recovery cannot take r.log.5 out of the set."""
+    """A set without a manifest (written by the earlier release) and no --max-files: the set is
+    opened with room for the rotated files found (the backend default is 5; this set has 6), so
+    recovery cannot take r.log.5 out of the set."""
     path = make_set(tmp_path)
+    path.with_name("r.log.set").unlink()
     before = snapshot(tmp_path)
     for args in (("persistence", "scan"), ("persistence", "recover"), ("doctor", "run", "--mode", "recover")):
         r = invoke(*args, "--path", str(path), "--backend", "rotating", tmp=tmp_path)
@@ -212,7 +214,7 @@ def test_missing_max_files_never_turns_members_into_orphans(tmp_path: Path) -> N
     assert json.loads(r.out)["count"] == 12
 
 
-def test_missing_rotating_store_is_empty_and_not_created(tmp_path: Path) -> None:
+def test_missing_rotating_store_is_an_error_and_not_created(tmp_path: Path) -> None:
     path = tmp_path / "absent.log"
     for args in (
         ("persistence", "scan"),
@@ -222,11 +224,10 @@ def test_missing_rotating_store_is_empty_and_not_created(tmp_path: Path) -> None
         ("inspect", "events"),
     ):
         r = invoke(*args, "--path", str(path), *ROT, tmp=tmp_path)
-        assert r.code == 0, (args, r.err)
-        assert r.err == "ℹ store <tmp>/absent.log does not exist yet (nothing recorded)\n"
-        assert "healthy" not in r.out
-        if args[-1] == "scan":
-            assert r.out.endswith("ℹ Store does not exist (nothing to check).\n")
+        assert (r.code, r.out) == (3, ""), (args, r.err)
+        assert r.err.startswith("papyra: error: no store at <tmp>/absent.log ")
+    r = invoke("doctor", "run", "--path", str(path), *ROT, tmp=tmp_path)
+    assert r.code == 0 and "No store yet" in r.out
     assert list(tmp_path.iterdir()) == []
 
 
@@ -338,12 +339,14 @@ def test_recover_dry_run_changes_nothing(damaged_set: Path, tmp_path: Path) -> N
     r = cli(damaged_set, "persistence", "recover", "--dry-run", tmp=tmp_path)
     assert r.code == 2
     assert r.out == (
-        "ℹ Dry run: recovery (repair) on rotating store <tmp>/r.log; nothing is changed\n"
-        "✖ Found 2 persistence anomalies:\n"
-        f"✖ - {CORRUPT}\n"
-        f"✖ - {ORPHAN}\n"
-        "ℹ   would rewrite <tmp>/r.log.2, keeping every readable record\n"
-        "ℹ   would take <tmp>/r.log.9 out of the store (it is not a member)\n"
+        "ℹ Dry run: recovery (repair) of rotating store <tmp>/r.log; nothing is changed\n"
+        "ℹ   anomalies found: 2\n"
+        f"ℹ   - {CORRUPT}\n"
+        f"ℹ   - {ORPHAN}\n"
+        "ℹ   would have repaired <tmp>/r.log.2\n"
+        "ℹ   would have removed <tmp>/r.log.9 from the store (not a member)\n"
+        "ℹ   would have quarantined <tmp>/r.log.9.quarantine.<stamp>\n"
+        "ℹ   would have kept 3 records; removed 1 unreadable lines\n"
     )
     r = cli(
         damaged_set,
@@ -359,14 +362,12 @@ def test_recover_dry_run_changes_nothing(damaged_set: Path, tmp_path: Path) -> N
         tmp=tmp_path,
     )
     doc = json.loads(r.out)
-    assert (r.code, doc["dry_run"], doc["recovery"]) == (2, True, None)
-    assert doc["plan"] == {
-        "files_to_rewrite": ["<tmp>/r.log.2"],
-        "files_to_quarantine": ["<tmp>/r.log.2", "<tmp>/r.log.9"],
-        "files_to_remove": ["<tmp>/r.log.9"],
-        "quarantine_dir": "<tmp>/q",
-    }
-    assert snapshot(tmp_path) == before
+    assert (r.code, doc["dry_run"], doc["post_scan"]) == (2, True, None)
+    planned = doc["recovery"]
+    assert planned["repaired_files"] == ["<tmp>/r.log.2", "<tmp>/r.log.9"]
+    assert planned["quarantined_files"] == [f"<tmp>/q/r.log.{n}.quarantine.<stamp>" for n in (2, 9)]
+    assert (planned["removed_lines"], planned["quarantined_lines"]) == (1, 1)
+    assert snapshot(tmp_path) == before  # the quarantine dir is not even created
 
 
 def test_recover_ignore_leaves_anomalies_exit_2(damaged_set: Path, tmp_path: Path) -> None:
@@ -387,12 +388,8 @@ def test_compact_dry_run_matches_real_compaction(rset: Path, tmp_path: Path) -> 
     assert r.out == (
         "ℹ Dry run: compaction of rotating store <tmp>/r.log; nothing is changed\n"
         "ℹ   retention: max_records=5 max_age_seconds=None max_total_bytes=None\n"
-        "  kind          before  after  removed  bytes before  bytes after\n"
-        "  events            12      3        9       1.6 KiB        404 B\n"
-        "  audits             3      1        2         663 B        223 B\n"
-        "  dead_letters       2      1        1         247 B        124 B\n"
-        "  total             17      5       12       2.5 KiB        751 B\n"
-        "ℹ Compaction would remove 12 records.\n"
+        "  records: 17 -> 5 (would remove 12)\n"
+        "  bytes:   2.5 KiB -> 751 B (would reclaim 1.7 KiB)\n"
     )
     assert snapshot(tmp_path) == before
     dry = json.loads(
@@ -405,7 +402,10 @@ def test_compact_dry_run_matches_real_compaction(rset: Path, tmp_path: Path) -> 
         "before_bytes": 2520,
         "after_bytes": 751,
         "removed_records": 12,
-        "unreadable_lines": 0,
+        "reclaimed_bytes": 1769,
+        "quarantined_records": 0,
+        "quarantine_path": None,
+        "relative_timestamp_records": 0,
     }
     assert snapshot(tmp_path) == before
 

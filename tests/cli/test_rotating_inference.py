@@ -23,7 +23,8 @@ MAX_FILES_NOTE = (
 
 
 def make_set(directory: Path) -> Path:
-    """``r.ndjson`` and ``r.ndjson.1`` … ``r.ndjson.7`` written by the real rotating backend."""
+    """``r.ndjson`` and ``r.ndjson.1`` … ``r.ndjson.7`` written by the real rotating backend,
+    without the set manifest (a set of the earlier release: its bounds must be inferred)."""
     path = directory / "r.ndjson"
     backend = RotatingFilePersistence(path, max_bytes=400, max_files=8, fsync="never")
     try:
@@ -34,6 +35,7 @@ def make_set(directory: Path) -> Path:
         backend.flush()
     finally:
         backend.close()
+    path.with_name("r.ndjson.set").unlink()  # as the earlier release left it: no set manifest
     assert sorted(p.name for p in directory.glob("r.ndjson*") if not p.name.endswith(".lock")) == [
         "r.ndjson",
         *(f"r.ndjson.{k}" for k in range(1, 8)),

@@ -7,11 +7,22 @@ first. Without filters the limit is passed to the backend, which can then read o
 Reads skip unreadable lines; when a command skipped any, one warning line on stderr gives the
 count ("3 unreadable lines skipped; run `papyra persistence scan`") and JSON output carries it
 as ``unreadable_lines_skipped``. The exit code does not change.
+
+Memory. On file stores and Redis every command here streams (the backend's
+``stream_records``, newest first — per kind on Redis — with ``--since`` found by binary search
+on files and mapped to a stream id on Redis): ``--limit N`` keeps N records, ``--reverse`` none, and the
+oldest-first order of a listing without ``--limit`` comes from a spool — the matching records
+are written newest first to an anonymous temporary file that is then read backwards — so memory
+stays constant whatever the store size (disk: the size of the output). ``summary`` and
+``timeline`` aggregate in one pass. Text tables take their column widths from the first
+:data:`~papyra.cli.output.TABLE_SAMPLE` rows. Backends without ``stream_records`` (a custom
+one, the in-memory backend) are read through ``list_*``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from papyra.cli.context import Context
@@ -86,18 +97,63 @@ def _matcher(ctx: Context, kind: str) -> Callable[[Any], bool] | None:
     return lambda r: all(t(r) for t in tests)
 
 
-def select(ctx: Context, kind: str) -> list[Any]:
-    """The records to show: window, filters, then newest ``--limit``, oldest first."""
+_KINDS = {"events": "PersistedEvent", "audits": "PersistedAudit", "dead_letters": "PersistedDeadLetter"}
+
+
+def record_class(kind: str) -> type[Any]:
+    from papyra.persistence import models
+
+    cls: type[Any] = getattr(models, _KINDS[kind])
+    return cls
+
+
+def newest_first(
+    ctx: Context, kinds: Sequence[str], since: float | None, until: float | None
+) -> Iterator[Any]:
+    """Retained records of ``kinds`` within the window, newest first (per kind on Redis):
+    streamed by backends with ``stream_records`` (file stores, Redis: constant memory); other
+    backends' ``list_*`` results otherwise."""
+    backend = ctx.store().backend
+    stream = getattr(backend, "stream_records", None)
+    if callable(stream):
+        records: Iterator[Any] = iter(stream(tuple(record_class(k) for k in kinds), since=since, until=until))
+        return records
+    lists = [list(getattr(backend, _METHODS[k])(since=since, until=until)) for k in kinds]
+    merged: list[Any] = sorted(itertools.chain.from_iterable(lists), key=lambda r: r.timestamp)
+    merged.reverse()
+    return iter(merged)
+
+
+def _spooled_reversed(records: Iterable[Any]) -> Iterator[Any]:
+    """``records`` in reverse order through an anonymous temporary file (constant memory)."""
+    import tempfile
+
+    from papyra.persistence.grammar import encode_record
+    from papyra.persistence.reading import iter_records_reversed
+
+    with tempfile.TemporaryFile(prefix="papyra-cli-") as spool:
+        for r in records:
+            spool.write(encode_record(r))
+        spool.flush()
+        for record, _nbytes in iter_records_reversed(spool):
+            yield record
+
+
+def select(ctx: Context, kind: str) -> Iterator[Any]:
+    """The records to show, in output order: window, filters, then newest ``--limit``; oldest
+    first unless ``--reverse``. Memory: O(limit), else O(1) on file stores (see module doc)."""
     since, until = _window(ctx)
     limit = ctx.arg("limit")
     match = _matcher(ctx, kind)
-    method = getattr(ctx.store().backend, _METHODS[kind])
-    if match is None:
-        return list(method(limit=limit, since=since, until=until))
-    records = [r for r in method(since=since, until=until) if match(r)]
+    matching = newest_first(ctx, [kind], since, until)
+    if match is not None:
+        matching = filter(match, matching)
     if limit is not None:
-        records = records[-limit:]
-    return records
+        picked = list(itertools.islice(matching, limit))
+        return iter(picked) if ctx.arg("reverse", False) else reversed(picked)
+    if ctx.arg("reverse", False):
+        return matching
+    return _spooled_reversed(matching)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -129,42 +185,55 @@ HEADERS: dict[str, tuple[Sequence[str], tuple[int, ...]]] = {
 }
 
 
-def print_records(out: Output, kind: str, records: Sequence[Any]) -> None:
+def print_records(out: Output, kind: str, records: Iterable[Any]) -> None:
+    """The records as an aligned table (streamed)."""
     headers, right = HEADERS[kind]
-    out.table(headers, [_row(kind, r) for r in records], right=right)
+    out.table(headers, (_row(kind, r) for r in records), right=right)
 
 
 def _listing(ctx: Context, kind: str) -> int:
-    before = _skipped_so_far(ctx.store().backend)
+    backend = ctx.store().backend
+    before = _skipped_so_far(backend)
     records = select(ctx, kind)
-    skipped = _skipped_so_far(ctx.store().backend) - before
-    _report_skipped(ctx, skipped)
-    if ctx.arg("reverse", False):
-        records.reverse()
     out = ctx.out
     if out.fmt == "ndjson":
         for r in records:
             out.ndjson(record_dict(r))
-        return EXIT_OK
-    if out.fmt == "json":
-        out.json(
-            ctx.envelope(
-                EXIT_OK,
-                kind=kind,
-                count=len(records),
-                records=[record_dict(r) for r in records],
-                unreadable_lines_skipped=skipped,
+    elif out.fmt == "json":
+        counted = _Counted(record_dict(r) for r in records)
+        head = ctx.envelope(EXIT_OK, kind=kind)
+
+        def tail() -> dict[str, Any]:
+            return {"count": counted.count, "unreadable_lines_skipped": _skipped_so_far(backend) - before}
+
+        out.json_stream(head, "records", counted, tail)
+    else:
+        first = next(records, None)
+        if first is None:
+            filtered = any(
+                ctx.arg(n) for n in ("since", "until", "event_type", "actor", "target", "message_type")
             )
-        )
-        return EXIT_OK
-    if not records:
-        filtered = any(
-            ctx.arg(n) for n in ("since", "until", "event_type", "actor", "target", "message_type")
-        )
-        out.info(_NO_MATCH[kind] if filtered else _EMPTY[kind])
-        return EXIT_OK
-    print_records(out, kind, records)
+            out.info(_NO_MATCH[kind] if filtered else _EMPTY[kind])
+        else:
+            print_records(out, kind, itertools.chain([first], records))
+    _report_skipped(ctx, _skipped_so_far(backend) - before)
     return EXIT_OK
+
+
+class _Counted:
+    """An iterator that counts what it yielded (for a count printed after a streamed list)."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._items = iter(items)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        item = next(self._items)
+        self.count += 1
+        return item
 
 
 def events(ctx: Context) -> int:
@@ -187,23 +256,26 @@ def dead_letters(ctx: Context) -> int:
 
 
 def summary(ctx: Context) -> int:
-    """Latest audit, counts per kind and time range (retained records, within the window)."""
+    """Latest audit, counts per kind and time range (retained records, within the window), in
+    one streaming pass (constant memory on file stores)."""
     since, until = _window(ctx)
     backend = ctx.store().backend
-    lists: dict[str, list[Any]] = {}
-    per_read: list[int] = []
-    for kind, method in _METHODS.items():
-        before = _skipped_so_far(backend)
-        lists[kind] = list(getattr(backend, method)(since=since, until=until))
-        per_read.append(_skipped_so_far(backend) - before)
-    # A file store is one log, so each of the three reads meets the same unreadable lines;
-    # Redis keeps one stream per kind.
-    skipped = max(per_read) if ctx.store().kind in ("json", "rotating") else sum(per_read)
+    before = _skipped_so_far(backend)
+    counts = dict.fromkeys(_METHODS, 0)
+    names = {record_class(k): k for k in _METHODS}
+    first: float | None = None
+    last: float | None = None
+    latest = None
+    for r in newest_first(ctx, list(_METHODS), since, until):
+        kind = names[type(r)]
+        counts[kind] += 1
+        ts = r.timestamp
+        first = ts if first is None or ts < first else first
+        last = ts if last is None or ts > last else last
+        if latest is None and kind == "audits":
+            latest = r  # newest first: the first audit met is the latest
+    skipped = _skipped_so_far(backend) - before
     _report_skipped(ctx, skipped)
-    counts = {kind: len(records) for kind, records in lists.items()}
-    stamps = [r.timestamp for records in lists.values() for r in records]
-    first, last = (min(stamps), max(stamps)) if stamps else (None, None)
-    latest = lists["audits"][-1] if lists["audits"] else None
     out = ctx.out
     if not out.is_text:
         out.json(

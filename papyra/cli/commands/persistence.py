@@ -7,10 +7,10 @@ from typing import Any
 
 from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_ANOMALIES, EXIT_OK, OperationalError
-from papyra.cli.health import MISSING_TEXT, run_health_check
+from papyra.cli.health import run_health_check
 from papyra.cli.output import format_bytes, format_ts
-from papyra.cli.render import anomaly_text, is_stray, recovery_lines, render_anomalies, retention_text
-from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files, retained_from_files
+from papyra.cli.render import anomaly_text, recovery_lines, render_anomalies, retention_text
+from papyra.cli.stats import StoreFigures, figures_from_backend, figures_from_files
 
 __all__ = ["compact", "inspect", "recover", "scan", "startup_check"]
 
@@ -37,15 +37,12 @@ def scan(ctx: Context) -> int:
         return EXIT_OK
     anomalies = tuple(report.anomalies)
     code = EXIT_ANOMALIES if anomalies else EXIT_OK
-    missing = store.missing and not anomalies  # stray files beside a missing path still count
     if not out.is_text:
-        status = "missing" if missing else "anomalies" if anomalies else "healthy"
+        status = "anomalies" if anomalies else "healthy"
         out.json(ctx.envelope(code, status=status, scan=report.to_dict()))
         return code
     out.info(f"Scanned {_where(ctx)}")
-    if missing:
-        out.info(f"{MISSING_TEXT}.")
-    elif not anomalies:
+    if not anomalies:
         out.success("Persistence is healthy.")
     else:
         render_anomalies(out, anomalies, header=f"Found {len(anomalies)} persistence anomalies:")
@@ -68,16 +65,28 @@ def _prepare_quarantine_dir(raw: str) -> str:
     return str(qdir)
 
 
-def _run_recover(store: Any, mode: Any, qdir_arg: str | None) -> Any:
-    from papyra.persistence.models import PersistenceRecoveryConfig
+def _dry_run_capable(method: Any) -> bool:
+    """True when a backend method takes ``dry_run=`` (the backend can plan through its own code)."""
+    import inspect as _inspect
 
-    qdir = _prepare_quarantine_dir(qdir_arg) if qdir_arg else None
-    return store.backend.recover(PersistenceRecoveryConfig(mode=mode, quarantine_dir=qdir))
+    try:
+        return "dry_run" in _inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _no_dry_run(store: Any, what: str) -> OperationalError:
+    return OperationalError(
+        f"the {store.kind} backend ({type(store.backend).__name__}) cannot plan a {what} without doing "
+        "it (no dry run); nothing was changed"
+    )
 
 
 def recover(ctx: Context) -> int:
-    """Recover, re-scan: exit 0 clean afterwards, 2 anomalies remain."""
-    from papyra.persistence.models import PersistenceRecoveryMode, PersistenceRecoveryReport
+    """Recover, re-scan: exit 0 clean afterwards, 2 anomalies remain. ``--dry-run``: the report
+    the real run would give, computed by the backend's own recovery code (exit 2 if anything
+    would be changed)."""
+    from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
 
     mode = PersistenceRecoveryMode.parse(ctx.arg("mode", "repair"))
     dry_run = bool(ctx.arg("dry_run", False))
@@ -88,82 +97,55 @@ def recover(ctx: Context) -> int:
         raise UsageError("--quarantine-dir applies only to --mode quarantine")
     store = ctx.store()
     out = ctx.out
+    backend_recover = store.backend.recover
     if dry_run:
-        return _recover_dry_run(ctx, mode.value, qdir_arg)
-    if store.missing:
-        # Nothing to lock or rewrite; a scan still reports stray files next to the path.
-        report = PersistenceRecoveryReport(backend=store.kind, scan=store.backend.scan())
-        if report.scan.has_anomalies:
-            report = _run_recover(store, mode, qdir_arg)
+        if not _dry_run_capable(backend_recover):
+            raise _no_dry_run(store, "recovery")
+        config = PersistenceRecoveryConfig(mode=mode, quarantine_dir=qdir_arg)
+        report = backend_recover(config, dry_run=True)
+        post = None
+        remaining = tuple(report.scan.anomalies)
     else:
-        report = _run_recover(store, mode, qdir_arg)
-    post = store.backend.scan()
-    remaining = tuple(post.anomalies)
+        qdir = _prepare_quarantine_dir(qdir_arg) if qdir_arg else None
+        report = backend_recover(PersistenceRecoveryConfig(mode=mode, quarantine_dir=qdir))
+        post = store.backend.scan()
+        remaining = tuple(post.anomalies)
     code = EXIT_ANOMALIES if remaining else EXIT_OK
     if not out.is_text:
         out.json(
             ctx.envelope(
-                code, mode=mode.value, dry_run=False, recovery=report.to_dict(), post_scan=post.to_dict()
+                code,
+                mode=mode.value,
+                dry_run=dry_run,
+                recovery=report.to_dict(),
+                post_scan=post.to_dict() if post is not None else None,
             )
         )
         return code
     found = tuple(report.scan.anomalies)
-    out.info(f"Recovery completed ({mode.value}) on {_where(ctx)}")
+    if dry_run:
+        out.info(f"Dry run: recovery ({mode.value}) of {_where(ctx)}; nothing is changed")
+    else:
+        out.info(f"Recovery completed ({mode.value}) on {_where(ctx)}")
     out.info(f"  anomalies found: {len(found)}")
     for anomaly in found:
         out.info(f"  - {anomaly_text(anomaly)}")
+    would = "would have " if dry_run else ""
     for line in recovery_lines(report):
-        out.info(f"  {line}")
-    if remaining:
+        out.info(f"  {would}{line}")
+    if dry_run:
+        if found and not report.repaired_files:
+            out.info(f"Mode {mode.value} would change nothing.")
+        elif not found:
+            out.success("Persistence is healthy; nothing to recover.")
+    elif remaining:
         render_anomalies(
             out, remaining, header=f"{len(remaining)} persistence anomalies remain after recovery:"
         )
     elif found:
         out.success("Persistence is healthy after recovery.")
-    elif store.missing:
-        out.info("Store does not exist (nothing to recover).")
     else:
         out.success("Persistence is healthy; nothing to recover.")
-    return code
-
-
-def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
-    store = ctx.store()
-    out = ctx.out
-    report = store.backend.scan()
-    anomalies = tuple(report.anomalies)
-    strays = sorted({a.path for a in anomalies if is_stray(a)})
-    files = sorted({a.path for a in anomalies if not is_stray(a)})
-    code = EXIT_ANOMALIES if anomalies else EXIT_OK
-    if not out.is_text:
-        plan = {
-            "files_to_rewrite": files if mode != "ignore" else [],
-            "files_to_quarantine": files + strays if mode == "quarantine" else [],
-            "files_to_remove": strays if mode != "ignore" else [],
-            "quarantine_dir": qdir,
-        }
-        out.json(
-            ctx.envelope(code, mode=mode, dry_run=True, recovery=None, post_scan=report.to_dict(), plan=plan)
-        )
-        return code
-    out.info(f"Dry run: recovery ({mode}) on {_where(ctx)}; nothing is changed")
-    if not anomalies and store.missing:
-        out.info("Store does not exist (nothing to recover).")
-        return code
-    if not anomalies:
-        out.success("Persistence is healthy; nothing to recover.")
-        return code
-    render_anomalies(out, anomalies, header=f"Found {len(anomalies)} persistence anomalies:")
-    if mode == "ignore":
-        out.info("Mode ignore would change nothing.")
-    for path in files if mode != "ignore" else []:
-        out.info(f"  would rewrite {path}, keeping every readable record")
-        if mode == "quarantine":
-            out.info(f"  would keep the damaged original in {qdir or Path(path).parent}")
-    for path in strays if mode != "ignore" else []:
-        out.info(f"  would take {path} out of the store (it is not a member)")
-        if mode == "quarantine":
-            out.info(f"  would keep its bytes in {qdir or Path(path).parent}")
     return code
 
 
@@ -172,8 +154,6 @@ def _recover_dry_run(ctx: Context, mode: str, qdir: str | None) -> int:
 
 def _figures(ctx: Context) -> StoreFigures:
     store = ctx.store()
-    if store.missing:
-        return StoreFigures(basis="files")
     files = store.files()
     if files or store.kind in ("json", "rotating"):
         return figures_from_files(files)
@@ -181,125 +161,55 @@ def _figures(ctx: Context) -> StoreFigures:
 
 
 def compact(ctx: Context) -> int:
-    """Compact (or show what compaction would remove with ``--dry-run``)."""
+    """Compact; ``--dry-run`` reports what compaction would do now, computed by the backend's
+    own compaction code with its writes left out (same figures as the real run)."""
     store = ctx.store()
     out = ctx.out
-    if bool(ctx.arg("dry_run", False)):
-        return _compact_dry_run(ctx)
-    from papyra.cli.progress import Progress
-
-    if store.missing:
-        from papyra.persistence.models import CompactionReport
-
-        report: Any = CompactionReport(
-            backend=store.kind, before_records=0, after_records=0, before_bytes=0, after_bytes=0
-        )
+    dry_run = bool(ctx.arg("dry_run", False))
+    backend_compact = store.backend.compact
+    if dry_run:
+        if not _dry_run_capable(backend_compact):
+            raise _no_dry_run(store, "compaction")
+        report: Any = backend_compact(dry_run=True)
     else:
+        from papyra.cli.progress import Progress
+
         with Progress(out.stderr, f"compacting {store.describe()['location']}"):
-            report = store.backend.compact()
+            report = backend_compact()
     data = report.to_dict() if hasattr(report, "to_dict") else dict(report or {})
+    if dry_run:
+        data["quarantine_path"] = None  # a real run names its fresh quarantine file
     if not out.is_text:
-        out.json(ctx.envelope(EXIT_OK, dry_run=False, compaction=data))
+        out.json(ctx.envelope(EXIT_OK, dry_run=dry_run, compaction=data))
         return EXIT_OK
-    out.info(f"Compaction completed on {_where(ctx)}")
+    if dry_run:
+        out.info(f"Dry run: compaction of {_where(ctx)}; nothing is changed")
+        out.info(f"  retention: {retention_text(getattr(store.backend, 'retention', None))}")
+    else:
+        out.info(f"Compaction completed on {_where(ctx)}")
     before, after = data.get("before_records"), data.get("after_records")
     removed = data.get("removed_records")
-    out.kv(
-        [
-            ("records", f"{before} -> {after} (removed {removed})"),
+    would = "would " if dry_run else ""
+    pairs = [("records", f"{before} -> {after} ({would}remove{'' if dry_run else 'd'} {removed})")]
+    if data.get("before_bytes") is not None:
+        pairs.append(
             (
                 "bytes",
                 f"{format_bytes(data.get('before_bytes'))} -> {format_bytes(data.get('after_bytes'))}"
-                f" (reclaimed {format_bytes(data.get('reclaimed_bytes'))})",
-            ),
-        ]
-    )
-    if data.get("quarantined_records"):
-        out.info(
-            f"  quarantined {data['quarantined_records']} unreadable records to {data.get('quarantine_path')}"
+                f" ({would}reclaim{'' if dry_run else 'ed'} {format_bytes(data.get('reclaimed_bytes'))})",
+            )
         )
+    out.kv(pairs)
+    if data.get("quarantined_records"):
+        where = f" to {data['quarantine_path']}" if not dry_run else " beside the store"
+        verb = "would quarantine" if dry_run else "quarantined"
+        out.info(f"  {verb} {data['quarantined_records']} unreadable records{where}")
     if data.get("relative_timestamp_records"):
         out.info(
-            f"  kept {data['relative_timestamp_records']} records with relative (pre-2001, monotonic-clock) "
-            "timestamps regardless of max_age"
+            f"  {'would keep' if dry_run else 'kept'} {data['relative_timestamp_records']} records with "
+            "relative (pre-2001, monotonic-clock) timestamps regardless of max_age"
         )
-    return EXIT_OK
-
-
-def _compact_dry_run(ctx: Context) -> int:
-    store = ctx.store()
-    out = ctx.out
-    before = _figures(ctx)
-    physical = before.basis == "files"
-    retention = getattr(store.backend, "retention", None)
-    if physical and retention is not None and hasattr(retention, "window"):
-        after = retained_from_files(store.files(), retention)
-    else:
-        after = figures_from_backend(store.backend)
-    if not physical:
-        before = after  # the backend's physical content is not visible through its contract
-    rows: list[dict[str, Any]] = []
-    for name, fig in before.kinds.items():
-        kept = after.kinds[name]
-        rows.append(
-            {
-                "kind": name,
-                "before_records": fig.records,
-                "after_records": kept.records,
-                "removed_records": max(0, fig.records - kept.records),
-                "before_bytes": fig.bytes,
-                "after_bytes": kept.bytes,
-            }
-        )
-    total_removed = sum(r["removed_records"] for r in rows)
-    if not out.is_text:
-        compaction = {
-            "backend": store.kind,
-            "before_records": before.total_records,
-            "after_records": after.total_records,
-            "before_bytes": before.total_bytes if physical else None,
-            "after_bytes": sum(k.bytes for k in after.kinds.values()),
-            "removed_records": total_removed,
-            "unreadable_lines": before.unreadable_lines,
-        }
-        out.json(ctx.envelope(EXIT_OK, dry_run=True, compaction=compaction, removed=rows))
-        return EXIT_OK
-    out.info(f"Dry run: compaction of {_where(ctx)}; nothing is changed")
-    out.info(f"  retention: {retention_text(getattr(store.backend, 'retention', None))}")
-    table_rows = [
-        (
-            r["kind"],
-            r["before_records"],
-            r["after_records"],
-            r["removed_records"],
-            format_bytes(r["before_bytes"]),
-            format_bytes(r["after_bytes"]),
-        )
-        for r in rows
-    ]
-    table_rows.append(
-        (
-            "total",
-            before.total_records,
-            after.total_records,
-            total_removed,
-            format_bytes(sum(r["before_bytes"] for r in rows)),
-            format_bytes(sum(r["after_bytes"] for r in rows)),
-        )
-    )
-    out.table(
-        ["kind", "before", "after", "removed", "bytes before", "bytes after"],
-        table_rows,
-        right=(1, 2, 3, 4, 5),
-        indent=2,
-    )
-    if before.unreadable_lines:
-        out.info(f"  {before.unreadable_lines} unreadable lines would not be kept (run 'persistence scan')")
-    if not physical:
-        out.info("  (this backend does not expose its physical size; figures are retained records)")
-    if total_removed:
-        out.info(f"Compaction would remove {total_removed} records.")
-    else:
+    if dry_run and not removed and not data.get("quarantined_records"):
         out.success("Nothing to remove: every record is within retention.")
     return EXIT_OK
 
@@ -352,7 +262,7 @@ def inspect(ctx: Context) -> int:
     pairs: list[tuple[str, Any]] = [
         (
             "backend",
-            f"{desc['backend']} ({type(backend).__name__})" if not store.missing else desc["backend"],
+            f"{desc['backend']} ({type(backend).__name__})",
         ),
         ("location", desc["location"]),
         ("exists", "yes" if desc["exists"] else "no"),

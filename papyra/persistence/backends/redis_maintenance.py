@@ -17,6 +17,7 @@ from papyra.persistence.backends.redis_topology import ordered_steps
 from papyra.persistence.grammar import LineError, decode_record, record_kind
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import (
+    RECORD_KINDS,
     CompactionReport,
     PersistedRecord,
     PersistenceAnomaly,
@@ -125,6 +126,68 @@ class StreamMaintenanceMixin:
                 return
             lower = _id_after(batch[-1][0])
 
+    def stream_records(
+        self,
+        kinds: tuple[type[PersistedRecord], ...] | None = None,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> Iterator[PersistedRecord]:
+        """Lazily yield the retained records of ``kinds`` (None: all) within ``since``/``until``,
+        newest first **within each kind** (one stream per kind, read one after the other:
+        events, audits, dead letters) — the streaming form of ``list_*``, same selection
+        (retention per stream, ``since`` mapped to a minimum stream id with
+        ``config.since_id_slack``). Memory: one page (``page_size`` entries). Cost: paged
+        ``XREVRANGE`` round trips, only as far as consumed; unreadable entries count in
+        ``unreadable_lines_skipped``."""
+        self._ensure_visible()
+        for kind, cls in RECORD_KINDS.items():
+            if kinds is None or cls in kinds:
+                yield from self._stream_kind(KIND_STREAMS[kind], cls, since, until)
+
+    def _stream_kind(
+        self,
+        stream: str,
+        cls: type[PersistedRecord],
+        since: float | None,
+        until: float | None,
+        *,
+        first_page: int | None = None,
+    ) -> Iterator[PersistedRecord]:
+        """The selection of ``list_*`` for one stream, lazily, newest first (``first_page``: the
+        size of the first ``XREVRANGE`` page, for a small ``limit``). ``_list`` in
+        :mod:`papyra.persistence.backends.redis` is the same loop collecting a list; it can be
+        ``islice(self._stream_kind(...), limit)`` reversed."""
+        policy = self._retention
+        window = None if policy.is_unbounded else policy.window()
+        min_id = "-"
+        if since is not None and self._config.since_id_slack is not None:
+            min_id = str(max(0, int((since - self._config.since_id_slack) * 1000)))
+        skipped = 0
+        try:
+            key = self._config.stream_key(stream)
+            for _entry_id, fields in self._iter_newest(key, first_page=first_page, min_id=min_id):
+                data = fields.get(b"data", b"")
+                try:
+                    record = decode_record(data)
+                except LineError:
+                    skipped += 1
+                    continue
+                if type(record) is not cls:
+                    continue
+                if window is not None:
+                    verdict = window.offer(record.timestamp, len(data))
+                    if verdict is RetentionVerdict.STOP:
+                        return
+                    if verdict is RetentionVerdict.SKIP:
+                        continue
+                ts = record.timestamp
+                if (since is None or ts >= since) and (until is None or ts <= until):
+                    yield record
+        finally:
+            if skipped:
+                self._metrics.incr("unreadable_lines_skipped", skipped)
+
     # ------------------------------------------------------------------ health
 
     def _find_bad(self) -> tuple[list[PersistenceAnomaly], _BadEntries, int]:
@@ -181,15 +244,19 @@ class StreamMaintenanceMixin:
             self._metrics.incr("anomalies_detected", len(anomalies))
         return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies)), bad, good
 
-    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+    def recover(
+        self, config: PersistenceRecoveryConfig | None = None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
         """REPAIR deletes the entries the scan found bad; QUARANTINE first copies each (fields
         ``source``, ``id``, ``data``, ``reason``, ``timestamp``) to ``config.quarantine_key(stream)``,
         in the same MULTI/EXEC as the delete. ``quarantine_dir`` is ignored. Acts on exactly the
-        entries its own scan reported.
+        entries its own scan reported. ``dry_run=True`` returns the same report without sending
+        the copies and deletes (no ``recoveries`` count).
 
         Cost: one :meth:`scan`, then, under this backend's maintenance lock (process-local), one
         ``MULTI``/``EXEC`` round trip per stream with bad entries (copy + ``XDEL``)."""
-        self._metrics.incr("recoveries")
+        if not dry_run:
+            self._metrics.incr("recoveries")
         mode = (config or PersistenceRecoveryConfig()).mode
         scan, bad, good = self._scan()
         if mode is PersistenceRecoveryMode.IGNORE or not bad:
@@ -208,7 +275,8 @@ class StreamMaintenanceMixin:
                                  for eid, data, reason in entries]
                         quarantined.append(qkey)
                     doomed = [eid for eid, _, _ in entries]
-                    _move_and_delete(self._client, self._config.cluster, key, moves, doomed)
+                    if not dry_run:
+                        _move_and_delete(self._client, self._config.cluster, key, moves, doomed)
                     repaired.append(key)
         except Exception:
             self._metrics.incr("recovery_errors")
@@ -221,42 +289,54 @@ class StreamMaintenanceMixin:
             quarantined_lines=removed if mode is PersistenceRecoveryMode.QUARANTINE else 0,
         )
 
-    def compact(self) -> CompactionReport:
+    def compact(self, *, dry_run: bool = False) -> CompactionReport:
         """Make retention physical, per stream, exactly: ``max_records`` with ``XTRIM MAXLEN``;
         age and byte limits with one newest-first pass (``XTRIM MINID`` below the oldest kept
         entry, ``XDEL`` for too-old entries in between). Undecodable entries are left to
         ``recover()`` unless older than the cut. Byte figures are None.
 
+        ``dry_run=True`` runs the same pass and counts what the trims and deletes would remove
+        instead of sending them (no ``compactions`` count).
+
         Cost: ``XLEN`` of each stream before and after; ``max_records`` is one ``XTRIM`` per
         stream; age/byte limits add one newest-first paged read of each stream (stopping at the
         cut) and ``XTRIM MINID``/``XDEL`` round trips. O(retained entries) reads."""
-        self._metrics.incr("compactions")
+        if not dry_run:
+            self._metrics.incr("compactions")
         try:
             self._ensure_visible()
             with self._maint_lock, self._redis_errors("compact"):
                 keys = self._config.stream_keys
-                before = sum(int(self._client.xlen(k)) for k in keys)
-                relative = 0
+                lengths = [int(self._client.xlen(k)) for k in keys]
+                relative = removed = 0
                 if not self._retention.is_unbounded:
-                    for key in keys:
-                        relative += self._compact_stream(key)
-                after = sum(int(self._client.xlen(k)) for k in keys)
+                    for key, length in zip(keys, lengths, strict=True):
+                        kept_relative, gone = self._compact_stream(key, length, dry_run=dry_run)
+                        relative += kept_relative
+                        removed += gone
+                before = sum(lengths)
+                after = before - removed if dry_run else sum(int(self._client.xlen(k)) for k in keys)
         except Exception:
-            self._metrics.incr("compaction_errors")
+            if not dry_run:
+                self._metrics.incr("compaction_errors")
             raise
         return CompactionReport(backend=self.backend_name, before_records=before, after_records=after,
                                 relative_timestamp_records=relative)
 
-    def _compact_stream(self, key: str) -> int:
-        """Apply retention to one stream; returns how many records were kept only because their
-        timestamps are relative (see :func:`~papyra.persistence.retention.is_too_old`)."""
+    def _compact_stream(self, key: str, length: int, *, dry_run: bool) -> tuple[int, int]:
+        """Apply retention to one stream of ``length`` entries (or, ``dry_run``, only count).
+        Returns ``(records kept only because their timestamps are relative (see
+        :func:`~papyra.persistence.retention.is_too_old`), entries removed)``."""
         policy = self._retention
         if policy.max_age_seconds is None and policy.max_total_bytes is None:
-            self._client.xtrim(key, maxlen=policy.max_records, approximate=False)
-            return 0
+            if not dry_run:
+                self._client.xtrim(key, maxlen=policy.max_records, approximate=False)
+            return 0, max(0, length - (policy.max_records or length))
         window = policy.window()
         doomed: list[Any] = []
+        removed = seen = 0
         for entry_id, fields in self._iter_newest(key):
+            seen += 1
             data = fields.get(b"data")
             try:
                 record = decode_record(data) if data is not None else None
@@ -265,14 +345,23 @@ class StreamMaintenanceMixin:
             if record is None:
                 continue
             verdict = window.offer(record.timestamp, len(data or b""))
-            if verdict is RetentionVerdict.STOP:
-                self._client.xtrim(key, minid=_id_after(entry_id), approximate=False)
+            if verdict is RetentionVerdict.STOP:  # this entry and every older one go
+                if not dry_run:
+                    self._client.xtrim(key, minid=_id_after(entry_id), approximate=False)
+                removed += max(0, length - seen + 1)
                 break
             if verdict is RetentionVerdict.SKIP:
                 doomed.append(entry_id)
                 if len(doomed) >= self._config.page_size:
-                    self._client.xdel(key, *doomed)
-                    doomed.clear()
-        if doomed:
+                    removed += self._delete(key, doomed, dry_run=dry_run)
+        removed += self._delete(key, doomed, dry_run=dry_run)
+        return window.relative_kept, removed
+
+    def _delete(self, key: str, doomed: list[Any], *, dry_run: bool) -> int:
+        """``XDEL`` the ``doomed`` entries (not with ``dry_run``) and clear the list; returns
+        how many there were."""
+        count = len(doomed)
+        if count and not dry_run:
             self._client.xdel(key, *doomed)
-        return window.relative_kept
+        doomed.clear()
+        return count

@@ -28,13 +28,14 @@ compaction. What rotation adds (details and the crash-safety invariants in
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 from papyra.conf.validation import FsyncSetting, check_int
-from papyra.exceptions import PersistenceError
+from papyra.exceptions import CorruptionError, PersistenceError
 from papyra.persistence.compaction import CompactionResult
 from papyra.persistence.filestore import AppendFile, FileSink
 from papyra.persistence.health import RepairResult, repair_file
@@ -49,17 +50,19 @@ from papyra.persistence.models import (
 from papyra.persistence.reading import SkipCount
 from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.rotation import (
+    MAX_FILES_LIMIT,
     RotatingSink,
     RotationSet,
     compact_set,
     dispose_stray,
     iter_set_newest_first,
 )
+from papyra.persistence.set_manifest import write_set_manifest
 
 __all__ = ["RotatingFilePersistence"]
 
-#: Upper bound on ``max_files`` (reads and rotation walk the slots).
-MAX_FILES_LIMIT = 10_000
+logger = logging.getLogger("papyra")
+
 
 
 class RotatingFilePersistence(JsonFilePersistence):
@@ -158,6 +161,14 @@ class RotatingFilePersistence(JsonFilePersistence):
     # ------------------------------------------------------------------ writer / swap
 
     def _make_sink(self) -> FileSink:
+        """The writer's sink; first records the set's bounds in its manifest (see
+        :mod:`papyra.persistence.set_manifest`: one small atomic write when they changed, a
+        failure is logged, never fatal to recording)."""
+        try:
+            write_set_manifest(self._path, max_bytes=self._set.max_bytes, max_files=self._set.max_files,
+                               file_mode=self._file_mode)
+        except OSError as exc:
+            logger.warning("papyra: cannot record the bounds of %s in its manifest: %s", self._path, exc)
         newest_rotated = (self._set.member(1),)  # a new active file copies its owner and mode
         return RotatingSink(
             AppendFile(self._path, file_mode=self._file_mode, metrics=self._metrics, like=newest_rotated),
@@ -180,11 +191,11 @@ class RotatingFilePersistence(JsonFilePersistence):
     # ------------------------------------------------------------------ reads
 
     def _records_newest_first(
-        self, stack: contextlib.ExitStack, skipped: SkipCount
+        self, stack: contextlib.ExitStack, skipped: SkipCount, *, since: float | None = None
     ) -> Iterator[tuple[PersistedRecord, int]]:
         self._finish_pending_swap()
         records: Generator[tuple[PersistedRecord, int], None, None] = iter_set_newest_first(
-            self._set, stack, lock_timeout=self._lock_timeout, skipped=skipped
+            self._set, stack, lock_timeout=self._lock_timeout, skipped=skipped, since=since
         )
         stack.callback(records.close)  # releases the member guard even if not consumed to the end
         return records
@@ -194,13 +205,15 @@ class RotatingFilePersistence(JsonFilePersistence):
     def _find_anomalies(self) -> list[PersistenceAnomaly]:
         return self._set.scan()
 
-    def _repair(self, scan: PersistenceScanReport, qdir: Path | None) -> PersistenceRecoveryReport:
+    def _repair(
+        self, scan: PersistenceScanReport, qdir: Path | None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
         """Under the store lock: finish a committed swap, repair each damaged member in place,
-        dispose of strays. ``qdir`` is None for REPAIR."""
+        dispose of strays. ``qdir`` is None for REPAIR. A ``dry_run`` (no lock) only counts."""
         repaired: list[str] = []
         quarantined: list[str] = []
         rset = self._set
-        if rset.finish_swap():
+        if rset.pending_commit() if dry_run else rset.finish_swap():
             repaired.append(str(rset.marker))
         strays = rset.strays()
         stray_paths = {str(s.path) for s in strays}
@@ -210,13 +223,13 @@ class RotatingFilePersistence(JsonFilePersistence):
             for member in rset.existing():
                 if str(member) not in damaged:
                     continue
-                result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir)
+                result = repair_file(member, file_mode=self._file_mode, quarantine_dir=qdir, dry_run=dry_run)
                 total.add(result)
                 repaired.append(str(member))
                 if result.quarantine_path is not None:
                     quarantined.append(str(result.quarantine_path))
         for stray in strays:
-            moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode)
+            moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode, dry_run=dry_run)
             repaired.append(str(stray.path))
             if moved is not None:
                 quarantined.append(str(moved))
@@ -224,3 +237,9 @@ class RotatingFilePersistence(JsonFilePersistence):
 
     def _compact_locked(self) -> CompactionResult:
         return compact_set(self._set, self._retention)
+
+    def _compaction_members(self) -> list[Path]:
+        self._finish_pending_swap()
+        if (problem := self._set.marker_problem()) is not None:  # as compact_set refuses
+            raise CorruptionError(f"cannot compact {self._path}: {problem}; run recover() first")
+        return self._set.existing()
