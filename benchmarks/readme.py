@@ -75,6 +75,11 @@ pytest-benchmark's `--benchmark-compare-fail` judges absolute time statistics (m
 only, which move with the machine's load, so the judging is done on the normalised figures by
 `benchmarks/compare.py`; `--benchmark-compare=NNNN` still shows the absolute times side by side.
 CI runs every benchmark once at small sizes with `--benchmark-disable` so the suite never rots.
+
+The operator CLI on a 1 GiB store (peak memory of every `inspect` command, `--since` seek vs a full
+read, `--follow` start) is measured by `benchmarks/test_cli_bench.py`; its figures, with the
+command, are in [README-cli.md](README-cli.md). The Redis Cluster and replicated-acknowledgement
+figures (`benchmarks/test_redis_cluster_bench.py`) are in the main README's Redis section.
 """
 
 UPDATING = """\
