@@ -23,6 +23,7 @@ records accepted from 8 threads at once.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Callable
@@ -204,6 +205,24 @@ class BackendContract:
         assert (again.before_records, again.after_records) == (3, 3)
         b.record_event(sample_event(10))
         assert [e.timestamp for e in b.list_events()] == [8, 9, 10]
+
+    def test_compact_dry_run_reports_what_the_real_run_then_does(self, make_backend: MakeBackend) -> None:
+        """For a backend whose ``compact`` takes ``dry_run=``: the dry run changes nothing and
+        reports exactly the figures of the real compaction right after it."""
+        b = make_backend(retention_policy=RetentionPolicy(max_records=3))
+        _needs(b, "supports_compact")
+        if "dry_run" not in inspect.signature(b.compact).parameters:
+            pytest.skip(f"{b.backend_name} backend has no compact(dry_run=)")
+        for i in range(10):
+            b.record_event(sample_event(i))
+        assert b.flush(timeout=30.0) is True
+        compact: Callable[..., CompactionReport] = b.compact  # dry_run= is optional in the contract
+        dry = compact(dry_run=True).to_dict()
+        assert compact(dry_run=True).to_dict() == dry  # the dry run changed nothing
+        real = b.compact().to_dict()
+        dry.pop("quarantine_path")
+        real.pop("quarantine_path")
+        assert dry == real and real["removed_records"] == 7
 
     def test_compaction_without_policy_keeps_everything(self, make_backend: MakeBackend) -> None:
         b = make_backend()

@@ -98,14 +98,21 @@ class InMemoryPersistence(PersistenceBackend):
         self._metrics.incr("scans")
         return PersistenceScanReport(backend=self.backend_name)
 
-    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
-        """A no-op that reports the (clean) scan. O(1)."""
-        self._metrics.incr("recoveries")
+    def recover(
+        self, config: PersistenceRecoveryConfig | None = None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
+        """A no-op that reports the (clean) scan; ``dry_run=True`` returns the same report
+        without counting a recovery. O(1)."""
+        if not dry_run:
+            self._metrics.incr("recoveries")
         return PersistenceRecoveryReport(backend=self.backend_name, scan=self.scan())
 
-    def compact(self) -> CompactionReport:
-        """Drop records outside retention. O(n) under the lock; no I/O."""
-        self._metrics.incr("compactions")
+    def compact(self, *, dry_run: bool = False) -> CompactionReport:
+        """Drop records outside retention. O(n) under the lock; no I/O. ``dry_run=True`` reports
+        what this compaction would do now — the same retention pass, nothing dropped, no
+        ``compactions`` count."""
+        if not dry_run:
+            self._metrics.incr("compactions")
         with self._lock:
             before = len(self._log)
             before_bytes = sum(size for _, size in self._log)
@@ -117,7 +124,8 @@ class InMemoryPersistence(PersistenceBackend):
                 size_of=lambda e: e[1],
                 window=window,
             )
-            self._log = kept
+            if not dry_run:
+                self._log = kept
             after_bytes = sum(size for _, size in kept)
         return CompactionReport(
             backend=self.backend_name,
