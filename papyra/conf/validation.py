@@ -20,6 +20,8 @@ __all__ = [
     "check_fsync",
     "check_int",
     "check_number",
+    "check_timeout",
+    "is_finite_number",
 ]
 
 #: When a durable file backend fsyncs: after every batch, every ``fsync_interval`` seconds, or
@@ -55,10 +57,33 @@ def check_int(name: str, value: object, *, minimum: int = 1, maximum: int | None
     return value
 
 
+def is_finite_number(value: object) -> bool:
+    """True for an ``int`` or ``float`` (not a ``bool``) that is a finite float: NaN, the
+    infinities and integers beyond the float range (``10**400``) are not."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def check_timeout(value: object, name: str = "timeout") -> float | None:
+    """A wait bound in seconds: ``None`` or ``+inf`` (no bound, returned as ``None``), else a
+    number; a negative one is ``0.0`` (do not wait). NaN or a non-number: ConfigurationError."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ConfigurationError(f"{name} must be a number of seconds or None, got {value!r}")
+    if value == math.inf:
+        return None
+    return max(0.0, float(value))
+
+
 def check_number(name: str, value: object, *, positive: bool = False) -> float:
     """A finite ``int`` or ``float`` (not a ``bool``): ``> 0`` when ``positive``, else ``>= 0``.
     Returned as a ``float``."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = is_finite_number(value)
     if not ok or value < 0 or (positive and value == 0):  # type: ignore[operator]
         kind = "a positive number" if positive else "a non-negative number"
         raise ConfigurationError(f"{name} must be {kind}, got {value!r}")

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from papyra.exceptions import EncodingError, PersistenceClosedError
+from papyra.conf.validation import check_timeout
+from papyra.exceptions import ConfigurationError, EncodingError, PersistenceClosedError
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import (
     CompactionReport,
@@ -208,8 +209,10 @@ class PersistenceBackend(abc.ABC):
         """Wait until every accepted record is stored (durably, per the fsync policy).
 
         Returns False on timeout. The default (synchronous backends) has nothing to wait for:
-        O(1), no I/O.
+        O(1), no I/O. A NaN or non-number ``timeout`` is a ConfigurationError (a ``ValueError``)
+        on every backend.
         """
+        check_timeout(timeout)
         return True
 
     @abc.abstractmethod
@@ -243,7 +246,7 @@ class PersistenceBackend(abc.ABC):
         afterwards. The default is O(1); durable backends wait for their writer (see there).
         """
         if timeout is not None and (isinstance(timeout, bool) or not timeout >= 0):
-            raise ValueError(f"timeout must be a non-negative number or None, got {timeout!r}")
+            raise ConfigurationError(f"timeout must be a non-negative number or None, got {timeout!r}")
         if self._closed:
             return self._close_result
         self._closed = True

@@ -59,6 +59,7 @@ from typing import Any, BinaryIO, TypeVar, Union
 
 import msgspec
 
+from papyra.conf.validation import is_finite_number
 from papyra.exceptions import EncodingError
 from papyra.persistence.models import (
     RECORD_KINDS,
@@ -412,10 +413,8 @@ def encode_record_body(record: PersistedRecord) -> bytes:
             f"expected PersistedEvent, PersistedAudit or PersistedDeadLetter, got {type(record)!r}"
         )
     ts = record.timestamp
-    if not (type(ts) is float and -_INF < ts < _INF) and (
-        isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts)
-    ):
-        raise EncodingError(f"record timestamp must be a finite number, got {ts!r}")
+    if not (type(ts) is float and -_INF < ts < _INF) and not is_finite_number(ts):
+        raise EncodingError(f"record timestamp must be a finite number, got {repr(ts)[:40]}")
     try:
         try:
             body = _encode(record)
@@ -543,8 +542,10 @@ def _decode_slow(data: bytes, syntax: str | None = None) -> PersistedRecord:
                     raise LineError(f"damaged key {key!r}: field {near!r} of kind {kind!r} is missing")
     fields = {name: obj[name] for name in known if name in obj}
     ts = fields["timestamp"]
-    if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not math.isfinite(ts):
-        raise LineError(f"invalid field for kind {kind!r}: timestamp must be a finite number, got {ts!r}")
+    if not is_finite_number(ts):
+        raise LineError(
+            f"invalid field for kind {kind!r}: timestamp must be a finite number, got {repr(ts)[:40]}"
+        )
     if cls is PersistedEvent and "actor_address" in fields:
         fields["actor_address"] = normalize_address(fields["actor_address"])
     if cls is PersistedDeadLetter and "target" in fields:

@@ -34,7 +34,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from papyra.conf.validation import FsyncPolicy, FsyncSetting, check_fsync, check_int, check_number
+from papyra.conf.validation import (
+    FsyncPolicy,
+    FsyncSetting,
+    check_fsync,
+    check_int,
+    check_number,
+    check_timeout,
+)
 from papyra.exceptions import (
     DurabilityError,
     LockTimeout,
@@ -252,6 +259,7 @@ class JsonFilePersistence(PersistenceBackend):
         """
         writer = self._writer
         if writer is None:
+            check_timeout(timeout)  # the same argument errors with or without a writer
             return True
         return writer.flush(timeout, durable=True)
 

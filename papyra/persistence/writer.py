@@ -39,16 +39,15 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Literal, Protocol
+from typing import Protocol
 
+from papyra.conf.validation import FsyncPolicy, check_fsync, check_timeout
 from papyra.exceptions import BackPressureError, DurabilityError, PersistenceClosedError
 from papyra.persistence.metrics import PersistenceMetrics
 
-__all__ = ["BackgroundWriter", "FsyncPolicy", "TransientWriteError", "WriterSink", "parse_fsync"]
+__all__ = ["BackgroundWriter", "TransientWriteError", "WriterSink"]
 
 logger = logging.getLogger("papyra")
-
-FsyncPolicy = Literal["always", "interval", "never"]
 
 #: Longest wait (seconds) after ``close(timeout)``'s timeout for a write in progress to return.
 MAX_GRACE = 0.5
@@ -58,17 +57,6 @@ EXIT_TIMEOUT = 10.0
 _IDLE_WAKE = 1.0
 
 _live_writers: weakref.WeakSet[BackgroundWriter] = weakref.WeakSet()
-
-
-def parse_fsync(value: object) -> FsyncPolicy:
-    """Validate an fsync setting. ``True``/``False`` map to ``"always"``/``"never"``."""
-    if value is True:
-        return "always"
-    if value is False or value is None:
-        return "never"
-    if isinstance(value, str) and value.lower() in ("always", "interval", "never"):
-        return value.lower()  # type: ignore[return-value]
-    raise ValueError(f"fsync must be 'always', 'interval' or 'never', got {value!r}")
 
 
 class TransientWriteError(Exception):
@@ -121,7 +109,7 @@ class BackgroundWriter:
             raise ValueError(f"fsync_interval must be positive, got {fsync_interval!r}")
         self._sink = sink
         self._metrics = metrics
-        self._fsync: FsyncPolicy = parse_fsync(fsync)
+        self._fsync: FsyncPolicy = check_fsync(fsync)
         self._interval = fsync_interval
         self._max_pending = max_pending
         self._put_timeout = put_timeout
@@ -266,6 +254,7 @@ class BackgroundWriter:
         :class:`DurabilityError` once the writer has failed — also when the fail-stop already
         emptied the queue, so a dropped record is never acknowledged.
         """
+        timeout = check_timeout(timeout)
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             if self._forked_from is not None:
@@ -319,6 +308,7 @@ class BackgroundWriter:
             self._closing = True
             self._sync_requested = True
             self._cond.notify_all()
+        timeout = check_timeout(timeout)
         self._thread.join(timeout)
         with self._cond:
             self._closed = True

@@ -412,6 +412,23 @@ class BackendContract:
             b.record_event(sample_event(300))
         assert len(b.list_events()) == 100 and b.list_audits() == (sample_audit(200),)
 
+    def test_flush_rejects_a_nan_timeout_and_never_waits_on_a_negative_one(
+        self, make_backend: MakeBackend
+    ) -> None:
+        b = make_backend()
+        b.record_event(sample_event(1))
+        with pytest.raises(ValueError):
+            b.flush(float("nan"))  # NaN compares false with everything: it must not mean "forever"
+        assert isinstance(b.flush(-1.0), bool)
+        assert b.flush(timeout=30.0) is True
+
+    def test_a_timestamp_beyond_the_float_range_is_an_encoding_error(self, make_backend: MakeBackend) -> None:
+        b = make_backend()
+        with pytest.raises(EncodingError):
+            b.record_event(sample_event(1, ts=10**400))
+        assert b.metrics.snapshot()["encoding_errors"] == 1
+        assert b.list_events() == ()
+
     def test_close_with_zero_timeout_never_blocks_and_never_lies(self, make_backend: MakeBackend) -> None:
         """close(timeout=0) returns at once; if it reports True, every record is stored."""
         b = make_backend()
