@@ -150,6 +150,7 @@ class Cell:
         self.started = False
         self.stop_now = False  # immediate stop requested
         self.stop_reason = "stopped"
+        self.fatal_error: BaseException | None = None  # a non-Exception error stopped the actor
         self.done = False  # phase 1 finished: the cell never runs messages again
         self.awaiting_children = False
         self.terminated = False  # phase 2 finished
@@ -248,6 +249,8 @@ class Cell:
             self._terminate()
             done = True
         if slot is not None:
+            if error is not None and error is self.fatal_error:
+                error = self._stopped_error("Actor stopped by a fatal error.")
             slot.set(result, error)
         return done or self.done
 
@@ -277,6 +280,9 @@ class Cell:
             actor.on_start()
             return True
         except BaseException as exc:
+            if not isinstance(exc, Exception):
+                self._on_fatal(exc)
+                return False
             error = RuntimeError(f"actor.on_start() failed: {describe_error(exc)}")
             error.__cause__ = exc
             self._on_failure(error, on_start=True)
@@ -285,14 +291,20 @@ class Cell:
     def _call_on_stop(self, actor: Any) -> None:
         try:
             actor.on_stop()
-        except BaseException:
+        except Exception:
             logger.warning("papyra: %s on_stop() raised; ignored", self.address, exc_info=True)
+        except BaseException:
+            logger.error("papyra: %s on_stop() raised a fatal error; ignored", self.address, exc_info=True)
 
     # ------------------------------------------------------------------ supervision
 
     def _on_failure(self, exc: BaseException, *, on_start: bool = False) -> None:
         """Supervise one failure. For an ``on_start`` failure ``exc`` is the ``RuntimeError``
-        wrapper; the events carry the original error (its ``__cause__``)."""
+        wrapper; the events carry the original error (its ``__cause__``). A non-``Exception``
+        error (``SystemExit``, ``KeyboardInterrupt``…) is fatal: see :meth:`_on_fatal`."""
+        if not isinstance(exc, Exception):
+            self._on_fatal(exc)
+            return
         system = self.system
         self.crashes += 1
         if self.stopping:
@@ -302,10 +314,11 @@ class Cell:
             return
         policy = self.policy
         system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, None))
-        text = describe_error(exc.__cause__ if on_start and exc.__cause__ is not None else exc)
+        original = exc.__cause__ if on_start and exc.__cause__ is not None else exc
+        text = describe_error(original)
         reason = f"on_start failed: {text}" if on_start else text
         system._emit(
-            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=text, reason=reason)
+            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=original, reason=reason)
         )
         decision: SupervisorDecision | None = None
         parent = self.parent
@@ -317,6 +330,9 @@ class Cell:
             except Exception:
                 logger.warning("papyra: %s on_child_failure raised; using the child's policy",
                                parent.address, exc_info=True)
+                decision = None
+            except BaseException as fatal:  # fatal for the parent, not for this child
+                parent._on_fatal(fatal)
                 decision = None
             if decision is not None:
                 system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
@@ -333,6 +349,32 @@ class Cell:
             system._request_stop(self, immediate=True, reason="escalated")
         else:
             system._request_stop(self, immediate=True, reason="supervisor")
+
+    def _on_fatal(self, exc: BaseException) -> None:
+        """A non-``Exception`` error (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``…)
+        raised by this actor's code: logged at ERROR, reported (``on_failure`` hook, an
+        ``ActorCrashed`` event carrying the error), then the actor stops at once without
+        supervision, reason ``"fatal: <Type>"``. Its pending asks fail with ``ActorStopped``
+        whose ``__cause__`` is ``exc``. The rest of the system keeps running."""
+        system = self.system
+        self.crashes += 1
+        reason = f"fatal: {type_name(exc)}"
+        if self.fatal_error is None:
+            self.fatal_error = exc
+        logger.error("papyra: %s raised %s; the actor stops without supervision",
+                     self.address, describe_error(exc), exc_info=exc)
+        system._hook("on_failure", FailureInfo(self.address, exc, self.policy.strategy, None))
+        system._emit(
+            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=exc, reason=reason)
+        )
+        system._stop_fatal(self, reason)
+
+    def _stopped_error(self, message: str) -> ActorStopped:
+        """The ``ActorStopped`` a pending ask of this (terminating) actor fails with; its
+        ``__cause__`` is the fatal error when one stopped the actor."""
+        error = ActorStopped(message, reason=self.stop_reason)
+        error.__cause__ = self.fatal_error
+        return error
 
     def _restart(self, reason: str) -> None:
         system = self.system
@@ -381,14 +423,12 @@ class Cell:
         system = self.system
         leftovers, wait_for_children, watchers = system._begin_termination(self)
         if leftovers:
-            error_reason = self.stop_reason
             for message, slot in leftovers:
                 if message is STOP or type(message) is ActorTerminated:
                     continue
                 system._dead_letter(self.self_ref, message, slot is not None, "unprocessed")
                 if slot is not None:
-                    slot.set(None, ActorStopped("Actor stopped before processing the message.",
-                                                reason=error_reason))
+                    slot.set(None, self._stopped_error("Actor stopped before processing the message."))
         if not wait_for_children:
             self._finalize(watchers)
 

@@ -108,6 +108,17 @@ class RuntimeCore:
         if result is PutResult.SCHEDULE:
             submits.append(cell)
 
+    def _stop_fatal(self, cell: Cell, reason: str) -> None:
+        """Immediate stop of ``cell`` whose reason is ``reason`` even when a stop was already
+        under way (a fatal error outranks it)."""
+        submits: list[Cell] = []
+        with self._lock:
+            self._request_stop_locked(cell, True, reason, submits)
+            if not cell.done:
+                cell.stop_reason = reason
+        for c in submits:
+            self._dispatcher_submit(c)
+
     def _stop_children(self, cell: Cell) -> None:
         submits: list[Cell] = []
         with self._lock:

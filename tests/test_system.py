@@ -81,6 +81,8 @@ def _public_values(obj: Any) -> list[Any]:
     for name in dir(obj):
         if name.startswith("_") or name == "actor_address":  # the documented typed view of `address`
             continue
+        if name == "error" and isinstance(obj, ActorCrashed):  # the documented live exception
+            continue
         value = getattr(obj, name)
         if not callable(value):
             out.append(value)
@@ -197,6 +199,7 @@ def test_on_start_failure_is_a_crash_with_cause(system: ActorSystem) -> None:
     assert not any(isinstance(e, ActorStarted) for e in system.events())
     # The persisted history names the real error, not the RuntimeError wrapper.
     assert crashed.payload == {"error": "KeyError: 'nope'", "reason": "on_start failed: KeyError: 'nope'"}
+    assert isinstance(crashed.error, KeyError) and crashed.error is failures[0].error.__cause__
     assert isinstance(failures[0].error, RuntimeError)
     assert isinstance(failures[0].error.__cause__, KeyError)
     with pytest.raises(ActorStopped):
@@ -515,6 +518,7 @@ def test_events_are_plain_data_and_carry_epoch_timestamps(system: ActorSystem) -
     crashed = next(e for e in system.events() if isinstance(e, ActorCrashed))
     assert crashed.reason is not None and "boom" in crashed.reason
     assert crashed.payload == {"error": "RuntimeError: boom", "reason": "RuntimeError: boom"}
+    assert isinstance(crashed.error, RuntimeError) and crashed.error.__traceback__ is not None
     restarted = next(e for e in system.events() if isinstance(e, ActorRestarted))
     assert restarted.reason == "RuntimeError: boom"
 
