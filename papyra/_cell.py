@@ -160,7 +160,7 @@ class Cell:
         self.processed = 0
         self.crashes = 0
         self.restarts = 0
-        self.self_ref = ActorRef(system, self)
+        self.self_ref: ActorRef[Any] = ActorRef(system, self)
 
     def release(self) -> None:
         """Drop the actor instance and other heavy state once terminated (under the system lock)."""

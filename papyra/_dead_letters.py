@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 
 from papyra._envelope import DeadLetter
+from papyra.conf.validation import check_int
 
 __all__ = ["DeadLetterMailbox"]
 
@@ -24,9 +25,7 @@ class DeadLetterMailbox:
     def __init__(
         self, *, capacity: int = 10_000, on_dead_letter: Callable[[DeadLetter], object] | None = None
     ) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
-            raise ValueError(f"dead_letter_capacity must be a positive int, got {capacity!r}")
-        self.capacity = capacity
+        self.capacity = check_int("dead_letter_capacity", capacity)
         self._lock = threading.Lock()
         self._ring: deque[DeadLetter] = deque(maxlen=capacity)
         self._dropped = 0

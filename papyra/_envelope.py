@@ -99,7 +99,7 @@ class ReplySlot:
 class ActorTerminated:
     """Delivered to each watcher (through ``receive``) exactly once when a watched actor ends."""
 
-    ref: ActorRef
+    ref: ActorRef[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ class DeadLetter:
     ``fail`` or a timed-out blocking put) or ``"dropped"`` (overflow ``drop``).
     """
 
-    target: ActorRef
+    target: ActorRef[Any]
     message: Any
     expects_reply: bool
     reason: str = "stopped"

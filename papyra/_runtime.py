@@ -70,7 +70,7 @@ class RuntimeCore:
     def _stop_graceful(self, cell: Cell) -> None:
         self._request_stop(cell, immediate=False, reason="stopped")
 
-    def _stop_from_actor(self, ref: ActorRef) -> None:
+    def _stop_from_actor(self, ref: ActorRef[Any]) -> None:
         if ref._system is self:
             self._request_stop(ref._cell, immediate=True, reason="stopped")
 
@@ -206,7 +206,7 @@ class RuntimeCore:
             cell.parent.children.pop(rid, None)
         cell.children = {}
 
-    def _watch(self, watcher_ref: ActorRef, target_ref: ActorRef, on: bool) -> None:
+    def _watch(self, watcher_ref: ActorRef[Any], target_ref: ActorRef[Any], on: bool) -> None:
         if not isinstance(target_ref, ActorRef) or target_ref._system is not self:
             return
         if watcher_ref._system is not self:
@@ -226,13 +226,13 @@ class RuntimeCore:
 
     # ------------------------------------------------------------------ dead letters
 
-    def _reject(self, ref: ActorRef, message: Any, expects_reply: bool) -> None:
+    def _reject(self, ref: ActorRef[Any], message: Any, expects_reply: bool) -> None:
         self._dead_letter(ref, message, expects_reply, "stopped")
         raise ActorStopped("Actor is not running.")
 
     def _put_failed(
         self,
-        ref: ActorRef,
+        ref: ActorRef[Any],
         message: Any,
         result: PutResult,
         *,
@@ -251,7 +251,7 @@ class RuntimeCore:
             raise AskTimeout(f"ask() timed out after {ask_timeout} seconds.") from TimeoutError()
         raise MailboxFull(f"Mailbox of {ref.address} is full (capacity {ref._cell.mailbox.capacity}).")
 
-    def _dead_letter(self, ref: ActorRef, message: Any, expects_reply: bool, reason: str) -> None:
+    def _dead_letter(self, ref: ActorRef[Any], message: Any, expects_reply: bool, reason: str) -> None:
         dead_letter = DeadLetter(ref, message, expects_reply, reason)
         self.dead_letters.push(dead_letter)
         self._hook("on_dead_letter", dead_letter)

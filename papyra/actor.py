@@ -58,7 +58,7 @@ class Actor:
         """Called once when this instance is retired (restart or termination). Default: nothing.
         Runs on a worker thread; exceptions are logged and ignored."""
 
-    def on_child_failure(self, child_ref: ActorRef, exc: BaseException) -> SupervisorDecision | None:
+    def on_child_failure(self, child_ref: ActorRef[Any], exc: BaseException) -> SupervisorDecision | None:
         """Decide for a failed child (``None``: the child's own policy applies).
         Runs on the failing child's worker thread; keep it short and non-blocking."""
         return None

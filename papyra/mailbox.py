@@ -1,7 +1,8 @@
 """Actor mailboxes: a bounded user lane plus an unbounded control lane, one lock, one condition.
 
 * **User lane** — ``(message, reply_slot)`` envelopes, strictly FIFO. ``capacity=None`` is
-  unbounded; a positive int bounds it; 0 or negative is a ``ValueError``. What a full lane does
+  unbounded; a positive int bounds it; anything else is a ``ConfigurationError`` (a
+  ``ValueError``), as are an unknown overflow policy and a negative ``put_timeout``. What a full lane does
   to a sender is the :class:`OverflowPolicy`.
 * **Control lane** — start, immediate-stop wake-ups and escalated failures; always served before
   the user lane and never bounded. The STOP sentinel and ``ActorTerminated`` notices go to the
@@ -28,6 +29,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from papyra.conf.validation import check_choice, check_int, check_number
 
 __all__ = ["Mailbox", "OverflowPolicy", "PutResult"]
 
@@ -83,16 +86,9 @@ class Mailbox:
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
     ) -> None:
-        if capacity is not None:
-            if isinstance(capacity, bool) or not isinstance(capacity, int):
-                raise TypeError(f"mailbox_capacity must be an int or None, got {capacity!r}")
-            if capacity <= 0:
-                raise ValueError(f"mailbox_capacity must be positive or None, got {capacity}")
-        if put_timeout is not None and put_timeout < 0:
-            raise ValueError("put_timeout must be >= 0 or None")
-        self.capacity = capacity
-        self.overflow = OverflowPolicy(overflow)
-        self.put_timeout = put_timeout
+        self.capacity = None if capacity is None else check_int("mailbox_capacity", capacity)
+        self.overflow = check_choice("overflow", overflow, OverflowPolicy)
+        self.put_timeout = None if put_timeout is None else check_number("put_timeout", put_timeout)
         self._lock = threading.Lock()
         self._not_full = threading.Condition(self._lock)
         self._user: deque[tuple[Any, Any]] = deque()

@@ -35,7 +35,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from papyra._cell import Cell, check_actor_instance
 from papyra._dead_letters import DeadLetterMailbox
@@ -46,6 +46,7 @@ from papyra._event_log import EventLog, EventQueries
 from papyra._introspection import Introspection
 from papyra._recorder import Recorder
 from papyra.address import ActorAddress
+from papyra.conf.validation import check_int, check_name
 from papyra.context import ActorContext
 from papyra.dispatcher import Dispatcher
 from papyra.exceptions import ActorStopped, DurabilityError
@@ -56,9 +57,15 @@ from papyra.ref import ActorRef
 from papyra.runtime_metrics import RuntimeMetrics
 from papyra.supervision import Strategy, SupervisionPolicy
 
+if TYPE_CHECKING:
+    from papyra.persistence.startup import PersistenceStartupConfig
+
 __all__ = ["STOP", "ActorSystem", "DeadLetterMailbox"]
 
 logger = logging.getLogger("papyra")
+
+#: The actor type ``spawn`` returns a ref to (the factory's return type).
+A = TypeVar("A")
 
 _CREATED, _RUNNING, _CLOSING, _CLOSED = "created", "running", "closing", "closed"
 
@@ -99,15 +106,19 @@ class ActorSystem(Introspection, EventQueries):
     instance is freed at termination either way); ``event_log_capacity`` (default 100,000)
     bounds the in-memory event log (``events()``; older events are dropped and counted in
     ``events_dropped``, but were persisted). Memory is thus bounded by the live actors plus
-    these settings, however many actors a long-running system spawns and stops.
+    these settings, however many actors a long-running system spawns and stops. An invalid
+    setting raises :class:`~papyra.exceptions.ConfigurationError` (a ``ValueError``) naming it.
+
+    Typing: ``spawn(Counter)`` returns an ``ActorRef[Counter]``, whose ``ask`` takes and returns
+    the types of ``Counter.receive``.
     """
 
     def __init__(
         self,
         *,
         system_id: str = "local",
-        persistence: Any = None,
-        persistence_startup: Any = None,
+        persistence: PersistenceBackend | None = None,
+        persistence_startup: PersistenceStartupConfig | None = None,
         hooks: Any = None,
         on_dead_letter: Callable[[DeadLetter], object] | None = None,
         time_fn: Callable[[], float] | None = time.time,
@@ -117,12 +128,11 @@ class ActorSystem(Introspection, EventQueries):
         terminated_history: int = 10_000,
         event_log_capacity: int = 100_000,
     ) -> None:
-        if not isinstance(system_id, str) or not system_id:
-            raise ValueError("system_id must be a non-empty string")
-        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
-            raise ValueError("max_workers must be a positive int or None")
-        if type(terminated_history) is not int or terminated_history < 0:
-            raise ValueError(f"terminated_history must be an int >= 0, got {terminated_history!r}")
+        check_name("system_id", system_id)
+        if max_workers is not None:
+            check_int("max_workers", max_workers)
+        check_int("recorder_capacity", recorder_capacity)
+        check_int("terminated_history", terminated_history, minimum=0)
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -170,17 +180,17 @@ class ActorSystem(Introspection, EventQueries):
     # ================================================================== properties
 
     @property
-    def persistence(self) -> Any:
+    def persistence(self) -> PersistenceBackend:
         """The persistence backend. O(1)."""
         return self._persistence
 
     @property
-    def persistence_startup(self) -> Any:
+    def persistence_startup(self) -> PersistenceStartupConfig | None:
         """The ``PersistenceStartupConfig`` that ``start()`` checks the store with, or ``None``. O(1)."""
         return self._persistence_startup
 
     @persistence_startup.setter
-    def persistence_startup(self, value: Any) -> None:
+    def persistence_startup(self, value: PersistenceStartupConfig | None) -> None:
         self._persistence_startup = value
 
     @property
@@ -417,32 +427,33 @@ class ActorSystem(Introspection, EventQueries):
 
     def spawn(
         self,
-        factory: Any,
+        factory: Callable[[], A],
         *,
         name: str | None = None,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
-        parent: ActorRef | None = None,
+        parent: ActorRef[Any] | None = None,
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
-    ) -> ActorRef:
+    ) -> ActorRef[A]:
         """Create an actor and return its ref at once (``on_start`` runs later, on a worker,
         before the first message).
 
         ``factory`` is a zero-argument callable (usually the class), called in the caller's
         thread. ``mailbox_capacity`` ``None`` is unbounded; ``overflow`` and ``put_timeout``
         choose what a full mailbox does (:class:`~papyra.mailbox.OverflowPolicy`). The default
-        ``policy`` is RESTART for named actors and STOP otherwise. A duplicate name is a
-        ``ValueError``; a stopped parent or system raises ``ActorStopped``; coroutine hooks raise
-        ``TypeError``. Cost: two short system-lock sections plus the factory call.
+        ``policy`` is RESTART for named actors and STOP otherwise. An invalid setting (capacity,
+        overflow, ``put_timeout``, an empty name) is a ``ConfigurationError`` (a ``ValueError``),
+        a duplicate name a ``ValueError``; a stopped parent or system raises ``ActorStopped``;
+        coroutine hooks raise ``TypeError``. Cost: two short system-lock sections plus the factory call.
         """
         mailbox = Mailbox(mailbox_capacity, overflow=overflow, put_timeout=put_timeout)
         if policy is None:
             policy = SupervisionPolicy(strategy=Strategy.RESTART if name is not None else Strategy.STOP)
         elif not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, got {policy!r}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError("name must be a non-empty string or None")
+        if name is not None:
+            check_name("name", name)
         if not callable(factory):
             raise TypeError("factory must be a zero-argument callable returning an actor")
         if isinstance(factory, type):
@@ -490,7 +501,8 @@ class ActorSystem(Introspection, EventQueries):
             self._inject_context(cell)
             if mailbox.put_control(START_ITEM) is PutResult.SCHEDULE:
                 self._dispatcher_submit(cell)
-        return cell.self_ref
+        ref: ActorRef[A] = cell.self_ref
+        return ref
 
     def _not_running(self) -> ActorStopped:
         if self._forked_from is not None:
@@ -534,7 +546,7 @@ class ActorSystem(Introspection, EventQueries):
 
     # ================================================================== lookup
 
-    def ref_for(self, address: ActorAddress | str) -> ActorRef:
+    def ref_for(self, address: ActorAddress | str) -> ActorRef[Any]:
         """A fresh ref for a running local actor. Malformed strings raise ``ValueError``;
         another system, an unknown id or a stopped actor raise ``ActorStopped``.
         Cost: O(1), one short system-lock section."""
@@ -552,7 +564,7 @@ class ActorSystem(Introspection, EventQueries):
             raise ActorStopped("Actor is not running.", reason="shutdown")
         return ActorRef(self, cell)
 
-    def ref_for_name(self, name: str) -> ActorRef:
+    def ref_for_name(self, name: str) -> ActorRef[Any]:
         """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``).
         Cost: O(1), one short system-lock section."""
         with self._lock:
@@ -566,7 +578,7 @@ class ActorSystem(Introspection, EventQueries):
 
     # ================================================================== stopping (public)
 
-    def stop(self, ref: ActorRef) -> None:
+    def stop(self, ref: ActorRef[Any]) -> None:
         """Request a stop of ``ref`` and its children; never waits. Graceful (queued messages
         processed first) unless called by the actor itself on its own ref (immediate). No-op
         for a foreign ref, an unknown actor, a stopped actor or a closed system.
