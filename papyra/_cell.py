@@ -2,9 +2,11 @@
 
 A cell is the dispatcher task of its actor. Everything that touches the actor instance —
 ``on_start``, ``receive``, supervision, restarts, ``on_stop`` — runs on the worker currently
-running the cell, so an instance never runs concurrently with itself. Flags are written under
-the system lock and read without it on hot paths (a stale read is caught by the mailbox, which
-refuses puts once closed).
+running the cell, so an instance never runs concurrently with itself. A failed child asks its
+parent through the parent's control lane (``ChildFailure``) and waits; the parent runs
+``on_child_failure`` on its own thread and answers (:meth:`Cell._ask_parent`,
+:meth:`Cell._decide`). Flags are written under the system lock and read without it on hot paths
+(a stale read is caught by the mailbox, which refuses puts once closed).
 
 Termination has two phases. *Phase 1* (``_terminate``) closes the mailbox and turns every
 message left in it into a dead letter (pending asks fail with ``ActorStopped``). *Phase 2*
@@ -19,20 +21,25 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
-from papyra._deadlock import set_current_cell
+from papyra._deadlock import WAITS, set_current_cell
 from papyra._describe import describe_error
 from papyra._envelope import (
     STOP,
     ActorTerminated,
+    ChildFailure,
+    DecisionSlot,
     EscalatedFailure,
     ProxyOp,
     ReplySlot,
     StartItem,
 )
+from papyra.actor import Actor
+from papyra.dispatcher import current_worker_dispatcher
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped
 from papyra.hooks import FailureInfo
+from papyra.mailbox import PutResult
 from papyra.ref import ActorRef
 from papyra.supervision import Strategy
 from papyra.supervisor import SupervisorDecision
@@ -95,6 +102,13 @@ def _check_hooks(instance: Any) -> None:
                 f"{label}.{name} is a coroutine function; Papyra actors are "
                 f"synchronous: define {name} with plain 'def'."
             )
+
+
+def _decides(actor: Any) -> bool:
+    """True when ``actor`` has its own ``on_child_failure`` (the base class's returns None, so a
+    failed child need not wait for it)."""
+    method = getattr(type(actor), "on_child_failure", None)
+    return method is not None and method is not Actor.on_child_failure
 
 
 class _FinalizeTask:
@@ -269,6 +283,8 @@ class Cell:
             if self._call_on_start(self.actor):
                 self.started = True
                 self.system._emit(ActorStarted(address=self.address_dict, timestamp=self.system.now()))
+        elif type(item) is ChildFailure:
+            self._decide(item)
         elif type(item) is EscalatedFailure and not self.stopping:
             self._on_failure(item.error)
         # WakeItem: nothing to do; the loop checks stop_now after every item.
@@ -322,18 +338,11 @@ class Cell:
         )
         decision: SupervisorDecision | None = None
         parent = self.parent
-        parent_actor = parent.actor if parent is not None and parent.accepting else None
-        if parent is not None and parent_actor is not None:
-            try:
-                raw = parent_actor.on_child_failure(self.self_ref, exc)
-                decision = None if raw is None else SupervisorDecision(raw)
-            except Exception:
-                logger.warning("papyra: %s on_child_failure raised; using the child's policy",
-                               parent.address, exc_info=True)
-                decision = None
-            except BaseException as fatal:  # fatal for the parent, not for this child
-                parent._on_fatal(fatal)
-                decision = None
+        if parent is not None and parent.accepting and _decides(parent.actor):
+            decision = self._ask_parent(parent, exc)
+            if self.stopping:  # stopped while waiting (e.g. the parent restarting or stopping)
+                system._request_stop(self, immediate=True, reason=self.stop_reason)
+                return
             if decision is not None:
                 system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
         action = decision if decision is not None else _STRATEGY_DECISION[policy.strategy]
@@ -349,6 +358,56 @@ class Cell:
             system._request_stop(self, immediate=True, reason="escalated")
         else:
             system._request_stop(self, immediate=True, reason="supervisor")
+
+    def _ask_parent(self, parent: Cell, exc: BaseException) -> SupervisorDecision | None:
+        """Suspend this actor until its parent decided about ``exc`` on the parent's own thread
+        (:meth:`_decide`, between the parent's messages). The wait is compensated (it does not
+        hold a pool slot) and registered in the wait-for graph: when the parent is (or becomes)
+        transitively blocked on this actor, the parent decides nothing (``None``: this actor's
+        own policy applies). Cost: two control-lane puts and one blocking wait."""
+        slot = DecisionSlot()
+        if not WAITS.enter_supervision(self, parent, slot):
+            return None
+        try:
+            result = parent.mailbox.put_control(ChildFailure(self, exc, slot))
+            if result is PutResult.CLOSED:
+                return None
+            if result is PutResult.SCHEDULE:
+                self.system._dispatcher_submit(parent)
+            dispatcher = current_worker_dispatcher()
+            if dispatcher is not None:
+                dispatcher.begin_blocking()
+                try:
+                    slot.wait(None)
+                finally:
+                    dispatcher.end_blocking()
+            else:
+                slot.wait(None)
+        finally:
+            WAITS.leave(self)
+        decision: SupervisorDecision | None = slot.value
+        return decision
+
+    def _decide(self, item: ChildFailure) -> None:
+        """On this (parent) actor's thread: run ``on_child_failure`` for a failed child and send
+        the decision back. A parent that is stopping or restarting, or a child whose stop was
+        requested meanwhile, decides nothing (``None``)."""
+        child: Cell = item.child
+        decision: SupervisorDecision | None = None
+        if item.slot.done:  # the wait was cancelled: the child's own policy applied
+            return
+        if not (self.stopping or self.restarting or child.stopping):
+            try:
+                raw = self.actor.on_child_failure(child.self_ref, item.error)
+                decision = None if raw is None else SupervisorDecision(raw)
+            except Exception:
+                logger.warning("papyra: %s on_child_failure raised; using the child's policy",
+                               self.address, exc_info=True)
+            except BaseException as fatal:  # fatal for the parent, not for the child
+                item.slot.set(None)
+                self._on_fatal(fatal)
+                return
+        item.slot.set(decision)
 
     def _on_fatal(self, exc: BaseException) -> None:
         """A non-``Exception`` error (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``…)
@@ -421,7 +480,10 @@ class Cell:
         if self.done:
             return
         system = self.system
-        leftovers, wait_for_children, watchers = system._begin_termination(self)
+        leftovers, control, wait_for_children, watchers = system._begin_termination(self)
+        for item in control:
+            if type(item) is ChildFailure:
+                item.slot.set(None)  # a terminating parent decides nothing
         if leftovers:
             for message, slot in leftovers:
                 if message is STOP or type(message) is ActorTerminated:

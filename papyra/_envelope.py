@@ -50,6 +50,9 @@ class ReplySlot:
 
     __slots__ = ("_mutex", "_state", "_waiter", "error", "future", "value")
 
+    #: True for a :class:`DecisionSlot` (a child waiting for its parent's supervision decision).
+    supervision = False
+
     def __init__(self, future: Future[Any] | None = None) -> None:
         self._mutex = threading.Lock()
         self._waiter = threading.Lock()
@@ -93,6 +96,15 @@ class ReplySlot:
                 return True
             self._state = _ABANDONED
             return False
+
+
+class DecisionSlot(ReplySlot):
+    """A failed child waits here for its parent's decision (a ``SupervisorDecision``, or
+    ``None``: the child's own policy applies). The wait-for graph cancels it (sets ``None``)
+    when the parent would otherwise wait on the child."""
+
+    __slots__ = ()
+    supervision = True
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,18 @@ class EscalatedFailure(_Control):
     def __init__(self, error: BaseException, child_rid: int) -> None:
         self.error = error
         self.child_rid = child_rid
+
+
+class ChildFailure(_Control):
+    """``child`` failed with ``error``; the parent runs ``on_child_failure`` on its own thread,
+    between its messages, and answers through ``slot``."""
+
+    __slots__ = ("child", "error", "slot")
+
+    def __init__(self, child: Any, error: BaseException, slot: DecisionSlot) -> None:
+        self.child = child
+        self.error = error
+        self.slot = slot
 
 
 START_ITEM: Final = StartItem()

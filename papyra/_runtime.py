@@ -136,9 +136,12 @@ class RuntimeCore:
         with self._lock:
             cell.restarting = flag
 
-    def _begin_termination(self, cell: Cell) -> tuple[list[tuple[Any, Any]], bool, list[Cell] | None]:
-        """Phase 1 bookkeeping. Without live children the actor is also marked dead here (one
-        lock section instead of two) and its watchers are returned."""
+    def _begin_termination(
+        self, cell: Cell
+    ) -> tuple[list[tuple[Any, Any]], list[Any], bool, list[Cell] | None]:
+        """Phase 1 bookkeeping: the user envelopes and control items left, whether to wait for
+        children, and (without live children, when the actor is also marked dead here: one lock
+        section instead of two) its watchers."""
         with self._lock:
             cell.done = True
             if not cell.stopping:
@@ -146,7 +149,7 @@ class RuntimeCore:
                 if cell.name is not None and self._names.get(cell.name) == cell.address:
                     del self._names[cell.name]
             cell.accepting = False
-            leftovers = cell.mailbox.close()
+            leftovers, control = cell.mailbox.close_all()
             wait = cell.live_children > 0
             cell.awaiting_children = wait
             watchers: list[Cell] | None = None
@@ -154,7 +157,7 @@ class RuntimeCore:
                 cell.alive = False
                 watchers = list(cell.watchers.values())
                 cell.watchers.clear()
-        return leftovers, wait, watchers
+        return leftovers, control, wait, watchers
 
     def _mark_dead(self, cell: Cell) -> list[Cell] | None:
         with self._lock:

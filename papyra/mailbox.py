@@ -266,13 +266,19 @@ class Mailbox:
             return False
 
     def close(self) -> list[tuple[Any, Any]]:
-        """Refuse further puts, wake blocked senders, and return the user envelopes left.
+        """Refuse further puts, wake blocked senders, and return the user envelopes left (the
+        control items are dropped). O(queued) under the mailbox lock."""
+        return self.close_all()[0]
+
+    def close_all(self) -> tuple[list[tuple[Any, Any]], list[Any]]:
+        """:meth:`close`, returning the user envelopes and the control items left.
         O(queued) under the mailbox lock."""
         with self._lock:
             self._closed = True
             leftovers = list(self._user)
+            control = list(self._control)
             self._user.clear()
             self._control.clear()
             self._taken = self._cursor = 0
             self._not_full.notify_all()
-            return leftovers
+            return leftovers, control
