@@ -33,6 +33,7 @@ from papyra._envelope import (
     ReplySlot,
     StartItem,
 )
+from papyra._locks import DEBUG_LOCKS, check_unlocked
 from papyra.actor import Actor
 from papyra.dispatcher import current_worker_dispatcher
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
@@ -211,6 +212,8 @@ class Cell:
                 batch = mailbox.take(budget)
                 if batch is None:
                     return
+                if DEBUG_LOCKS:
+                    check_unlocked("receive")
                 budget -= len(batch)
                 for index, item in enumerate(batch):
                     if type(item) is not tuple:
@@ -292,6 +295,7 @@ class Cell:
     # ------------------------------------------------------------------ user callbacks
 
     def _call_on_start(self, actor: Any) -> bool:
+        check_unlocked("on_start")
         try:
             actor.on_start()
             return True
@@ -305,6 +309,7 @@ class Cell:
             return False
 
     def _call_on_stop(self, actor: Any) -> None:
+        check_unlocked("on_stop")
         try:
             actor.on_stop()
         except Exception:
@@ -397,6 +402,7 @@ class Cell:
         if item.slot.done:  # the wait was cancelled: the child's own policy applied
             return
         if not (self.stopping or self.restarting or child.stopping):
+            check_unlocked("on_child_failure")
             try:
                 raw = self.actor.on_child_failure(child.self_ref, item.error)
                 decision = None if raw is None else SupervisorDecision(raw)
@@ -447,6 +453,7 @@ class Cell:
         system._set_restarting(self, True)
         self._call_on_stop(self.actor)
         self.restart_timestamps.append(now)
+        check_unlocked("actor factory")
         try:
             fresh = self.factory()
             check_actor_instance(fresh)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 
 from papyra._envelope import DeadLetter
+from papyra._locks import check_unlocked, new_lock
 from papyra.conf.validation import check_int
 
 __all__ = ["DeadLetterMailbox"]
@@ -26,7 +26,7 @@ class DeadLetterMailbox:
         self, *, capacity: int = 10_000, on_dead_letter: Callable[[DeadLetter], object] | None = None
     ) -> None:
         self.capacity = check_int("dead_letter_capacity", capacity)
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._ring: deque[DeadLetter] = deque(maxlen=capacity)
         self._dropped = 0
         self._total = 0
@@ -62,6 +62,7 @@ class DeadLetterMailbox:
             self._total += 1
         callback = self._on_dead_letter
         if callback is not None:
+            check_unlocked("on_dead_letter callback")
             try:
                 callback(dead_letter)
             except Exception:

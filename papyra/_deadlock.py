@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from papyra._locks import new_lock
 from papyra.exceptions import AskDeadlock
 
 __all__ = ["WAITS", "WaitGraph", "current_cell", "set_current_cell"]
@@ -41,7 +42,7 @@ class WaitGraph:
     """``caller cell → (slot, target cell)`` for actors blocked in ``ask``."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._waits: dict[Any, tuple[Any, Any]] = {}
 
     def enter(self, caller: Any, target: Any, slot: Any) -> None:

@@ -12,6 +12,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from papyra._locks import check_unlocked
+
 if TYPE_CHECKING:
     from papyra.ref import ActorRef
 
@@ -77,6 +79,7 @@ class ReplySlot:
         self._waiter.release()
         future = self.future
         if future is not None:
+            check_unlocked("ask_future callbacks")
             try:
                 if error is not None:
                     future.set_exception(error)

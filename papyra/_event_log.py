@@ -23,6 +23,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from papyra._locks import new_lock
 from papyra.conf.validation import check_int
 from papyra.events import ActorEvent
 
@@ -36,7 +37,7 @@ class EventLog:
         self.capacity = check_int("event_log_capacity", capacity)
         self._ring: deque[ActorEvent] = deque(maxlen=capacity)
         self._next = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = threading.Condition(new_lock())
 
     @property
     def next_index(self) -> int:

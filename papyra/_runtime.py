@@ -178,6 +178,7 @@ class RuntimeCore:
         small, since refs may still point at it), fold its counters into the retired totals and
         keep at most ``terminated_history`` terminated cells for introspection. O(1) amortised
         under the system lock."""
+        finalize = None
         with self._lock:
             cell.terminated = True
             cell.release()
@@ -196,9 +197,11 @@ class RuntimeCore:
                 parent.live_children -= 1
                 if parent.live_children == 0 and parent.awaiting_children:
                     parent.awaiting_children = False
-                    self._dispatcher_submit(parent.finalize_task())
+                    finalize = parent.finalize_task()
             if not self._live_cells:
                 self._all_done.notify_all()
+        if finalize is not None:
+            self._dispatcher_submit(finalize)
 
     def _evict_locked(self, rid: int) -> None:
         cell = self._by_id.pop(rid, None)

@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from papyra._locks import new_lock
 from papyra.conf.validation import check_choice, check_int, check_number
 
 __all__ = ["Mailbox", "OverflowPolicy", "PutResult"]
@@ -89,7 +90,7 @@ class Mailbox:
         self.capacity = None if capacity is None else check_int("mailbox_capacity", capacity)
         self.overflow = check_choice("overflow", overflow, OverflowPolicy)
         self.put_timeout = None if put_timeout is None else check_number("put_timeout", put_timeout)
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._not_full = threading.Condition(self._lock)
         self._user: deque[tuple[Any, Any]] = deque()
         self._control: deque[Any] = deque()
@@ -126,26 +127,32 @@ class Mailbox:
         ``bypass`` ignores capacity (stop sentinel, termination notices, self-tells). When the
         lane is full, ``block`` (default: policy is BLOCK) waits up to ``timeout`` seconds
         (``None`` = forever), calling ``on_block(True)`` before and ``on_block(False)`` after the
-        wait (the dispatcher's compensation hook).
+        wait (the dispatcher's compensation hook), both without the mailbox lock.
 
         Cost: O(1) under the mailbox lock; blocks only when the lane is full and ``block``.
         """
-        with self._lock:
-            if self._closed:
-                return PutResult.CLOSED
-            cap = self.capacity
-            if not bypass and cap is not None and self._occupancy() >= cap:
-                if block is None:
-                    block = self.overflow is OverflowPolicy.BLOCK
-                if not block:
-                    return PutResult.FULL
-                if not self._wait_for_space(cap, timeout, on_block):
-                    return PutResult.CLOSED if self._closed else PutResult.FULL
-            self._user.append(envelope)
-            if self._scheduled:
-                return PutResult.ACCEPTED
-            self._scheduled = True
-            return PutResult.SCHEDULE
+        blocked = False
+        try:
+            with self._lock:
+                if self._closed:
+                    return PutResult.CLOSED
+                cap = self.capacity
+                if not bypass and cap is not None and self._occupancy() >= cap:
+                    if block is None:
+                        block = self.overflow is OverflowPolicy.BLOCK
+                    if not block:
+                        return PutResult.FULL
+                    blocked = on_block is not None
+                    if not self._wait_for_space(cap, timeout, on_block):
+                        return PutResult.CLOSED if self._closed else PutResult.FULL
+                self._user.append(envelope)
+                if self._scheduled:
+                    return PutResult.ACCEPTED
+                self._scheduled = True
+                return PutResult.SCHEDULE
+        finally:
+            if blocked:
+                on_block(False)  # type: ignore[misc]  # blocked implies on_block
 
     def offer(self, envelope: tuple[Any, Any]) -> PutResult:
         """Non-blocking put (the ``tell`` fast path): ``FULL`` instead of applying the policy.
@@ -168,9 +175,9 @@ class Mailbox:
         # Called with the lock held; returns True when there is space and the mailbox is open.
         deadline = None if timeout is None else time.monotonic() + timeout
         self._putters += 1
-        if on_block is not None:
-            on_block(True)
         try:
+            if on_block is not None:
+                self._unlocked(on_block, True)
             while self._occupancy() >= cap and not self._closed:
                 # Space is freed by started() without this lock; it notifies when it sees a
                 # waiting putter. The bounded wait is a safety net should that read be stale.
@@ -184,8 +191,15 @@ class Mailbox:
             return not self._closed
         finally:
             self._putters -= 1
-            if on_block is not None:
-                on_block(False)
+
+    def _unlocked(self, on_block: Callable[[bool], None], blocking: bool) -> None:
+        # The compensation hook may start a worker thread: never under the mailbox lock. The
+        # wait loop re-checks space and closure once the lock is taken again.
+        self._lock.release()
+        try:
+            on_block(blocking)
+        finally:
+            self._lock.acquire()
 
     def put_control(self, item: Any) -> PutResult:
         """Append a control item (never bounded). ``CLOSED`` if the mailbox is closed.

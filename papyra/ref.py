@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from papyra._deadlock import WAITS, current_cell
 from papyra._envelope import STOP, ProxyOp, ReplySlot
+from papyra._locks import check_unlocked
 from papyra.dispatcher import current_worker_dispatcher
 from papyra.exceptions import AskDeadlock, AskTimeout
 from papyra.mailbox import OverflowPolicy, PutResult
@@ -37,7 +38,9 @@ _SCHEDULE = PutResult.SCHEDULE
 
 
 def _on_block(blocking: bool) -> None:
-    """Compensation hook: a worker thread about to block lets the pool start a replacement."""
+    """Compensation hook: a worker thread about to block lets the pool start a replacement
+    (a thread start: called without any Papyra lock held)."""
+    check_unlocked("blocking-put compensation")
     dispatcher = current_worker_dispatcher()
     if dispatcher is not None:
         if blocking:

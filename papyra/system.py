@@ -10,7 +10,9 @@ lifecycle event, audit and dead letter to the persistence backend; actors never 
 
 Locks: one system ``RLock`` guards the tables (actors, names, flags, children, watchers); it is
 never held while user code (factories, actor hooks, system hooks, callbacks) or persistence
-runs. The event log has its own condition; each mailbox its own lock.
+runs. The event log has its own condition; each mailbox its own lock. No Papyra lock is held
+while user code, a hook or a thread start runs (lock order and the ``PAPYRA_DEBUG_LOCKS=1``
+check: :mod:`papyra._locks`).
 
 Stops: ``ref.stop()``, ``system.stop(ref)``, ``tell(STOP)`` and ``close()`` are *graceful*
 (messages accepted before the request are processed first); ``stop_self()``, ``stop()`` of an
@@ -44,6 +46,7 @@ from papyra._describe import describe_error
 from papyra._envelope import START_ITEM, STOP, DeadLetter
 from papyra._event_log import EventLog, EventQueries
 from papyra._introspection import Introspection
+from papyra._locks import check_unlocked, new_rlock
 from papyra._recorder import Recorder
 from papyra.address import ActorAddress
 from papyra.conf.validation import check_int, check_name
@@ -67,7 +70,7 @@ logger = logging.getLogger("papyra")
 #: The actor type ``spawn`` returns a ref to (the factory's return type).
 A = TypeVar("A")
 
-_CREATED, _RUNNING, _CLOSING, _CLOSED = "created", "running", "closing", "closed"
+_CREATED, _STARTING, _RUNNING, _CLOSING, _CLOSED = "created", "starting", "running", "closing", "closed"
 
 
 def _as_durability_error(what: str, exc: Exception) -> DurabilityError:
@@ -146,9 +149,9 @@ class ActorSystem(Introspection, EventQueries):
         self._recorder_capacity = recorder_capacity
         self.dead_letters = DeadLetterMailbox(capacity=dead_letter_capacity, on_dead_letter=on_dead_letter)
 
-        self._lock = threading.RLock()
+        self._lock = new_rlock()
         self._all_done = threading.Condition(self._lock)
-        self._start_lock = threading.Lock()
+        self._state_changed = threading.Condition(self._lock)  # the end of a start()
         self._state = _CREATED
         # Retained cells by rid, in spawn order: every live cell plus the newest
         # ``terminated_history`` terminated ones (``_terminated_rids``, oldest first).
@@ -225,29 +228,38 @@ class ActorSystem(Introspection, EventQueries):
         """Run the persistence startup check (if configured), then start the worker pool and the
         recorder. Idempotent while running; raises ``ActorStopped`` after close. If the check
         fails (``PersistenceStartupError``) the system stays unstarted and ``start()`` may be
-        retried. Blocks for the duration of the check."""
-        with self._start_lock:
-            with self._lock:
-                if self._state in (_CLOSING, _CLOSED):
-                    raise ActorStopped("ActorSystem is closed.", reason="shutdown")
-                if self._state == _RUNNING:
-                    return self
+        retried. Blocks for the duration of the check; a concurrent ``start()`` waits for the
+        first. The check (and its hooks) runs without any Papyra lock held."""
+        with self._lock:
+            while self._state == _STARTING:
+                self._state_changed.wait()
+            if self._state in (_CLOSING, _CLOSED):
+                raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+            if self._state == _RUNNING:
+                return self
+            self._state = _STARTING
+        try:
             if self._persistence_startup is not None:
                 from papyra.persistence.startup import run_startup_check
 
                 run_startup_check(self._persistence, self._persistence_startup, hooks=self._hooks)
             recorder = Recorder(self._persistence, system_id=self.system_id, capacity=self._recorder_capacity)
+        except BaseException:
             with self._lock:
-                if self._state != _CREATED:  # closed while checking
-                    closing = True
-                else:
-                    closing = False
-                    self._dispatcher = Dispatcher(max_workers=self._max_workers)
-                    self._recorder = recorder
-                    self._state = _RUNNING
-            if closing:
-                recorder.close()
-                raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+                if self._state == _STARTING:
+                    self._state = _CREATED
+                self._state_changed.notify_all()
+            raise
+        with self._lock:
+            closing = self._state != _STARTING  # closed while checking
+            if not closing:
+                self._dispatcher = Dispatcher(max_workers=self._max_workers)
+                self._recorder = recorder
+                self._state = _RUNNING
+            self._state_changed.notify_all()
+        if closing:
+            recorder.close()
+            raise ActorStopped("ActorSystem is closed.", reason="shutdown")
         return self
 
     def __enter__(self) -> ActorSystem:
@@ -290,7 +302,7 @@ class ActorSystem(Introspection, EventQueries):
         submits: list[Cell] = []
         with self._lock:
             state = self._state
-            first = state in (_CREATED, _RUNNING)
+            first = state in (_CREATED, _STARTING, _RUNNING)
             if first:
                 self._state = _CLOSING
                 for cell in reversed(self._by_id.values()):
@@ -445,7 +457,8 @@ class ActorSystem(Introspection, EventQueries):
         ``policy`` is RESTART for named actors and STOP otherwise. An invalid setting (capacity,
         overflow, ``put_timeout``, an empty name) is a ``ConfigurationError`` (a ``ValueError``),
         a duplicate name a ``ValueError``; a stopped parent or system raises ``ActorStopped``;
-        coroutine hooks raise ``TypeError``. Cost: two short system-lock sections plus the factory call.
+        coroutine hooks raise ``TypeError``. Cost: two short system-lock sections plus the
+        factory call (the factory and the context injection run without any Papyra lock).
         """
         mailbox = Mailbox(mailbox_capacity, overflow=overflow, put_timeout=put_timeout)
         if policy is None:
@@ -467,6 +480,7 @@ class ActorSystem(Introspection, EventQueries):
             # No name to reserve: call the factory first, then one lock section.
             if self._state != _RUNNING:  # fail fast (re-checked under the lock below)
                 raise self._not_running()
+            check_unlocked("actor factory")
             instance = factory()
             check_actor_instance(instance)
         else:
@@ -475,6 +489,7 @@ class ActorSystem(Introspection, EventQueries):
                 if name in self._names or name in self._reserved:
                     raise ValueError(f"Actor name '{name}' already exists.")
                 self._reserved.add(name)
+            check_unlocked("actor factory")
             try:
                 instance = factory()
                 check_actor_instance(instance)
@@ -498,9 +513,12 @@ class ActorSystem(Introspection, EventQueries):
                 parent_cell.children[rid] = cell
                 parent_cell.live_children += 1
             self._spawned += 1
-            self._inject_context(cell)
-            if mailbox.put_control(START_ITEM) is PutResult.SCHEDULE:
-                self._dispatcher_submit(cell)
+            # Scheduled now (so no concurrent send submits it), submitted after the context
+            # reached the instance: user code (a __setattr__) runs outside the lock.
+            scheduled = mailbox.put_control(START_ITEM) is PutResult.SCHEDULE
+        self._inject_context(cell)
+        if scheduled:
+            self._dispatcher_submit(cell)
         ref: ActorRef[A] = cell.self_ref
         return ref
 
@@ -518,9 +536,9 @@ class ActorSystem(Introspection, EventQueries):
         held by a thread that no longer exists. The inherited system refuses everything
         (``ActorStopped``) and ``close()`` returns at once; the parent is unaffected."""
         self._forked_from = parent
-        self._lock = threading.RLock()
+        self._lock = new_rlock()
         self._all_done = threading.Condition(self._lock)
-        self._start_lock = threading.Lock()
+        self._state_changed = threading.Condition(self._lock)
         self._recorder = None
         self._dispatcher = None
         self._closer = None
@@ -538,6 +556,7 @@ class ActorSystem(Introspection, EventQueries):
             raise ActorStopped("Parent actor is not running.", reason="shutdown")
 
     def _inject_context(self, cell: Cell) -> None:
+        check_unlocked("context injection")
         parent_ref = cell.parent.self_ref if cell.parent is not None else None
         try:
             cell.actor._context = ActorContext(self, cell.self_ref, parent_ref)

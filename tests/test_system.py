@@ -458,7 +458,8 @@ def test_control_panel(system: ActorSystem) -> None:
             return None
 
     system.spawn(Parent, name="boss")
-    system.wait_for_event(lambda e: e.address["actor_id"] == 2)
+    for rid in (1, 2):  # the child may start before its parent's on_start returned
+        system.wait_for_event(lambda e, rid=rid: isinstance(e, ActorStarted) and e.address["actor_id"] == rid)
     lines = system.control_panel().splitlines()
     assert lines[0].split() == ["rid", "address", "name", "actor", "type", "state", "parent", "children"]
     assert lines[1].split() == ["1", "local:1", "boss", "Parent", "running", "-", "2"]
