@@ -275,8 +275,8 @@ class RuntimeCore:
     # ------------------------------------------------------------------ events, hooks, records
 
     def _emit(self, event: ActorEvent) -> None:
-        self._event_log.append(event)
-        self._hook("on_event", event)
+        """Hand the event to persistence, then publish it (event log, ``on_event``): an event
+        seen in ``events()``/``wait_for_event`` is already covered by the next ``flush``."""
         address = event.address
         self._record(
             "record_event",
@@ -288,6 +288,8 @@ class RuntimeCore:
                 timestamp=event.timestamp,
             ),
         )
+        self._event_log.append(event)
+        self._hook("on_event", event)
 
     def _hook(self, name: str, arg: Any) -> None:
         call_hook(self._hooks, name, arg)

@@ -223,11 +223,17 @@ class ActorRef(Generic[A_co]):
         O(descendants) under the system lock."""
         self._system.stop(self)
 
-    def proxy(self, *, timeout: float | None = None) -> ActorProxy:
+    def proxy(self, *, timeout: float | None = None) -> A_co:
         """A proxy whose method calls and attribute reads/writes run inside the actor (as asks
         with ``timeout``). Names starting with ``_`` are refused.
+
+        At run time it is an :class:`ActorProxy`; a type checker sees the actor's own type
+        (``ActorRef[Counter].proxy()`` is a ``Counter``), since every public method call and
+        attribute read returns what the actor's would (blocking, raising the actor's errors,
+        ``AskTimeout`` after ``timeout``).
         Creating it is O(1); each operation costs one :meth:`ask` (blocking)."""
-        return ActorProxy(self, timeout)
+        proxy: A_co = ActorProxy(self, timeout)  # type: ignore[assignment]
+        return proxy
 
 
 class ActorProxy:

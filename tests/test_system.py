@@ -700,6 +700,8 @@ def test_failing_backend_never_crashes_actors_and_flush_reports_the_loss(
         ref.stop()
         with pytest.raises(ActorStopped):
             ref.tell("late")
+        # The stop is asynchronous: its last event (and record) comes before the first flush.
+        system.wait_for_event(lambda e: isinstance(e, ActorStoppedEvent) and e.actor_address == ref.address)
         with pytest.raises(DurabilityError, match="never reached persistence"):
             system.flush(timeout=60)  # never True for records the backend refused
         assert system.flush(timeout=60) is True  # reported once; nothing new was lost

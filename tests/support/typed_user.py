@@ -31,6 +31,8 @@ def main() -> int:
         future: Future[int] = counter.ask_future(3)
         as_actor: ActorRef[Actor] = counter  # refs are covariant in the actor type
         counter.tell(1)
+        count: int = counter.proxy(timeout=5).count  # the proxy has the actor's type
+        assert count == 6
         echo = system.spawn(Echo, name="echo", policy=SupervisionPolicy())
         reply: str = echo.ask("hi", timeout=5)
         assert as_actor == counter and reply == "hi"
