@@ -91,7 +91,8 @@ class Mailbox:
         self.overflow = check_choice("overflow", overflow, OverflowPolicy)
         self.put_timeout = None if put_timeout is None else check_number("put_timeout", put_timeout)
         self._lock = new_lock()
-        self._not_full = threading.Condition(self._lock)
+        # Made by the first sender that has to wait (most mailboxes never need one: spawn cost).
+        self._not_full: threading.Condition | None = None
         self._user: deque[tuple[Any, Any]] = deque()
         self._control: deque[Any] = deque()
         self._closed = False
@@ -174,6 +175,9 @@ class Mailbox:
     ) -> bool:
         # Called with the lock held; returns True when there is space and the mailbox is open.
         deadline = None if timeout is None else time.monotonic() + timeout
+        not_full = self._not_full
+        if not_full is None:
+            not_full = self._not_full = threading.Condition(self._lock)
         self._putters += 1
         try:
             if on_block is not None:
@@ -182,12 +186,12 @@ class Mailbox:
                 # Space is freed by started() without this lock; it notifies when it sees a
                 # waiting putter. The bounded wait is a safety net should that read be stale.
                 if deadline is None:
-                    self._not_full.wait(_RECHECK)
+                    not_full.wait(_RECHECK)
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
-                    self._not_full.wait(min(remaining, _RECHECK))
+                    not_full.wait(min(remaining, _RECHECK))
             return not self._closed
         finally:
             self._putters -= 1
@@ -221,8 +225,7 @@ class Mailbox:
                 return self._control.popleft()
             if self._user:
                 item = self._user.popleft()
-                if self._putters:
-                    self._not_full.notify()
+                self._notify_putter()
                 return item
             self._scheduled = False
             return None
@@ -255,7 +258,13 @@ class Mailbox:
         self._cursor = count
         if self._putters:
             with self._lock:
-                self._not_full.notify()
+                self._notify_putter()
+
+    def _notify_putter(self) -> None:
+        # Under the lock. A waiting putter made the condition before counting itself.
+        not_full = self._not_full
+        if self._putters and not_full is not None:
+            not_full.notify()
 
     def unpop(self, items: list[Any]) -> None:
         """Give back envelopes taken but not processed (they return to the front, in order).
@@ -294,5 +303,6 @@ class Mailbox:
             self._user.clear()
             self._control.clear()
             self._taken = self._cursor = 0
-            self._not_full.notify_all()
+            if self._not_full is not None:
+                self._not_full.notify_all()
             return leftovers, control
