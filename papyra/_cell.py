@@ -2,9 +2,11 @@
 
 A cell is the dispatcher task of its actor. Everything that touches the actor instance —
 ``on_start``, ``receive``, supervision, restarts, ``on_stop`` — runs on the worker currently
-running the cell, so an instance never runs concurrently with itself. Flags are written under
-the system lock and read without it on hot paths (a stale read is caught by the mailbox, which
-refuses puts once closed).
+running the cell, so an instance never runs concurrently with itself. A failed child asks its
+parent through the parent's control lane (``ChildFailure``) and waits; the parent runs
+``on_child_failure`` on its own thread and answers (:meth:`Cell._ask_parent`,
+:meth:`Cell._decide`). Flags are written under the system lock and read without it on hot paths
+(a stale read is caught by the mailbox, which refuses puts once closed).
 
 Termination has two phases. *Phase 1* (``_terminate``) closes the mailbox and turns every
 message left in it into a dead letter (pending asks fail with ``ActorStopped``). *Phase 2*
@@ -19,20 +21,26 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
-from papyra._deadlock import set_current_cell
+from papyra._deadlock import WAITS, set_current_cell
 from papyra._describe import describe_error
 from papyra._envelope import (
     STOP,
     ActorTerminated,
+    ChildFailure,
+    DecisionSlot,
     EscalatedFailure,
     ProxyOp,
     ReplySlot,
     StartItem,
 )
+from papyra._locks import DEBUG_LOCKS, check_unlocked
+from papyra.actor import Actor
+from papyra.dispatcher import current_worker_dispatcher
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped
 from papyra.hooks import FailureInfo
+from papyra.mailbox import PutResult
 from papyra.ref import ActorRef
 from papyra.supervision import Strategy
 from papyra.supervisor import SupervisorDecision
@@ -97,6 +105,13 @@ def _check_hooks(instance: Any) -> None:
             )
 
 
+def _decides(actor: Any) -> bool:
+    """True when ``actor`` has its own ``on_child_failure`` (the base class's returns None, so a
+    failed child need not wait for it)."""
+    method = getattr(type(actor), "on_child_failure", None)
+    return method is not None and method is not Actor.on_child_failure
+
+
 class _FinalizeTask:
     """Dispatcher task running a parent's deferred phase 2 once its last child terminated."""
 
@@ -150,6 +165,7 @@ class Cell:
         self.started = False
         self.stop_now = False  # immediate stop requested
         self.stop_reason = "stopped"
+        self.fatal_error: BaseException | None = None  # a non-Exception error stopped the actor
         self.done = False  # phase 1 finished: the cell never runs messages again
         self.awaiting_children = False
         self.terminated = False  # phase 2 finished
@@ -159,7 +175,7 @@ class Cell:
         self.processed = 0
         self.crashes = 0
         self.restarts = 0
-        self.self_ref = ActorRef(system, self)
+        self.self_ref: ActorRef[Any] = ActorRef(system, self)
 
     def release(self) -> None:
         """Drop the actor instance and other heavy state once terminated (under the system lock)."""
@@ -196,6 +212,8 @@ class Cell:
                 batch = mailbox.take(budget)
                 if batch is None:
                     return
+                if DEBUG_LOCKS:
+                    check_unlocked("receive")
                 budget -= len(batch)
                 for index, item in enumerate(batch):
                     if type(item) is not tuple:
@@ -248,6 +266,8 @@ class Cell:
             self._terminate()
             done = True
         if slot is not None:
+            if error is not None and error is self.fatal_error:
+                error = self._stopped_error("Actor stopped by a fatal error.")
             slot.set(result, error)
         return done or self.done
 
@@ -266,6 +286,8 @@ class Cell:
             if self._call_on_start(self.actor):
                 self.started = True
                 self.system._emit(ActorStarted(address=self.address_dict, timestamp=self.system.now()))
+        elif type(item) is ChildFailure:
+            self._decide(item)
         elif type(item) is EscalatedFailure and not self.stopping:
             self._on_failure(item.error)
         # WakeItem: nothing to do; the loop checks stop_now after every item.
@@ -273,26 +295,37 @@ class Cell:
     # ------------------------------------------------------------------ user callbacks
 
     def _call_on_start(self, actor: Any) -> bool:
+        check_unlocked("on_start")
         try:
             actor.on_start()
             return True
         except BaseException as exc:
+            if not isinstance(exc, Exception):
+                self._on_fatal(exc)
+                return False
             error = RuntimeError(f"actor.on_start() failed: {describe_error(exc)}")
             error.__cause__ = exc
             self._on_failure(error, on_start=True)
             return False
 
     def _call_on_stop(self, actor: Any) -> None:
+        check_unlocked("on_stop")
         try:
             actor.on_stop()
-        except BaseException:
+        except Exception:
             logger.warning("papyra: %s on_stop() raised; ignored", self.address, exc_info=True)
+        except BaseException:
+            logger.error("papyra: %s on_stop() raised a fatal error; ignored", self.address, exc_info=True)
 
     # ------------------------------------------------------------------ supervision
 
     def _on_failure(self, exc: BaseException, *, on_start: bool = False) -> None:
         """Supervise one failure. For an ``on_start`` failure ``exc`` is the ``RuntimeError``
-        wrapper; the events carry the original error (its ``__cause__``)."""
+        wrapper; the events carry the original error (its ``__cause__``). A non-``Exception``
+        error (``SystemExit``, ``KeyboardInterrupt``…) is fatal: see :meth:`_on_fatal`."""
+        if not isinstance(exc, Exception):
+            self._on_fatal(exc)
+            return
         system = self.system
         self.crashes += 1
         if self.stopping:
@@ -302,22 +335,19 @@ class Cell:
             return
         policy = self.policy
         system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, None))
-        text = describe_error(exc.__cause__ if on_start and exc.__cause__ is not None else exc)
+        original = exc.__cause__ if on_start and exc.__cause__ is not None else exc
+        text = describe_error(original)
         reason = f"on_start failed: {text}" if on_start else text
         system._emit(
-            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=text, reason=reason)
+            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=original, reason=reason)
         )
         decision: SupervisorDecision | None = None
         parent = self.parent
-        parent_actor = parent.actor if parent is not None and parent.accepting else None
-        if parent is not None and parent_actor is not None:
-            try:
-                raw = parent_actor.on_child_failure(self.self_ref, exc)
-                decision = None if raw is None else SupervisorDecision(raw)
-            except Exception:
-                logger.warning("papyra: %s on_child_failure raised; using the child's policy",
-                               parent.address, exc_info=True)
-                decision = None
+        if parent is not None and parent.accepting and _decides(parent.actor):
+            decision = self._ask_parent(parent, exc)
+            if self.stopping:  # stopped while waiting (e.g. the parent restarting or stopping)
+                system._request_stop(self, immediate=True, reason=self.stop_reason)
+                return
             if decision is not None:
                 system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
         action = decision if decision is not None else _STRATEGY_DECISION[policy.strategy]
@@ -334,6 +364,83 @@ class Cell:
         else:
             system._request_stop(self, immediate=True, reason="supervisor")
 
+    def _ask_parent(self, parent: Cell, exc: BaseException) -> SupervisorDecision | None:
+        """Suspend this actor until its parent decided about ``exc`` on the parent's own thread
+        (:meth:`_decide`, between the parent's messages). The wait is compensated (it does not
+        hold a pool slot) and registered in the wait-for graph: when the parent is (or becomes)
+        transitively blocked on this actor, the parent decides nothing (``None``: this actor's
+        own policy applies). Cost: two control-lane puts and one blocking wait."""
+        slot = DecisionSlot()
+        if not WAITS.enter_supervision(self, parent, slot):
+            return None
+        try:
+            result = parent.mailbox.put_control(ChildFailure(self, exc, slot))
+            if result is PutResult.CLOSED:
+                return None
+            if result is PutResult.SCHEDULE:
+                self.system._dispatcher_submit(parent)
+            dispatcher = current_worker_dispatcher()
+            if dispatcher is not None:
+                dispatcher.begin_blocking()
+                try:
+                    slot.wait(None)
+                finally:
+                    dispatcher.end_blocking()
+            else:
+                slot.wait(None)
+        finally:
+            WAITS.leave(self)
+        decision: SupervisorDecision | None = slot.value
+        return decision
+
+    def _decide(self, item: ChildFailure) -> None:
+        """On this (parent) actor's thread: run ``on_child_failure`` for a failed child and send
+        the decision back. A parent that is stopping or restarting, or a child whose stop was
+        requested meanwhile, decides nothing (``None``)."""
+        child: Cell = item.child
+        decision: SupervisorDecision | None = None
+        if item.slot.done:  # the wait was cancelled: the child's own policy applied
+            return
+        if not (self.stopping or self.restarting or child.stopping):
+            check_unlocked("on_child_failure")
+            try:
+                raw = self.actor.on_child_failure(child.self_ref, item.error)
+                decision = None if raw is None else SupervisorDecision(raw)
+            except Exception:
+                logger.warning("papyra: %s on_child_failure raised; using the child's policy",
+                               self.address, exc_info=True)
+            except BaseException as fatal:  # fatal for the parent, not for the child
+                item.slot.set(None)
+                self._on_fatal(fatal)
+                return
+        item.slot.set(decision)
+
+    def _on_fatal(self, exc: BaseException) -> None:
+        """A non-``Exception`` error (``SystemExit``, ``KeyboardInterrupt``, ``GeneratorExit``…)
+        raised by this actor's code: logged at ERROR, reported (``on_failure`` hook, an
+        ``ActorCrashed`` event carrying the error), then the actor stops at once without
+        supervision, reason ``"fatal: <Type>"``. Its pending asks fail with ``ActorStopped``
+        whose ``__cause__`` is ``exc``. The rest of the system keeps running."""
+        system = self.system
+        self.crashes += 1
+        reason = f"fatal: {type_name(exc)}"
+        if self.fatal_error is None:
+            self.fatal_error = exc
+        logger.error("papyra: %s raised %s; the actor stops without supervision",
+                     self.address, describe_error(exc), exc_info=exc)
+        system._hook("on_failure", FailureInfo(self.address, exc, self.policy.strategy, None))
+        system._emit(
+            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=exc, reason=reason)
+        )
+        system._stop_fatal(self, reason)
+
+    def _stopped_error(self, message: str) -> ActorStopped:
+        """The ``ActorStopped`` a pending ask of this (terminating) actor fails with; its
+        ``__cause__`` is the fatal error when one stopped the actor."""
+        error = ActorStopped(message, reason=self.stop_reason)
+        error.__cause__ = self.fatal_error
+        return error
+
     def _restart(self, reason: str) -> None:
         system = self.system
         policy = self.policy
@@ -346,6 +453,7 @@ class Cell:
         system._set_restarting(self, True)
         self._call_on_stop(self.actor)
         self.restart_timestamps.append(now)
+        check_unlocked("actor factory")
         try:
             fresh = self.factory()
             check_actor_instance(fresh)
@@ -379,16 +487,17 @@ class Cell:
         if self.done:
             return
         system = self.system
-        leftovers, wait_for_children, watchers = system._begin_termination(self)
+        leftovers, control, wait_for_children, watchers = system._begin_termination(self)
+        for item in control:
+            if type(item) is ChildFailure:
+                item.slot.set(None)  # a terminating parent decides nothing
         if leftovers:
-            error_reason = self.stop_reason
             for message, slot in leftovers:
                 if message is STOP or type(message) is ActorTerminated:
                     continue
                 system._dead_letter(self.self_ref, message, slot is not None, "unprocessed")
                 if slot is not None:
-                    slot.set(None, ActorStopped("Actor stopped before processing the message.",
-                                                reason=error_reason))
+                    slot.set(None, self._stopped_error("Actor stopped before processing the message."))
         if not wait_for_children:
             self._finalize(watchers)
 

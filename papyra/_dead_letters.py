@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections import deque
 from collections.abc import Callable
 
 from papyra._envelope import DeadLetter
+from papyra._locks import check_unlocked, new_lock
+from papyra.conf.validation import check_int
 
 __all__ = ["DeadLetterMailbox"]
 
@@ -24,10 +25,8 @@ class DeadLetterMailbox:
     def __init__(
         self, *, capacity: int = 10_000, on_dead_letter: Callable[[DeadLetter], object] | None = None
     ) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
-            raise ValueError(f"dead_letter_capacity must be a positive int, got {capacity!r}")
-        self.capacity = capacity
-        self._lock = threading.Lock()
+        self.capacity = check_int("dead_letter_capacity", capacity)
+        self._lock = new_lock()
         self._ring: deque[DeadLetter] = deque(maxlen=capacity)
         self._dropped = 0
         self._total = 0
@@ -63,6 +62,7 @@ class DeadLetterMailbox:
             self._total += 1
         callback = self._on_dead_letter
         if callback is not None:
+            check_unlocked("on_dead_letter callback")
             try:
                 callback(dead_letter)
             except Exception:

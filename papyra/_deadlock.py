@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from papyra._locks import new_lock
 from papyra.exceptions import AskDeadlock
 
 __all__ = ["WAITS", "WaitGraph", "current_cell", "set_current_cell"]
@@ -41,28 +42,49 @@ class WaitGraph:
     """``caller cell → (slot, target cell)`` for actors blocked in ``ask``."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._waits: dict[Any, tuple[Any, Any]] = {}
 
     def enter(self, caller: Any, target: Any, slot: Any) -> None:
-        """Register the wait or raise ``AskDeadlock`` if it would close a cycle."""
+        """Register the wait or raise ``AskDeadlock`` if it would close a cycle. A cycle that
+        runs through a child waiting for its parent's supervision decision is broken instead:
+        that wait is cancelled (the child's own policy applies) and the ask proceeds."""
         with self._lock:
-            node = target
-            hops = 0
-            while True:
-                if node is caller:
+            found, decision = self._reaches(target, caller)
+            if found:
+                if decision is None:
                     raise AskDeadlock(
                         f"ask() from {caller.address} to {target.address} would deadlock: "
                         "the target is (transitively) waiting for the caller. Use tell() or break the cycle."
                     )
-                entry = self._waits.get(node)
-                if entry is None or entry[0].done:
-                    break
-                node = entry[1]
-                hops += 1
-                if hops > 10_000:  # defensive: never loop forever on a corrupted graph
-                    break
+                decision.set(None)
             self._waits[caller] = (slot, target)
+
+    def enter_supervision(self, child: Any, parent: Any, slot: Any) -> bool:
+        """Register a failed ``child`` waiting for ``parent``'s decision in ``slot``; False (not
+        registered) when the parent is (transitively) waiting for the child, so it could never
+        decide."""
+        with self._lock:
+            if self._reaches(parent, child)[0]:
+                return False
+            self._waits[child] = (slot, parent)
+            return True
+
+    def _reaches(self, start: Any, goal: Any) -> tuple[bool, Any]:
+        """Whether the chain of live waits from ``start`` reaches ``goal``, and the first
+        supervision decision slot on it (or None). Under the lock."""
+        node = start
+        decision = None
+        for _ in range(10_000):  # defensive: never loop forever on a corrupted graph
+            if node is goal:
+                return True, decision
+            entry = self._waits.get(node)
+            if entry is None or entry[0].done:
+                break
+            if decision is None and entry[0].supervision:
+                decision = entry[0]
+            node = entry[1]
+        return False, None
 
     def leave(self, caller: Any) -> None:
         with self._lock:

@@ -12,6 +12,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from papyra._locks import check_unlocked
+
 if TYPE_CHECKING:
     from papyra.ref import ActorRef
 
@@ -50,6 +52,9 @@ class ReplySlot:
 
     __slots__ = ("_mutex", "_state", "_waiter", "error", "future", "value")
 
+    #: True for a :class:`DecisionSlot` (a child waiting for its parent's supervision decision).
+    supervision = False
+
     def __init__(self, future: Future[Any] | None = None) -> None:
         self._mutex = threading.Lock()
         self._waiter = threading.Lock()
@@ -74,6 +79,7 @@ class ReplySlot:
         self._waiter.release()
         future = self.future
         if future is not None:
+            check_unlocked("ask_future callbacks")
             try:
                 if error is not None:
                     future.set_exception(error)
@@ -95,11 +101,20 @@ class ReplySlot:
             return False
 
 
+class DecisionSlot(ReplySlot):
+    """A failed child waits here for its parent's decision (a ``SupervisorDecision``, or
+    ``None``: the child's own policy applies). The wait-for graph cancels it (sets ``None``)
+    when the parent would otherwise wait on the child."""
+
+    __slots__ = ()
+    supervision = True
+
+
 @dataclass(frozen=True)
 class ActorTerminated:
     """Delivered to each watcher (through ``receive``) exactly once when a watched actor ends."""
 
-    ref: ActorRef
+    ref: ActorRef[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +126,7 @@ class DeadLetter:
     ``fail`` or a timed-out blocking put) or ``"dropped"`` (overflow ``drop``).
     """
 
-    target: ActorRef
+    target: ActorRef[Any]
     message: Any
     expects_reply: bool
     reason: str = "stopped"
@@ -144,6 +159,18 @@ class EscalatedFailure(_Control):
     def __init__(self, error: BaseException, child_rid: int) -> None:
         self.error = error
         self.child_rid = child_rid
+
+
+class ChildFailure(_Control):
+    """``child`` failed with ``error``; the parent runs ``on_child_failure`` on its own thread,
+    between its messages, and answers through ``slot``."""
+
+    __slots__ = ("child", "error", "slot")
+
+    def __init__(self, child: Any, error: BaseException, slot: DecisionSlot) -> None:
+        self.child = child
+        self.error = error
+        self.slot = slot
 
 
 START_ITEM: Final = StartItem()

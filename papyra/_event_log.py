@@ -23,6 +23,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from papyra._locks import new_lock
+from papyra.conf.validation import check_int
 from papyra.events import ActorEvent
 
 __all__ = ["EventLog", "EventQueries"]
@@ -32,12 +34,10 @@ class EventLog:
     """Bounded, absolutely indexed event ring (see the module docstring). Thread-safe."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity <= 0:
-            raise ValueError(f"event_log_capacity must be a positive int, got {capacity!r}")
-        self.capacity = capacity
+        self.capacity = check_int("event_log_capacity", capacity)
         self._ring: deque[ActorEvent] = deque(maxlen=capacity)
         self._next = 0
-        self._cond = threading.Condition(threading.Lock())
+        self._cond = threading.Condition(new_lock())
 
     @property
     def next_index(self) -> int:

@@ -50,14 +50,14 @@ class Introspection(RuntimeCore):
         with self._lock:
             return tuple(c.address for c in self._by_id.values() if not alive_only or c.accepting)
 
-    def refs(self, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
+    def refs(self, *, alive_only: bool = True) -> tuple[ActorRef[Any], ...]:
         """Refs of the actors (running ones by default; else every retained one), in spawn order.
         O(retained): one copy under the system lock."""
         with self._lock:
             cells = list(self._by_id.values())
         return tuple(ActorRef(self._as_system(), c) for c in cells if not alive_only or c.accepting)
 
-    def refs_by_type(self, actor_type: type | str, *, alive_only: bool = True) -> tuple[ActorRef, ...]:
+    def refs_by_type(self, actor_type: type | str, *, alive_only: bool = True) -> tuple[ActorRef[Any], ...]:
         """Refs whose current instance matches ``actor_type``: a class (``isinstance``), or a
         class name, qualname or ``module.QualName`` string (a terminated actor, whose instance
         is gone, matches by its class qualname only). O(retained), one copy under the lock."""
@@ -119,7 +119,7 @@ class Introspection(RuntimeCore):
             raise ActorStopped("Actor does not exist.", reason="shutdown")
         return cell
 
-    def actor_info(self, target: ActorRef | ActorAddress | str | int) -> ActorInfo:
+    def actor_info(self, target: ActorRef[Any] | ActorAddress | str | int) -> ActorInfo:
         """:class:`ActorInfo` for a ref, address, address string or rid of a retained actor
         (else ``ActorStopped``). O(children) under the system lock."""
         cell = self._resolve(target)

@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from papyra._locks import check_unlocked, new_lock
+
 __all__ = ["Recorder"]
 
 logger = logging.getLogger("papyra")
@@ -36,7 +38,7 @@ class Recorder:
     ) -> None:
         self._backend = backend
         self._capacity = capacity
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._cond = threading.Condition(self._lock)
         self._queue: deque[tuple[str, Any]] = deque()
         self._submitted = 0
@@ -52,6 +54,7 @@ class Recorder:
         self._thread = threading.Thread(
             target=self._run, name=f"papyra-recorder-{system_id}", daemon=True
         )
+        check_unlocked("recorder thread start")
         self._thread.start()
 
     @property

@@ -70,7 +70,7 @@ class RuntimeCore:
     def _stop_graceful(self, cell: Cell) -> None:
         self._request_stop(cell, immediate=False, reason="stopped")
 
-    def _stop_from_actor(self, ref: ActorRef) -> None:
+    def _stop_from_actor(self, ref: ActorRef[Any]) -> None:
         if ref._system is self:
             self._request_stop(ref._cell, immediate=True, reason="stopped")
 
@@ -108,6 +108,17 @@ class RuntimeCore:
         if result is PutResult.SCHEDULE:
             submits.append(cell)
 
+    def _stop_fatal(self, cell: Cell, reason: str) -> None:
+        """Immediate stop of ``cell`` whose reason is ``reason`` even when a stop was already
+        under way (a fatal error outranks it)."""
+        submits: list[Cell] = []
+        with self._lock:
+            self._request_stop_locked(cell, True, reason, submits)
+            if not cell.done:
+                cell.stop_reason = reason
+        for c in submits:
+            self._dispatcher_submit(c)
+
     def _stop_children(self, cell: Cell) -> None:
         submits: list[Cell] = []
         with self._lock:
@@ -125,9 +136,12 @@ class RuntimeCore:
         with self._lock:
             cell.restarting = flag
 
-    def _begin_termination(self, cell: Cell) -> tuple[list[tuple[Any, Any]], bool, list[Cell] | None]:
-        """Phase 1 bookkeeping. Without live children the actor is also marked dead here (one
-        lock section instead of two) and its watchers are returned."""
+    def _begin_termination(
+        self, cell: Cell
+    ) -> tuple[list[tuple[Any, Any]], list[Any], bool, list[Cell] | None]:
+        """Phase 1 bookkeeping: the user envelopes and control items left, whether to wait for
+        children, and (without live children, when the actor is also marked dead here: one lock
+        section instead of two) its watchers."""
         with self._lock:
             cell.done = True
             if not cell.stopping:
@@ -135,7 +149,7 @@ class RuntimeCore:
                 if cell.name is not None and self._names.get(cell.name) == cell.address:
                     del self._names[cell.name]
             cell.accepting = False
-            leftovers = cell.mailbox.close()
+            leftovers, control = cell.mailbox.close_all()
             wait = cell.live_children > 0
             cell.awaiting_children = wait
             watchers: list[Cell] | None = None
@@ -143,7 +157,7 @@ class RuntimeCore:
                 cell.alive = False
                 watchers = list(cell.watchers.values())
                 cell.watchers.clear()
-        return leftovers, wait, watchers
+        return leftovers, control, wait, watchers
 
     def _mark_dead(self, cell: Cell) -> list[Cell] | None:
         with self._lock:
@@ -164,6 +178,7 @@ class RuntimeCore:
         small, since refs may still point at it), fold its counters into the retired totals and
         keep at most ``terminated_history`` terminated cells for introspection. O(1) amortised
         under the system lock."""
+        finalize = None
         with self._lock:
             cell.terminated = True
             cell.release()
@@ -182,9 +197,11 @@ class RuntimeCore:
                 parent.live_children -= 1
                 if parent.live_children == 0 and parent.awaiting_children:
                     parent.awaiting_children = False
-                    self._dispatcher_submit(parent.finalize_task())
+                    finalize = parent.finalize_task()
             if not self._live_cells:
                 self._all_done.notify_all()
+        if finalize is not None:
+            self._dispatcher_submit(finalize)
 
     def _evict_locked(self, rid: int) -> None:
         cell = self._by_id.pop(rid, None)
@@ -195,7 +212,7 @@ class RuntimeCore:
             cell.parent.children.pop(rid, None)
         cell.children = {}
 
-    def _watch(self, watcher_ref: ActorRef, target_ref: ActorRef, on: bool) -> None:
+    def _watch(self, watcher_ref: ActorRef[Any], target_ref: ActorRef[Any], on: bool) -> None:
         if not isinstance(target_ref, ActorRef) or target_ref._system is not self:
             return
         if watcher_ref._system is not self:
@@ -215,13 +232,13 @@ class RuntimeCore:
 
     # ------------------------------------------------------------------ dead letters
 
-    def _reject(self, ref: ActorRef, message: Any, expects_reply: bool) -> None:
+    def _reject(self, ref: ActorRef[Any], message: Any, expects_reply: bool) -> None:
         self._dead_letter(ref, message, expects_reply, "stopped")
         raise ActorStopped("Actor is not running.")
 
     def _put_failed(
         self,
-        ref: ActorRef,
+        ref: ActorRef[Any],
         message: Any,
         result: PutResult,
         *,
@@ -240,7 +257,7 @@ class RuntimeCore:
             raise AskTimeout(f"ask() timed out after {ask_timeout} seconds.") from TimeoutError()
         raise MailboxFull(f"Mailbox of {ref.address} is full (capacity {ref._cell.mailbox.capacity}).")
 
-    def _dead_letter(self, ref: ActorRef, message: Any, expects_reply: bool, reason: str) -> None:
+    def _dead_letter(self, ref: ActorRef[Any], message: Any, expects_reply: bool, reason: str) -> None:
         dead_letter = DeadLetter(ref, message, expects_reply, reason)
         self.dead_letters.push(dead_letter)
         self._hook("on_dead_letter", dead_letter)
@@ -258,8 +275,8 @@ class RuntimeCore:
     # ------------------------------------------------------------------ events, hooks, records
 
     def _emit(self, event: ActorEvent) -> None:
-        self._event_log.append(event)
-        self._hook("on_event", event)
+        """Hand the event to persistence, then publish it (event log, ``on_event``): an event
+        seen in ``events()``/``wait_for_event`` is already covered by the next ``flush``."""
         address = event.address
         self._record(
             "record_event",
@@ -271,6 +288,8 @@ class RuntimeCore:
                 timestamp=event.timestamp,
             ),
         )
+        self._event_log.append(event)
+        self._hook("on_event", event)
 
     def _hook(self, name: str, arg: Any) -> None:
         call_hook(self._hooks, name, arg)

@@ -11,8 +11,10 @@ thread of the system's pool, one at a time per actor:
   and swallowed;
 * ``on_child_failure(child_ref, exc)`` — a parent may override a failed child's policy by
   returning a :class:`~papyra.supervisor.SupervisorDecision` (``None``: use the child's policy).
-  It runs **on the child's thread** while the child waits, so it must be a quick, thread-safe
-  decision that does not mutate the parent's state without a lock.
+  It runs **on the parent's own thread, between its messages** (never concurrently with its
+  ``receive``), while the failed child waits (processing nothing). A parent that is stopping,
+  or that is itself waiting (``ask``) on the failed child, decides nothing: the child's own
+  policy applies.
 
 Coroutine (``async def``) hooks are refused at spawn with a ``TypeError``.
 """
@@ -58,7 +60,7 @@ class Actor:
         """Called once when this instance is retired (restart or termination). Default: nothing.
         Runs on a worker thread; exceptions are logged and ignored."""
 
-    def on_child_failure(self, child_ref: ActorRef, exc: BaseException) -> SupervisorDecision | None:
-        """Decide for a failed child (``None``: the child's own policy applies).
-        Runs on the failing child's worker thread; keep it short and non-blocking."""
+    def on_child_failure(self, child_ref: ActorRef[Any], exc: BaseException) -> SupervisorDecision | None:
+        """Decide for a failed child (``None``: the child's own policy applies). Runs on this
+        actor's thread between its messages; the child waits meanwhile, so keep it short."""
         return None

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from papyra.mailbox import OverflowPolicy
 from papyra.supervision import SupervisionPolicy
@@ -14,6 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ActorContext"]
 
+A = TypeVar("A")
+
 
 @dataclass(frozen=True, slots=True)
 class ActorContext:
@@ -23,19 +26,19 @@ class ActorContext:
     """
 
     system: ActorSystem
-    self_ref: ActorRef
-    parent: ActorRef | None = None
+    self_ref: ActorRef[Any]
+    parent: ActorRef[Any] | None = None
 
     def spawn_child(
         self,
-        factory: Any,
+        factory: Callable[[], A],
         *,
         name: str | None = None,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
-    ) -> ActorRef:
+    ) -> ActorRef[A]:
         """Spawn a child of this actor (same as ``system.spawn(..., parent=self_ref)``). Cost: as
         ``spawn`` (two short system-lock sections plus the factory call); never waits for the child."""
         return self.system.spawn(
@@ -56,18 +59,18 @@ class ActorContext:
         Never blocks; O(descendants) under the system lock."""
         self.system._stop_from_actor(self.self_ref)
 
-    def stop(self, ref: ActorRef) -> None:
+    def stop(self, ref: ActorRef[Any]) -> None:
         """Stop ``ref`` (immediate if it is this actor, graceful otherwise). Never blocks."""
         if ref == self.self_ref:
             self.stop_self()
         else:
             self.system.stop(ref)
 
-    def watch(self, ref: ActorRef) -> None:
+    def watch(self, ref: ActorRef[Any]) -> None:
         """Receive exactly one ``ActorTerminated(ref)`` when ``ref`` terminates (at once if it
         already has). Watches survive restarts of either side. O(1) under the system lock."""
         self.system._watch(self.self_ref, ref, True)
 
-    def unwatch(self, ref: ActorRef) -> None:
+    def unwatch(self, ref: ActorRef[Any]) -> None:
         """Cancel a :meth:`watch` (no-op if not watching). O(1) under the system lock."""
         self.system._watch(self.self_ref, ref, False)

@@ -24,6 +24,8 @@ import time
 from collections import deque
 from typing import Protocol
 
+from papyra._locks import check_unlocked, new_lock
+
 __all__ = ["Dispatcher", "Task", "current_worker_dispatcher"]
 
 logger = logging.getLogger("papyra")
@@ -57,7 +59,7 @@ class Dispatcher:
         self.max_workers = max_workers
         self.keep_alive = keep_alive
         self._name = name
-        self._lock = threading.Lock()
+        self._lock = new_lock()
         self._cond = threading.Condition(self._lock)
         self._queue: deque[Task] = deque()
         self._threads: list[threading.Thread] = []
@@ -71,7 +73,8 @@ class Dispatcher:
 
     def submit(self, task: Task) -> None:
         """Queue ``task``; wake an idle worker or start one (bounded by ``max_workers``).
-        O(1) under the dispatcher lock (a thread start when the pool grows)."""
+        O(1) under the dispatcher lock (plus a thread start, after the lock, when the pool grows)."""
+        thread = None
         with self._lock:
             if self._shutdown and not self._alive:
                 return
@@ -79,29 +82,40 @@ class Dispatcher:
             if self._idle:
                 self._cond.notify()
             if len(self._queue) > self._idle and self._alive - self._blocked < self.max_workers:
-                self._spawn_locked()
+                thread = self._new_worker_locked()
+        if thread is not None:
+            self._start(thread)
 
-    def _spawn_locked(self) -> None:
+    def _new_worker_locked(self) -> threading.Thread | None:
+        """A new worker, counted as alive; the caller starts it once the lock is released."""
         if self._shutdown:
-            return
-        self._threads = [t for t in self._threads if t.is_alive()]
+            return None
+        self._threads = [t for t in self._threads if t.is_alive() or t.ident is None]
         thread = threading.Thread(
             target=self._worker, name=f"{self._name}-{next(_thread_ids)}", daemon=True
         )
         self._alive += 1
         self._threads.append(thread)
         self.peak_threads = max(self.peak_threads, self._alive)
+        return thread
+
+    @staticmethod
+    def _start(thread: threading.Thread) -> None:
+        check_unlocked("worker thread start")
         thread.start()
 
     # ------------------------------------------------------------------ compensation
 
     def begin_blocking(self) -> None:
         """The calling worker is about to block; start a replacement if work is waiting."""
+        thread = None
         with self._lock:
             self._blocked += 1
             starved = self._queue and self._idle < len(self._queue)
             if starved and self._alive - self._blocked < self.max_workers:
-                self._spawn_locked()
+                thread = self._new_worker_locked()
+        if thread is not None:
+            self._start(thread)
 
     def end_blocking(self) -> None:
         """The calling worker resumed after :meth:`begin_blocking`. O(1) under the dispatcher lock."""
@@ -169,7 +183,7 @@ class Dispatcher:
         me = threading.current_thread()
         ok = True
         for thread in threads:
-            if thread is me:
+            if thread is me or thread.ident is None:  # not started yet: it exits at once
                 continue
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             thread.join(remaining)

@@ -14,6 +14,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from papyra._locks import check_unlocked
 from papyra.address import ActorAddress
 from papyra.supervision import Strategy
 from papyra.supervisor import SupervisorDecision
@@ -78,6 +79,7 @@ class DefaultHooks:
 
 def call_hook(hooks: Any, name: str, arg: Any) -> None:
     """Call ``hooks.<name>(arg)`` if it exists; log and swallow anything it raises."""
+    check_unlocked(f"hook {name}")
     method = getattr(hooks, name, None)
     if method is None:
         return

@@ -1,7 +1,8 @@
 """Actor mailboxes: a bounded user lane plus an unbounded control lane, one lock, one condition.
 
 * **User lane** — ``(message, reply_slot)`` envelopes, strictly FIFO. ``capacity=None`` is
-  unbounded; a positive int bounds it; 0 or negative is a ``ValueError``. What a full lane does
+  unbounded; a positive int bounds it; anything else is a ``ConfigurationError`` (a
+  ``ValueError``), as are an unknown overflow policy and a negative ``put_timeout``. What a full lane does
   to a sender is the :class:`OverflowPolicy`.
 * **Control lane** — start, immediate-stop wake-ups and escalated failures; always served before
   the user lane and never bounded. The STOP sentinel and ``ActorTerminated`` notices go to the
@@ -28,6 +29,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from papyra._locks import new_lock
+from papyra.conf.validation import check_choice, check_int, check_number
 
 __all__ = ["Mailbox", "OverflowPolicy", "PutResult"]
 
@@ -83,18 +87,12 @@ class Mailbox:
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
     ) -> None:
-        if capacity is not None:
-            if isinstance(capacity, bool) or not isinstance(capacity, int):
-                raise TypeError(f"mailbox_capacity must be an int or None, got {capacity!r}")
-            if capacity <= 0:
-                raise ValueError(f"mailbox_capacity must be positive or None, got {capacity}")
-        if put_timeout is not None and put_timeout < 0:
-            raise ValueError("put_timeout must be >= 0 or None")
-        self.capacity = capacity
-        self.overflow = OverflowPolicy(overflow)
-        self.put_timeout = put_timeout
-        self._lock = threading.Lock()
-        self._not_full = threading.Condition(self._lock)
+        self.capacity = None if capacity is None else check_int("mailbox_capacity", capacity)
+        self.overflow = check_choice("overflow", overflow, OverflowPolicy)
+        self.put_timeout = None if put_timeout is None else check_number("put_timeout", put_timeout)
+        self._lock = new_lock()
+        # Made by the first sender that has to wait (most mailboxes never need one: spawn cost).
+        self._not_full: threading.Condition | None = None
         self._user: deque[tuple[Any, Any]] = deque()
         self._control: deque[Any] = deque()
         self._closed = False
@@ -130,26 +128,32 @@ class Mailbox:
         ``bypass`` ignores capacity (stop sentinel, termination notices, self-tells). When the
         lane is full, ``block`` (default: policy is BLOCK) waits up to ``timeout`` seconds
         (``None`` = forever), calling ``on_block(True)`` before and ``on_block(False)`` after the
-        wait (the dispatcher's compensation hook).
+        wait (the dispatcher's compensation hook), both without the mailbox lock.
 
         Cost: O(1) under the mailbox lock; blocks only when the lane is full and ``block``.
         """
-        with self._lock:
-            if self._closed:
-                return PutResult.CLOSED
-            cap = self.capacity
-            if not bypass and cap is not None and self._occupancy() >= cap:
-                if block is None:
-                    block = self.overflow is OverflowPolicy.BLOCK
-                if not block:
-                    return PutResult.FULL
-                if not self._wait_for_space(cap, timeout, on_block):
-                    return PutResult.CLOSED if self._closed else PutResult.FULL
-            self._user.append(envelope)
-            if self._scheduled:
-                return PutResult.ACCEPTED
-            self._scheduled = True
-            return PutResult.SCHEDULE
+        blocked = False
+        try:
+            with self._lock:
+                if self._closed:
+                    return PutResult.CLOSED
+                cap = self.capacity
+                if not bypass and cap is not None and self._occupancy() >= cap:
+                    if block is None:
+                        block = self.overflow is OverflowPolicy.BLOCK
+                    if not block:
+                        return PutResult.FULL
+                    blocked = on_block is not None
+                    if not self._wait_for_space(cap, timeout, on_block):
+                        return PutResult.CLOSED if self._closed else PutResult.FULL
+                self._user.append(envelope)
+                if self._scheduled:
+                    return PutResult.ACCEPTED
+                self._scheduled = True
+                return PutResult.SCHEDULE
+        finally:
+            if blocked:
+                on_block(False)  # type: ignore[misc]  # blocked implies on_block
 
     def offer(self, envelope: tuple[Any, Any]) -> PutResult:
         """Non-blocking put (the ``tell`` fast path): ``FULL`` instead of applying the policy.
@@ -171,25 +175,35 @@ class Mailbox:
     ) -> bool:
         # Called with the lock held; returns True when there is space and the mailbox is open.
         deadline = None if timeout is None else time.monotonic() + timeout
+        not_full = self._not_full
+        if not_full is None:
+            not_full = self._not_full = threading.Condition(self._lock)
         self._putters += 1
-        if on_block is not None:
-            on_block(True)
         try:
+            if on_block is not None:
+                self._unlocked(on_block, True)
             while self._occupancy() >= cap and not self._closed:
                 # Space is freed by started() without this lock; it notifies when it sees a
                 # waiting putter. The bounded wait is a safety net should that read be stale.
                 if deadline is None:
-                    self._not_full.wait(_RECHECK)
+                    not_full.wait(_RECHECK)
                 else:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
-                    self._not_full.wait(min(remaining, _RECHECK))
+                    not_full.wait(min(remaining, _RECHECK))
             return not self._closed
         finally:
             self._putters -= 1
-            if on_block is not None:
-                on_block(False)
+
+    def _unlocked(self, on_block: Callable[[bool], None], blocking: bool) -> None:
+        # The compensation hook may start a worker thread: never under the mailbox lock. The
+        # wait loop re-checks space and closure once the lock is taken again.
+        self._lock.release()
+        try:
+            on_block(blocking)
+        finally:
+            self._lock.acquire()
 
     def put_control(self, item: Any) -> PutResult:
         """Append a control item (never bounded). ``CLOSED`` if the mailbox is closed.
@@ -211,8 +225,7 @@ class Mailbox:
                 return self._control.popleft()
             if self._user:
                 item = self._user.popleft()
-                if self._putters:
-                    self._not_full.notify()
+                self._notify_putter()
                 return item
             self._scheduled = False
             return None
@@ -245,7 +258,13 @@ class Mailbox:
         self._cursor = count
         if self._putters:
             with self._lock:
-                self._not_full.notify()
+                self._notify_putter()
+
+    def _notify_putter(self) -> None:
+        # Under the lock. A waiting putter made the condition before counting itself.
+        not_full = self._not_full
+        if self._putters and not_full is not None:
+            not_full.notify()
 
     def unpop(self, items: list[Any]) -> None:
         """Give back envelopes taken but not processed (they return to the front, in order).
@@ -270,13 +289,20 @@ class Mailbox:
             return False
 
     def close(self) -> list[tuple[Any, Any]]:
-        """Refuse further puts, wake blocked senders, and return the user envelopes left.
+        """Refuse further puts, wake blocked senders, and return the user envelopes left (the
+        control items are dropped). O(queued) under the mailbox lock."""
+        return self.close_all()[0]
+
+    def close_all(self) -> tuple[list[tuple[Any, Any]], list[Any]]:
+        """:meth:`close`, returning the user envelopes and the control items left.
         O(queued) under the mailbox lock."""
         with self._lock:
             self._closed = True
             leftovers = list(self._user)
+            control = list(self._control)
             self._user.clear()
             self._control.clear()
             self._taken = self._cursor = 0
-            self._not_full.notify_all()
-            return leftovers
+            if self._not_full is not None:
+                self._not_full.notify_all()
+            return leftovers, control

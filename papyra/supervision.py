@@ -16,6 +16,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from papyra.conf.validation import check_choice, check_int, check_number
+
 __all__ = ["Strategy", "SupervisionPolicy"]
 
 
@@ -27,17 +29,14 @@ class Strategy(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class SupervisionPolicy:
-    """Strategy plus restart limits (``max_restarts`` within ``within_seconds``, sliding window)."""
+    """Strategy plus restart limits (``max_restarts`` within ``within_seconds``, sliding window).
+    An invalid value raises :class:`~papyra.exceptions.ConfigurationError` (a ``ValueError``)."""
 
     strategy: Strategy = Strategy.STOP
     max_restarts: int = 3
     within_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "strategy", Strategy(self.strategy))
-        if isinstance(self.max_restarts, bool) or not isinstance(self.max_restarts, int):
-            raise TypeError("max_restarts must be an int")
-        if self.max_restarts < 0:
-            raise ValueError("max_restarts must be >= 0")
-        if self.within_seconds < 0:
-            raise ValueError("within_seconds must be >= 0")
+        object.__setattr__(self, "strategy", check_choice("strategy", self.strategy, Strategy))
+        check_int("max_restarts", self.max_restarts, minimum=0)
+        check_number("within_seconds", self.within_seconds)

@@ -10,7 +10,9 @@ lifecycle event, audit and dead letter to the persistence backend; actors never 
 
 Locks: one system ``RLock`` guards the tables (actors, names, flags, children, watchers); it is
 never held while user code (factories, actor hooks, system hooks, callbacks) or persistence
-runs. The event log has its own condition; each mailbox its own lock.
+runs. The event log has its own condition; each mailbox its own lock. No Papyra lock is held
+while user code, a hook or a thread start runs (lock order and the ``PAPYRA_DEBUG_LOCKS=1``
+check: :mod:`papyra._locks`).
 
 Stops: ``ref.stop()``, ``system.stop(ref)``, ``tell(STOP)`` and ``close()`` are *graceful*
 (messages accepted before the request are processed first); ``stop_self()``, ``stop()`` of an
@@ -35,7 +37,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from papyra._cell import Cell, check_actor_instance
 from papyra._dead_letters import DeadLetterMailbox
@@ -44,8 +46,10 @@ from papyra._describe import describe_error
 from papyra._envelope import START_ITEM, STOP, DeadLetter
 from papyra._event_log import EventLog, EventQueries
 from papyra._introspection import Introspection
+from papyra._locks import check_unlocked, new_rlock
 from papyra._recorder import Recorder
 from papyra.address import ActorAddress
+from papyra.conf.validation import check_int, check_name
 from papyra.context import ActorContext
 from papyra.dispatcher import Dispatcher
 from papyra.exceptions import ActorStopped, DurabilityError
@@ -56,11 +60,17 @@ from papyra.ref import ActorRef
 from papyra.runtime_metrics import RuntimeMetrics
 from papyra.supervision import Strategy, SupervisionPolicy
 
+if TYPE_CHECKING:
+    from papyra.persistence.startup import PersistenceStartupConfig
+
 __all__ = ["STOP", "ActorSystem", "DeadLetterMailbox"]
 
 logger = logging.getLogger("papyra")
 
-_CREATED, _RUNNING, _CLOSING, _CLOSED = "created", "running", "closing", "closed"
+#: The actor type ``spawn`` returns a ref to (the factory's return type).
+A = TypeVar("A")
+
+_CREATED, _STARTING, _RUNNING, _CLOSING, _CLOSED = "created", "starting", "running", "closing", "closed"
 
 
 def _as_durability_error(what: str, exc: Exception) -> DurabilityError:
@@ -99,15 +109,19 @@ class ActorSystem(Introspection, EventQueries):
     instance is freed at termination either way); ``event_log_capacity`` (default 100,000)
     bounds the in-memory event log (``events()``; older events are dropped and counted in
     ``events_dropped``, but were persisted). Memory is thus bounded by the live actors plus
-    these settings, however many actors a long-running system spawns and stops.
+    these settings, however many actors a long-running system spawns and stops. An invalid
+    setting raises :class:`~papyra.exceptions.ConfigurationError` (a ``ValueError``) naming it.
+
+    Typing: ``spawn(Counter)`` returns an ``ActorRef[Counter]``, whose ``ask`` takes and returns
+    the types of ``Counter.receive``.
     """
 
     def __init__(
         self,
         *,
         system_id: str = "local",
-        persistence: Any = None,
-        persistence_startup: Any = None,
+        persistence: PersistenceBackend | None = None,
+        persistence_startup: PersistenceStartupConfig | None = None,
         hooks: Any = None,
         on_dead_letter: Callable[[DeadLetter], object] | None = None,
         time_fn: Callable[[], float] | None = time.time,
@@ -117,12 +131,11 @@ class ActorSystem(Introspection, EventQueries):
         terminated_history: int = 10_000,
         event_log_capacity: int = 100_000,
     ) -> None:
-        if not isinstance(system_id, str) or not system_id:
-            raise ValueError("system_id must be a non-empty string")
-        if max_workers is not None and (isinstance(max_workers, bool) or max_workers < 1):
-            raise ValueError("max_workers must be a positive int or None")
-        if type(terminated_history) is not int or terminated_history < 0:
-            raise ValueError(f"terminated_history must be an int >= 0, got {terminated_history!r}")
+        check_name("system_id", system_id)
+        if max_workers is not None:
+            check_int("max_workers", max_workers)
+        check_int("recorder_capacity", recorder_capacity)
+        check_int("terminated_history", terminated_history, minimum=0)
         if persistence is None:
             from papyra.persistence.backends.memory import InMemoryPersistence
 
@@ -136,9 +149,9 @@ class ActorSystem(Introspection, EventQueries):
         self._recorder_capacity = recorder_capacity
         self.dead_letters = DeadLetterMailbox(capacity=dead_letter_capacity, on_dead_letter=on_dead_letter)
 
-        self._lock = threading.RLock()
+        self._lock = new_rlock()
         self._all_done = threading.Condition(self._lock)
-        self._start_lock = threading.Lock()
+        self._state_changed = threading.Condition(self._lock)  # the end of a start()
         self._state = _CREATED
         # Retained cells by rid, in spawn order: every live cell plus the newest
         # ``terminated_history`` terminated ones (``_terminated_rids``, oldest first).
@@ -170,17 +183,17 @@ class ActorSystem(Introspection, EventQueries):
     # ================================================================== properties
 
     @property
-    def persistence(self) -> Any:
+    def persistence(self) -> PersistenceBackend:
         """The persistence backend. O(1)."""
         return self._persistence
 
     @property
-    def persistence_startup(self) -> Any:
+    def persistence_startup(self) -> PersistenceStartupConfig | None:
         """The ``PersistenceStartupConfig`` that ``start()`` checks the store with, or ``None``. O(1)."""
         return self._persistence_startup
 
     @persistence_startup.setter
-    def persistence_startup(self, value: Any) -> None:
+    def persistence_startup(self, value: PersistenceStartupConfig | None) -> None:
         self._persistence_startup = value
 
     @property
@@ -215,29 +228,38 @@ class ActorSystem(Introspection, EventQueries):
         """Run the persistence startup check (if configured), then start the worker pool and the
         recorder. Idempotent while running; raises ``ActorStopped`` after close. If the check
         fails (``PersistenceStartupError``) the system stays unstarted and ``start()`` may be
-        retried. Blocks for the duration of the check."""
-        with self._start_lock:
-            with self._lock:
-                if self._state in (_CLOSING, _CLOSED):
-                    raise ActorStopped("ActorSystem is closed.", reason="shutdown")
-                if self._state == _RUNNING:
-                    return self
+        retried. Blocks for the duration of the check; a concurrent ``start()`` waits for the
+        first. The check (and its hooks) runs without any Papyra lock held."""
+        with self._lock:
+            while self._state == _STARTING:
+                self._state_changed.wait()
+            if self._state in (_CLOSING, _CLOSED):
+                raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+            if self._state == _RUNNING:
+                return self
+            self._state = _STARTING
+        try:
             if self._persistence_startup is not None:
                 from papyra.persistence.startup import run_startup_check
 
                 run_startup_check(self._persistence, self._persistence_startup, hooks=self._hooks)
             recorder = Recorder(self._persistence, system_id=self.system_id, capacity=self._recorder_capacity)
+        except BaseException:
             with self._lock:
-                if self._state != _CREATED:  # closed while checking
-                    closing = True
-                else:
-                    closing = False
-                    self._dispatcher = Dispatcher(max_workers=self._max_workers)
-                    self._recorder = recorder
-                    self._state = _RUNNING
-            if closing:
-                recorder.close()
-                raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+                if self._state == _STARTING:
+                    self._state = _CREATED
+                self._state_changed.notify_all()
+            raise
+        with self._lock:
+            closing = self._state != _STARTING  # closed while checking
+            if not closing:
+                self._dispatcher = Dispatcher(max_workers=self._max_workers)
+                self._recorder = recorder
+                self._state = _RUNNING
+            self._state_changed.notify_all()
+        if closing:
+            recorder.close()
+            raise ActorStopped("ActorSystem is closed.", reason="shutdown")
         return self
 
     def __enter__(self) -> ActorSystem:
@@ -280,7 +302,7 @@ class ActorSystem(Introspection, EventQueries):
         submits: list[Cell] = []
         with self._lock:
             state = self._state
-            first = state in (_CREATED, _RUNNING)
+            first = state in (_CREATED, _STARTING, _RUNNING)
             if first:
                 self._state = _CLOSING
                 for cell in reversed(self._by_id.values()):
@@ -417,32 +439,34 @@ class ActorSystem(Introspection, EventQueries):
 
     def spawn(
         self,
-        factory: Any,
+        factory: Callable[[], A],
         *,
         name: str | None = None,
         mailbox_capacity: int | None = 1024,
         policy: SupervisionPolicy | None = None,
-        parent: ActorRef | None = None,
+        parent: ActorRef[Any] | None = None,
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
-    ) -> ActorRef:
+    ) -> ActorRef[A]:
         """Create an actor and return its ref at once (``on_start`` runs later, on a worker,
         before the first message).
 
         ``factory`` is a zero-argument callable (usually the class), called in the caller's
         thread. ``mailbox_capacity`` ``None`` is unbounded; ``overflow`` and ``put_timeout``
         choose what a full mailbox does (:class:`~papyra.mailbox.OverflowPolicy`). The default
-        ``policy`` is RESTART for named actors and STOP otherwise. A duplicate name is a
-        ``ValueError``; a stopped parent or system raises ``ActorStopped``; coroutine hooks raise
-        ``TypeError``. Cost: two short system-lock sections plus the factory call.
+        ``policy`` is RESTART for named actors and STOP otherwise. An invalid setting (capacity,
+        overflow, ``put_timeout``, an empty name) is a ``ConfigurationError`` (a ``ValueError``),
+        a duplicate name a ``ValueError``; a stopped parent or system raises ``ActorStopped``;
+        coroutine hooks raise ``TypeError``. Cost: two short system-lock sections plus the
+        factory call (the factory and the context injection run without any Papyra lock).
         """
         mailbox = Mailbox(mailbox_capacity, overflow=overflow, put_timeout=put_timeout)
         if policy is None:
             policy = SupervisionPolicy(strategy=Strategy.RESTART if name is not None else Strategy.STOP)
         elif not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, got {policy!r}")
-        if name is not None and (not isinstance(name, str) or not name):
-            raise ValueError("name must be a non-empty string or None")
+        if name is not None:
+            check_name("name", name)
         if not callable(factory):
             raise TypeError("factory must be a zero-argument callable returning an actor")
         if isinstance(factory, type):
@@ -456,6 +480,7 @@ class ActorSystem(Introspection, EventQueries):
             # No name to reserve: call the factory first, then one lock section.
             if self._state != _RUNNING:  # fail fast (re-checked under the lock below)
                 raise self._not_running()
+            check_unlocked("actor factory")
             instance = factory()
             check_actor_instance(instance)
         else:
@@ -464,6 +489,7 @@ class ActorSystem(Introspection, EventQueries):
                 if name in self._names or name in self._reserved:
                     raise ValueError(f"Actor name '{name}' already exists.")
                 self._reserved.add(name)
+            check_unlocked("actor factory")
             try:
                 instance = factory()
                 check_actor_instance(instance)
@@ -487,10 +513,14 @@ class ActorSystem(Introspection, EventQueries):
                 parent_cell.children[rid] = cell
                 parent_cell.live_children += 1
             self._spawned += 1
-            self._inject_context(cell)
-            if mailbox.put_control(START_ITEM) is PutResult.SCHEDULE:
-                self._dispatcher_submit(cell)
-        return cell.self_ref
+            # Scheduled now (so no concurrent send submits it), submitted after the context
+            # reached the instance: user code (a __setattr__) runs outside the lock.
+            scheduled = mailbox.put_control(START_ITEM) is PutResult.SCHEDULE
+        self._inject_context(cell)
+        if scheduled:
+            self._dispatcher_submit(cell)
+        ref: ActorRef[A] = cell.self_ref
+        return ref
 
     def _not_running(self) -> ActorStopped:
         if self._forked_from is not None:
@@ -506,9 +536,9 @@ class ActorSystem(Introspection, EventQueries):
         held by a thread that no longer exists. The inherited system refuses everything
         (``ActorStopped``) and ``close()`` returns at once; the parent is unaffected."""
         self._forked_from = parent
-        self._lock = threading.RLock()
+        self._lock = new_rlock()
         self._all_done = threading.Condition(self._lock)
-        self._start_lock = threading.Lock()
+        self._state_changed = threading.Condition(self._lock)
         self._recorder = None
         self._dispatcher = None
         self._closer = None
@@ -526,6 +556,7 @@ class ActorSystem(Introspection, EventQueries):
             raise ActorStopped("Parent actor is not running.", reason="shutdown")
 
     def _inject_context(self, cell: Cell) -> None:
+        check_unlocked("context injection")
         parent_ref = cell.parent.self_ref if cell.parent is not None else None
         try:
             cell.actor._context = ActorContext(self, cell.self_ref, parent_ref)
@@ -534,7 +565,7 @@ class ActorSystem(Introspection, EventQueries):
 
     # ================================================================== lookup
 
-    def ref_for(self, address: ActorAddress | str) -> ActorRef:
+    def ref_for(self, address: ActorAddress | str) -> ActorRef[Any]:
         """A fresh ref for a running local actor. Malformed strings raise ``ValueError``;
         another system, an unknown id or a stopped actor raise ``ActorStopped``.
         Cost: O(1), one short system-lock section."""
@@ -552,7 +583,7 @@ class ActorSystem(Introspection, EventQueries):
             raise ActorStopped("Actor is not running.", reason="shutdown")
         return ActorRef(self, cell)
 
-    def ref_for_name(self, name: str) -> ActorRef:
+    def ref_for_name(self, name: str) -> ActorRef[Any]:
         """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``).
         Cost: O(1), one short system-lock section."""
         with self._lock:
@@ -566,7 +597,7 @@ class ActorSystem(Introspection, EventQueries):
 
     # ================================================================== stopping (public)
 
-    def stop(self, ref: ActorRef) -> None:
+    def stop(self, ref: ActorRef[Any]) -> None:
         """Request a stop of ``ref`` and its children; never waits. Graceful (queued messages
         processed first) unless called by the actor itself on its own ref (immediate). No-op
         for a foreign ref, an unknown actor, a stopped actor or a closed system.

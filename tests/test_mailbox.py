@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from papyra.actor import Actor
-from papyra.exceptions import ActorStopped, AskTimeout, MailboxFull
+from papyra.exceptions import ActorStopped, AskTimeout, ConfigurationError, MailboxFull
 from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
 from papyra.system import ActorSystem
 from tests.support.waiting import wait_until
@@ -20,8 +20,8 @@ def test_capacity_validation() -> None:
     for bad in (0, -1):
         with pytest.raises(ValueError):
             Mailbox(bad)
-    with pytest.raises(TypeError):
-        Mailbox(True)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        Mailbox(True)
     with pytest.raises(ValueError):
         Mailbox(1, overflow="explode")
 

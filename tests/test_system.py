@@ -81,6 +81,8 @@ def _public_values(obj: Any) -> list[Any]:
     for name in dir(obj):
         if name.startswith("_") or name == "actor_address":  # the documented typed view of `address`
             continue
+        if name == "error" and isinstance(obj, ActorCrashed):  # the documented live exception
+            continue
         value = getattr(obj, name)
         if not callable(value):
             out.append(value)
@@ -197,6 +199,7 @@ def test_on_start_failure_is_a_crash_with_cause(system: ActorSystem) -> None:
     assert not any(isinstance(e, ActorStarted) for e in system.events())
     # The persisted history names the real error, not the RuntimeError wrapper.
     assert crashed.payload == {"error": "KeyError: 'nope'", "reason": "on_start failed: KeyError: 'nope'"}
+    assert isinstance(crashed.error, KeyError) and crashed.error is failures[0].error.__cause__
     assert isinstance(failures[0].error, RuntimeError)
     assert isinstance(failures[0].error.__cause__, KeyError)
     with pytest.raises(ActorStopped):
@@ -455,7 +458,8 @@ def test_control_panel(system: ActorSystem) -> None:
             return None
 
     system.spawn(Parent, name="boss")
-    system.wait_for_event(lambda e: e.address["actor_id"] == 2)
+    for rid in (1, 2):  # the child may start before its parent's on_start returned
+        system.wait_for_event(lambda e, rid=rid: isinstance(e, ActorStarted) and e.address["actor_id"] == rid)
     lines = system.control_panel().splitlines()
     assert lines[0].split() == ["rid", "address", "name", "actor", "type", "state", "parent", "children"]
     assert lines[1].split() == ["1", "local:1", "boss", "Parent", "running", "-", "2"]
@@ -515,6 +519,7 @@ def test_events_are_plain_data_and_carry_epoch_timestamps(system: ActorSystem) -
     crashed = next(e for e in system.events() if isinstance(e, ActorCrashed))
     assert crashed.reason is not None and "boom" in crashed.reason
     assert crashed.payload == {"error": "RuntimeError: boom", "reason": "RuntimeError: boom"}
+    assert isinstance(crashed.error, RuntimeError) and crashed.error.__traceback__ is not None
     restarted = next(e for e in system.events() if isinstance(e, ActorRestarted))
     assert restarted.reason == "RuntimeError: boom"
 
@@ -695,6 +700,8 @@ def test_failing_backend_never_crashes_actors_and_flush_reports_the_loss(
         ref.stop()
         with pytest.raises(ActorStopped):
             ref.tell("late")
+        # The stop is asynchronous: its last event (and record) comes before the first flush.
+        system.wait_for_event(lambda e: isinstance(e, ActorStoppedEvent) and e.actor_address == ref.address)
         with pytest.raises(DurabilityError, match="never reached persistence"):
             system.flush(timeout=60)  # never True for records the backend refused
         assert system.flush(timeout=60) is True  # reported once; nothing new was lost

@@ -9,20 +9,25 @@ never accepted as a number. All checks are O(1) and take no lock.
 
 from __future__ import annotations
 
+import enum
 import math
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from papyra.exceptions import ConfigurationError
 
 __all__ = [
     "FsyncPolicy",
     "FsyncSetting",
+    "check_choice",
     "check_fsync",
     "check_int",
+    "check_name",
     "check_number",
     "check_timeout",
     "is_finite_number",
 ]
+
+E = TypeVar("E", bound=enum.Enum)
 
 #: When a durable file backend fsyncs: after every batch, every ``fsync_interval`` seconds, or
 #: never (the OS decides).
@@ -88,3 +93,19 @@ def check_number(name: str, value: object, *, positive: bool = False) -> float:
         kind = "a positive number" if positive else "a non-negative number"
         raise ConfigurationError(f"{name} must be {kind}, got {value!r}")
     return float(value)  # type: ignore[arg-type]
+
+
+def check_choice(name: str, value: object, choices: type[E]) -> E:
+    """A member of the enum ``choices``, given as the member or its value (``"block"``)."""
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in choices)
+        raise ConfigurationError(f"{name} must be one of {allowed}, got {value!r}") from None
+
+
+def check_name(name: str, value: object) -> str:
+    """A non-empty ``str``."""
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}")
+    return value

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from papyra._locks import check_unlocked
 from papyra.exceptions import PersistenceStartupError
 from papyra.persistence.models import (
     PersistenceRecoveryConfig,
@@ -82,6 +83,7 @@ def _call_hook(hooks: Any, name: str, arg: Any) -> None:
     method = getattr(hooks, name, None) if hooks is not None else None
     if method is None:
         return
+    check_unlocked(f"hook {name}")
     try:
         method(arg)
     except Exception:

@@ -1,0 +1,154 @@
+"""Supervision runs on the parent's own thread: a failed child waits, the parent's
+``on_child_failure`` runs between the parent's messages (never concurrently with its
+``receive``), and a parent that cannot decide (stopping, or itself waiting on the child) decides
+nothing: the child's own policy applies."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from papyra.actor import Actor
+from papyra.events import ActorCrashed
+from papyra.events import ActorStopped as ActorStoppedEvent
+from papyra.exceptions import ActorStopped
+from papyra.ref import ActorRef
+from papyra.supervision import Strategy, SupervisionPolicy
+from papyra.supervisor import SupervisorDecision
+from papyra.system import ActorSystem
+
+RESTART = SupervisionPolicy(strategy=Strategy.RESTART)
+
+
+class Child(Actor):
+    def receive(self, message: Any) -> Any:
+        if message == "boom":
+            raise RuntimeError(f"boom on {threading.get_ident()}")
+        return message
+
+
+class Parent(Actor):
+    """Spawns children, blocks in ``receive`` on demand, records every decision it makes."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.in_receive = False
+        self.decisions: list[tuple[int, bool, str]] = []  # (thread, overlapped receive, error)
+
+    def receive(self, message: Any) -> Any:
+        self.in_receive = True
+        try:
+            if message == "spawn":
+                return self.context.spawn_child(Child, policy=RESTART)
+            if message == "block":
+                self.entered.set()
+                self.release.wait()
+                return threading.get_ident()
+            if isinstance(message, tuple) and message[0] == "ask":
+                self.entered.set()
+                self.release.wait()
+                try:
+                    return message[1].ask(message[2], timeout=10)
+                except Exception as exc:  # the parent keeps running: the error is its reply
+                    return exc
+            return message
+        finally:
+            self.in_receive = False
+
+    def on_child_failure(self, child_ref: ActorRef[Any], exc: BaseException) -> SupervisorDecision:
+        self.decisions.append((threading.get_ident(), self.in_receive, str(exc)))
+        return SupervisorDecision.STOP
+
+
+@pytest.fixture
+def system() -> Iterator[ActorSystem]:
+    with ActorSystem(max_workers=4) as s:
+        yield s
+
+
+def _crash_of(system: ActorSystem, ref: ActorRef[Any]) -> None:
+    system.wait_for_event(
+        lambda e: isinstance(e, ActorCrashed) and e.actor_address == ref.address, timeout=10
+    )
+
+
+def _stop_of(system: ActorSystem, ref: ActorRef[Any]) -> str | None:
+    event = system.wait_for_event(
+        lambda e: isinstance(e, ActorStoppedEvent) and e.actor_address == ref.address, timeout=10
+    )
+    assert isinstance(event, ActorStoppedEvent)
+    return event.reason
+
+
+def test_on_child_failure_waits_for_the_parents_receive_and_runs_on_the_parents_thread(
+    system: ActorSystem,
+) -> None:
+    instance = Parent()
+    parent = system.spawn(lambda: instance)
+    child = parent.ask("spawn", timeout=10)
+    busy = parent.ask_future("block")
+    assert instance.entered.wait(10)
+    crashed = child.ask_future("boom")
+    _crash_of(system, child)
+    # The child failed while its parent is inside receive: nothing is decided yet, and the
+    # crashing ask does not return before supervision acted.
+    assert instance.decisions == []
+    assert not crashed.done()
+    instance.release.set()
+    busy.result(10)
+    assert isinstance(crashed.exception(10), RuntimeError)
+    assert _stop_of(system, child) == "supervisor"  # the parent's STOP, not the child's RESTART
+    [(decided_on, overlapped, error)] = instance.decisions
+    assert not overlapped
+    assert error != f"boom on {decided_on}"  # not on the failed child's thread (it was waiting)
+    assert parent.ask("still here", timeout=10) == "still here"
+
+
+def test_a_parent_asking_its_failing_child_decides_nothing_and_the_child_policy_applies(
+    system: ActorSystem,
+) -> None:
+    instance = Parent()
+    instance.release.set()
+    parent = system.spawn(lambda: instance)
+    child = parent.ask("spawn", timeout=10)
+    reply = parent.ask(("ask", child, "boom"), timeout=10)  # the parent waits on the child: no deadlock
+    assert isinstance(reply, RuntimeError)
+    assert instance.decisions == []
+    assert child.ask("after", timeout=10) == "after"  # RESTART, the child's own policy
+
+
+def test_a_parent_that_starts_waiting_on_its_suspended_child_releases_it(system: ActorSystem) -> None:
+    instance = Parent()
+    parent = system.spawn(lambda: instance)
+    child = parent.ask("spawn", timeout=10)
+    asking = parent.ask_future(("ask", child, "ping"))
+    assert instance.entered.wait(10)
+    crashed = child.ask_future("boom")
+    _crash_of(system, child)
+    instance.release.set()  # the parent now asks the child that waits for the parent's decision
+    assert asking.result(10) == "ping"
+    assert isinstance(crashed.exception(10), RuntimeError)
+    assert instance.decisions == []  # the child's own policy (RESTART) applied
+
+
+def test_a_stopping_parent_decides_nothing(system: ActorSystem) -> None:
+    instance = Parent()
+    parent = system.spawn(lambda: instance)
+    child = parent.ask("spawn", timeout=10)
+    busy = parent.ask_future("block")
+    assert instance.entered.wait(10)
+    crashed = child.ask_future("boom")
+    _crash_of(system, child)
+    parent.stop()
+    instance.release.set()
+    busy.result(10)
+    assert isinstance(crashed.exception(10), RuntimeError)
+    assert _stop_of(system, parent) == "stopped"
+    assert _stop_of(system, child) == "parent-stopped"
+    assert instance.decisions == []
+    with pytest.raises(ActorStopped):
+        child.tell("x")
