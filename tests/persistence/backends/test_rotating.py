@@ -523,13 +523,16 @@ def test_recover_repair_fixes_in_place_keeps_everything_valid_no_duplicates(tmp_
     after = read_set_raw(path, 4)
     assert after == valid_before  # nothing valid removed, nothing duplicated, order kept
     assert seqs(after) == list(range(seqs(after)[0], 30))
-    # orphans that might hold records are kept under quarantine names, not deleted
+    # orphans that might hold records are kept under quarantine names, not deleted; a rotated
+    # file beyond max_files stays in place (still reported)
     kept = [p.name for p in tmp_path.iterdir() if ".quarantine." in p.name]
-    assert any(n.startswith("rot.ndjson.7.quarantine.") for n in kept)
+    assert not any(n.startswith("rot.ndjson.7") for n in kept)
+    assert str(path.with_name("rot.ndjson.7")) not in report.repaired_files
     assert any(n.startswith("rot.ndjson.compact.tmp.quarantine.") for n in kept)
-    assert not b.scan().has_anomalies
+    beyond = [(A.ORPHANED_ROTATED_FILE, str(path.with_name("rot.ndjson.7")))]
+    assert [(a.type, a.path) for a in b.scan().anomalies] == beyond
     again = b.recover(REPAIR)
-    assert not again.scan.has_anomalies and not again.repaired_files
+    assert [(a.type, a.path) for a in again.scan.anomalies] == beyond and not again.repaired_files
     write(b, 2, start=30)
     assert [int(e.timestamp) for e in b.list_events()][-2:] == [30, 31]
     b.close()
@@ -545,7 +548,6 @@ def test_recover_quarantine_keeps_original_bytes_of_damaged_files_and_orphans(tm
             "rot.ndjson",
             "rot.ndjson.1",
             "rot.ndjson.2",
-            "rot.ndjson.7",
             "rot.ndjson.compact.tmp",
             "rot.ndjson.orphan",
             "rot.ndjson.lock.x1",
@@ -558,8 +560,8 @@ def test_recover_quarantine_keeps_original_bytes_of_damaged_files_and_orphans(tm
     kept = {p.name.split(".quarantine.")[0]: p.read_bytes() for p in qdir.iterdir()}
     assert kept == originals
     assert len(report.quarantined_files) == len(originals)
-    assert not b.scan().has_anomalies
-    assert not path.with_name("rot.ndjson.7").exists()
+    assert [a.path for a in b.scan().anomalies] == [str(path.with_name("rot.ndjson.7"))]
+    assert path.with_name("rot.ndjson.7").exists()  # beyond max_files: left in place
     assert not b.recover(
         PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.QUARANTINE, quarantine_dir=str(qdir))
     ).repaired_files
