@@ -568,6 +568,41 @@ def test_recover_quarantine_keeps_original_bytes_of_damaged_files_and_orphans(tm
     b.close()
 
 
+@pytest.mark.parametrize("mode", ["repair", "quarantine"])
+def test_recover_with_a_smaller_max_files_never_moves_the_rotated_files_beyond_it(
+    tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "rot.ndjson"
+    b = RotatingFilePersistence(path, max_bytes=800, max_files=5)
+    write(b, 40)
+    b.close()
+    assert len(members(path, 5)) == 5
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()
+              if p.is_file() and not p.name.endswith((".lock", ".set"))}
+    beyond = [str(path.with_name(f"rot.ndjson.{k}")) for k in (4, 3, 2)]
+    config = PersistenceRecoveryConfig(mode=mode, quarantine_dir=str(tmp_path / "q"))
+    small = RotatingFilePersistence(path, max_bytes=800, max_files=2)
+    try:
+        assert small.recover(config, dry_run=True).repaired_files == ()
+        report = small.recover(config)
+        assert sorted(a.path for a in report.scan.anomalies) == sorted(beyond)
+        assert {a.type for a in report.scan.anomalies} == {A.ORPHANED_ROTATED_FILE}
+        assert (report.repaired_files, report.quarantined_files) == ((), ())
+        assert (report.kept_records, report.removed_lines, report.quarantined_lines) == (0, 0, 0)
+        assert sorted(a.path for a in small.scan().anomalies) == sorted(beyond)  # still reported
+    finally:
+        small.close()
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()
+              if p.is_file() and not p.name.endswith((".lock", ".set"))}
+    assert after == before  # every valid record still in the store, byte for byte
+    full = RotatingFilePersistence(path, max_bytes=800, max_files=5)
+    try:
+        assert [int(e.timestamp) for e in full.list_events()][-1] == 39
+        assert not full.scan().has_anomalies
+    finally:
+        full.close()
+
+
 def test_recover_refuses_an_unsafe_quarantine_dir(tmp_path: Path) -> None:
     _path, b = _damaged_store(tmp_path)
     real = tmp_path / "real"
