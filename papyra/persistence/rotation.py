@@ -173,6 +173,14 @@ class RotationSet:
         if (reason := self.refusal(path)) is not None:
             raise UnsafeFileError(str(path), reason)
 
+    def check_members(self) -> None:
+        """Raise :class:`~papyra.exceptions.UnsafeFileError` when a member slot holds a file
+        :meth:`refusal` refuses (a compaction swap would replace or delete it unread). One
+        ``lstat`` per slot."""
+        for slot in range(self.max_files):
+            if (reason := self.refusal(member := self.member(slot))) is not None:
+                raise UnsafeFileError(str(member), f"{reason}; recover() moves it aside")
+
     def total_bytes(self) -> int:
         total = 0
         for p in self.existing():
@@ -615,9 +623,7 @@ def compact_set(
     """
     if not rset.finish_swap() and (problem := rset.marker_problem()) is not None:
         raise CorruptionError(f"cannot compact {rset.path}: {problem}; run recover() first")
-    for slot in range(rset.max_files):  # the swap would replace or delete a member reads refuse
-        if (reason := rset.refusal(member := rset.member(slot))) is not None:
-            raise UnsafeFileError(str(member), f"{reason}; recover() moves it aside")
+    rset.check_members()
     result = CompactionResult()
     file_mode = rset.file_mode
     with contextlib.ExitStack() as stack:

@@ -311,8 +311,9 @@ def test_a_rotated_member_reads_would_refuse_is_reported_never_read_never_rotate
         assert reason in anomaly.detail
         listed = [e.payload["n"] for e in b.list_events()]
         assert listed == [n for n in everything if n not in hidden] and hidden
-        with pytest.raises(UnsafeFileError, match=reason):
-            b.compact()
+        for dry_run in (True, False):
+            with pytest.raises(UnsafeFileError, match=reason):
+                b.compact(dry_run=dry_run)
         before = identity(member), member.read_bytes()
         b.record_event(event(40))
         b.record_event(event(41))  # the active file is full: this batch would rotate the set

@@ -244,4 +244,5 @@ class RotatingFilePersistence(JsonFilePersistence):
         self._finish_pending_swap()
         if (problem := self._set.marker_problem()) is not None:  # as compact_set refuses
             raise CorruptionError(f"cannot compact {self._path}: {problem}; run recover() first")
+        self._set.check_members()
         return self._set.existing()
