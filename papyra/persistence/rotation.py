@@ -312,7 +312,8 @@ class RotationSet:
 
     def strays(self) -> list[StrayFile]:
         """Files of the store that are not members (quarantine files, the lock and temp files of
-        live processes excluded). Read-only."""
+        live processes excluded). Read-only; reads a rotated file beyond ``max_files`` back only
+        to its newest record (one holding a record is marked ``keep``)."""
         out: list[StrayFile] = []
         orphan = PersistenceAnomalyType.ORPHANED_ROTATED_FILE
         unexpected = PersistenceAnomalyType.UNEXPECTED_FILE
@@ -342,9 +343,9 @@ class RotationSet:
                     out.append(StrayFile(s.path, unexpected, _refused(reason)))
                 continue  # a member
             elif suffix.isdigit() and suffix.isascii() and str(int(suffix)) == suffix \
-                    and int(suffix) > 0 and self.refusal(s.path) is None:
-                # may hold valid records (the set was written with a larger max_files): reported,
-                # never moved by recover(); opening the set with max_files > suffix reads it
+                    and self.refusal(s.path) is None and _holds_a_record(s.path):
+                # valid records (the set was written with a larger max_files): reported, never
+                # moved by recover(); opening the set with max_files > suffix reads them
                 detail = f"looks like a rotated file but is not a member (max_files={self.max_files})"
                 out.append(StrayFile(s.path, orphan, detail, keep=True))
             elif s.kind is SiblingKind.TEMP_LEFTOVER:
@@ -389,6 +390,20 @@ def _refusal(path: Path, file_mode: int, st: os.stat_result | None = None) -> st
     except OSError as exc:
         return str(exc)
     return None
+
+
+def _holds_a_record(path: Path) -> bool:
+    """True when the file holds at least one line that decodes to a record (read backwards
+    from its end only until the first one)."""
+    try:
+        f = open_read(path)
+    except OSError:
+        return False
+    if f is None:
+        return False
+    with f:
+        records = iter_records_reversed(f, end=os.fstat(f.fileno()).st_size)
+        return next(iter(records), None) is not None
 
 
 def _refused(reason: str) -> str:
