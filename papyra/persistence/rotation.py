@@ -34,7 +34,6 @@ import logging
 import os
 import re
 import shutil
-import stat
 import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ from papyra.persistence.filestore import (
 from papyra.persistence.health import SiblingKind, list_siblings, pid_alive, scan_file
 from papyra.persistence.locking import BatchLock, lock_path_for, maintenance_lock
 from papyra.persistence.models import PersistedRecord, PersistenceAnomaly, PersistenceAnomalyType
-from papyra.persistence.ownership import kind_of, reference_stat
+from papyra.persistence.ownership import check_file, check_path, reference_stat
 from papyra.persistence.quarantine import LineQuarantine, quarantine_name
 from papyra.persistence.reading import SkipCount, iter_records_reversed
 from papyra.persistence.retention import RetentionPolicy
@@ -136,6 +135,7 @@ class StrayFile:
     type: PersistenceAnomalyType
     detail: str
     own_temp: bool = False  # a temp file of ours whose process is gone (a redundant copy)
+    keep: bool = False  # a rotated file beyond max_files: reported, left in place by recover()
 
 
 class RotationSet:
@@ -154,9 +154,32 @@ class RotationSet:
         return self.path if slot == 0 else self.path.with_name(f"{self.path.name}.{slot}")
 
     def existing(self) -> list[Path]:
-        """Member files that exist as regular files, oldest first (anything else at a slot — a
-        FIFO, socket, device, directory, symlink — is a stray that scan reports)."""
-        return [p for p in (self.member(k) for k in range(self.max_files - 1, -1, -1)) if _is_regular(p)]
+        """Member files that pass :meth:`refusal`, oldest first (anything else at a slot is a
+        stray that scan reports and reads never open)."""
+        members = (self.member(k) for k in range(self.max_files - 1, -1, -1))
+        return [p for p in members if os.path.lexists(p) and self.refusal(p) is None]
+
+    def refusal(self, path: Path, st: os.stat_result | None = None) -> str | None:
+        """Why the file at ``path`` (member, commit marker, manifest, temp) must not be read or
+        acted on, or None (also when it is missing): the same check as the store file itself
+        (:func:`~papyra.persistence.ownership.check_file` with this set's ``file_mode``: a regular
+        file; in a directory others can write, not another non-root user's and not writable by
+        group/others unless ``file_mode`` is). ``st`` is its ``fstat`` when already open. Cost:
+        one ``lstat`` (+ one ``stat`` of the directory for a file that is not ours)."""
+        return _refusal(path, self.file_mode, st)
+
+    def check(self, path: Path) -> None:
+        """Raise :class:`~papyra.exceptions.UnsafeFileError` when :meth:`refusal` refuses ``path``."""
+        if (reason := self.refusal(path)) is not None:
+            raise UnsafeFileError(str(path), reason)
+
+    def check_members(self) -> None:
+        """Raise :class:`~papyra.exceptions.UnsafeFileError` when a member slot holds a file
+        :meth:`refusal` refuses (a compaction swap would replace or delete it unread). One
+        ``lstat`` per slot."""
+        for slot in range(self.max_files):
+            if (reason := self.refusal(member := self.member(slot))) is not None:
+                raise UnsafeFileError(str(member), f"{reason}; recover() moves it aside")
 
     def total_bytes(self) -> int:
         total = 0
@@ -168,12 +191,16 @@ class RotationSet:
     # ------------------------------------------------------------------ rotation
 
     def rotate(self, *, durable: bool) -> None:
-        """Shift the set by one slot (see the module docs for the crash-safety invariant)."""
+        """Shift the set by one slot (see the module docs for the crash-safety invariant).
+        Raises :class:`~papyra.exceptions.UnsafeFileError` (nothing moved) when a file it would
+        move or delete is one reads refuse (:meth:`refusal`), and ``OSError``."""
         n = self.max_files
         if n == 1:
             self.path.unlink(missing_ok=True)  # one file, restarted: its history is dropped by design
         else:
             gap = next((k for k in range(1, n) if not os.path.lexists(self.member(k))), None)
+            for k in range(gap if gap is not None else n):  # every file this step moves or deletes
+                self.check(self.member(k))  # one that reads would refuse is never rotated
             if gap is None:
                 os.unlink(self.member(n - 1))  # the oldest file: dropped by design
                 gap = n - 1
@@ -195,7 +222,11 @@ class RotationSet:
     def _read_manifest(self) -> tuple[int, int, list[tuple[str, int]]]:
         """The validated marker, ``(pid, count, [(temp name, slot), ...])``; raises
         CorruptionError or OSError (:func:`~papyra.persistence.commit_marker.read_manifest`)."""
-        return read_manifest(self.marker, store=self.path, max_files=self.max_files, owner=self._owner())
+        self.check(self.marker)
+        manifest = read_manifest(self.marker, store=self.path, max_files=self.max_files, owner=self._owner())
+        for name, _ in manifest[2]:
+            self.check(self.path.parent / name)  # a temp that would become a member
+        return manifest
 
     def _owner(self) -> int:
         """The store's owner: that of a member (else of the lock file, else this process)."""
@@ -281,12 +312,13 @@ class RotationSet:
 
     def strays(self) -> list[StrayFile]:
         """Files of the store that are not members (quarantine files, the lock and temp files of
-        live processes excluded). Read-only."""
+        live processes excluded). Read-only; reads a rotated file beyond ``max_files`` back only
+        to its newest record (one holding a record is marked ``keep``)."""
         out: list[StrayFile] = []
         orphan = PersistenceAnomalyType.ORPHANED_ROTATED_FILE
         unexpected = PersistenceAnomalyType.UNEXPECTED_FILE
-        if os.path.lexists(self.path) and not _is_regular(self.path):
-            out.append(StrayFile(self.path, unexpected, _not_regular(self.path)))
+        if (reason := self.refusal(self.path)) is not None:
+            out.append(StrayFile(self.path, unexpected, _refused(reason)))
         for s in list_siblings(self.path):
             suffix = s.suffix
             if s.kind in (SiblingKind.LOCK, SiblingKind.QUARANTINE, SiblingKind.TEMP_IN_PROGRESS):
@@ -307,9 +339,15 @@ class RotationSet:
                                      "next write, read, open or recover() completes the swap"))
             elif suffix.isdigit() and suffix.isascii() and str(int(suffix)) == suffix \
                     and 1 <= int(suffix) < self.max_files:
-                if not _is_regular(s.path):
-                    out.append(StrayFile(s.path, unexpected, _not_regular(s.path)))
+                if (reason := self.refusal(s.path)) is not None:
+                    out.append(StrayFile(s.path, unexpected, _refused(reason)))
                 continue  # a member
+            elif suffix.isdigit() and suffix.isascii() and str(int(suffix)) == suffix \
+                    and self.refusal(s.path) is None and _holds_a_record(s.path):
+                # valid records (the set was written with a larger max_files): reported, never
+                # moved by recover(); opening the set with max_files > suffix reads them
+                detail = f"looks like a rotated file but is not a member (max_files={self.max_files})"
+                out.append(StrayFile(s.path, orphan, detail, keep=True))
             elif s.kind is SiblingKind.TEMP_LEFTOVER:
                 own = _OWN_TEMP.match(suffix) is not None
                 out.append(StrayFile(s.path, orphan, "leftover temp file of an interrupted compaction, "
@@ -326,7 +364,7 @@ class RotationSet:
     def _manifest_problem(self) -> str | None:
         """Why the set manifest is invalid, or None (valid or absent)."""
         try:
-            read_set_manifest(self.path, max_files_limit=MAX_FILES_LIMIT)
+            read_set_manifest(self.path, max_files_limit=MAX_FILES_LIMIT, file_mode=self.file_mode)
         except (CorruptionError, OSError) as exc:
             return str(exc)
         return None
@@ -341,19 +379,35 @@ class RotationSet:
         return anomalies
 
 
-def _is_regular(path: Path) -> bool:
+def _refusal(path: Path, file_mode: int, st: os.stat_result | None = None) -> str | None:
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
+        if st is None:
+            check_path(path, file_mode=file_mode)
+        else:
+            check_file(path, st, file_mode=file_mode)
+    except UnsafeFileError as exc:
+        return exc.reason
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
+def _holds_a_record(path: Path) -> bool:
+    """True when the file holds at least one line that decodes to a record (read backwards
+    from its end only until the first one)."""
+    try:
+        f = open_read(path)
     except OSError:
         return False
+    if f is None:
+        return False
+    with f:
+        records = iter_records_reversed(f, end=os.fstat(f.fileno()).st_size)
+        return next(iter(records), None) is not None
 
 
-def _not_regular(path: Path) -> str:
-    try:
-        kind = kind_of(os.lstat(path).st_mode)
-    except OSError:
-        kind = "not a regular file"
-    return f"{kind} at a member slot, never opened: recover() moves it aside under a quarantine name"
+def _refused(reason: str) -> str:
+    return f"refused ({reason}), never read: recover() moves it aside under a quarantine name"
 
 
 def dispose_stray(
@@ -373,7 +427,7 @@ def dispose_stray(
     target_dir = quarantine_dir or path.parent
     if dry_run:
         return planned_quarantine_path(target_dir, path.name)
-    if not _is_regular(path):  # a directory, FIFO, socket, device or symlink: moved, never opened
+    if _refusal(path, file_mode) is not None:  # an odd or untrusted file: moved, never opened
         target = target_dir / quarantine_name(path.name)
         try:
             os.rename(path, target)
@@ -453,7 +507,7 @@ def _snapshot(rset: RotationSet) -> _Snapshot:
             st = os.lstat(rset.member(slot))
         except FileNotFoundError:
             continue
-        if not stat.S_ISREG(st.st_mode):
+        if rset.refusal(rset.member(slot), st) is not None:
             continue  # not a member (scan reports it)
         out.append((slot, (st.st_dev, st.st_ino), st.st_mtime_ns))
     return out
@@ -495,7 +549,8 @@ def _open_identity(
         if f is None:
             continue
         fst = os.fstat(f.fileno())
-        if (fst.st_dev, fst.st_ino) == key and (mtime_ns is None or fst.st_mtime_ns == mtime_ns):
+        same = (fst.st_dev, fst.st_ino) == key and (mtime_ns is None or fst.st_mtime_ns == mtime_ns)
+        if same and rset.refusal(p, fst) is None:
             return f
         f.close()  # moved on between lstat and open: look further up
     return None
@@ -577,10 +632,13 @@ def compact_set(
     Unreadable lines go to one ``<name>.quarantine.<stamp>`` file beside the store. If the
     retained records need more than ``max_files`` files (only possible when the store already
     exceeded its bound, e.g. files of the earlier implementation), the oldest file takes the
-    surplus instead of dropping retained records.
+    surplus instead of dropping retained records. Raises
+    :class:`~papyra.exceptions.UnsafeFileError` (nothing changed) when a member slot holds a file
+    reads refuse (:meth:`RotationSet.refusal`), CorruptionError for an invalid commit marker.
     """
     if not rset.finish_swap() and (problem := rset.marker_problem()) is not None:
         raise CorruptionError(f"cannot compact {rset.path}: {problem}; run recover() first")
+    rset.check_members()
     result = CompactionResult()
     file_mode = rset.file_mode
     with contextlib.ExitStack() as stack:

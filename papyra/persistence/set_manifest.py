@@ -49,13 +49,18 @@ def _document(max_bytes: int, max_files: int) -> bytes:
     return (json.dumps(doc, separators=(",", ":")) + "\n").encode()
 
 
-def read_set_manifest(store: Path, *, max_files_limit: int) -> tuple[int, int] | None:
+def read_set_manifest(
+    store: Path, *, max_files_limit: int, file_mode: int | None = None
+) -> tuple[int, int] | None:
     """``(max_bytes, max_files)`` recorded for the set ``store``, or None when it has no
     manifest. Raises :class:`~papyra.exceptions.CorruptionError` for an invalid one (see the
-    module doc) and ``OSError`` when it cannot be read. Cost: one open and one small read."""
+    module doc) and ``OSError`` when it cannot be read —
+    :class:`~papyra.exceptions.UnsafeFileError` when, in a directory others can write, it is
+    writable by group/others while ``file_mode`` is not (None: that rule is skipped). Cost: one
+    open and one small read."""
     path = manifest_path(store)
     try:
-        fd = open_checked(path, os.O_RDONLY, file_mode=None)
+        fd = open_checked(path, os.O_RDONLY, file_mode=file_mode)
     except FileNotFoundError:
         return None
     with os.fdopen(fd, "rb") as f:
@@ -92,11 +97,11 @@ def write_set_manifest(store: Path, *, max_bytes: int, max_files: int, file_mode
     target = manifest_path(store)
     wanted = _document(max_bytes, max_files)
     try:
-        fd = open_checked(target, os.O_RDONLY, file_mode=None)
+        fd = open_checked(target, os.O_RDONLY, file_mode=file_mode)
     except FileNotFoundError:
         pass
     except OSError:
-        pass  # not a regular file of ours: replaced below (the rename replaces a link, not its target)
+        pass  # refused (odd, or not ours): replaced below (the rename replaces a link, not its target)
     else:
         with os.fdopen(fd, "rb") as f:
             if f.read(MAX_MANIFEST_BYTES + 1) == wanted:

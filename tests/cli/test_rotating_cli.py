@@ -76,11 +76,12 @@ def make_set(directory: Path, name: str = "r.log") -> Path:
 
 
 def damage(path: Path) -> None:
-    """A corrupted line in the middle of ``r.log.2`` and an orphan ``r.log.9`` (beyond max_files)."""
+    """A corrupted line in the middle of ``r.log.2`` and an orphan ``r.log.9`` (beyond max_files,
+    holding no record: recovery moves it aside; one holding records would stay in place)."""
     member = path.with_name(path.name + ".2")
     lines = member.read_bytes().splitlines(keepends=True)
     member.write_bytes(lines[0] + b"{not json}\n" + b"".join(lines[1:]))
-    path.with_name(path.name + ".9").write_bytes(lines[1])
+    path.with_name(path.name + ".9").write_bytes(b"{not a record}\n")
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -298,7 +299,7 @@ def test_recover_repair_text(damaged_set: Path, tmp_path: Path) -> None:
     assert members(damaged_set) == ["r.log"] + [f"r.log.{k}" for k in range(1, 6)]
     assert len(damaged_set.with_name("r.log.2").read_bytes().splitlines()) == 3
     [kept] = tmp_path.glob("r.log.9.quarantine.*")
-    assert kept.read_bytes().startswith(b'{"kind":"event"')
+    assert kept.read_bytes() == b"{not a record}\n"
     assert cli(damaged_set, "persistence", "scan").code == 0
     r = cli(damaged_set, "inspect", "summary", "--format", "json")
     assert json.loads(r.out)["counts"] == {"events": 12, "audits": 3, "dead_letters": 2}

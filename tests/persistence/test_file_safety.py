@@ -276,6 +276,89 @@ def test_a_store_writable_by_others_in_a_shared_dir_is_refused_unless_file_mode_
     b.close()
 
 
+# --------------------------------------------------------------------------- rotating set members
+
+
+def _numbers(path: Path) -> list[int]:
+    return [json.loads(line)["payload"]["n"] for line in path.read_bytes().splitlines() if line]
+
+
+def _shared_set(shared_dir: Path) -> RotatingFilePersistence:
+    b = RotatingFilePersistence(shared_dir / "rot.ndjson", max_bytes=1000, max_files=5)
+    write(b, range(40))
+    assert len(b.files) == 5
+    return b
+
+
+@pytest.mark.parametrize("hostile", ["writable-by-others", "owned-by-another-user"])
+def test_a_rotated_member_reads_would_refuse_is_reported_never_read_never_rotated(
+    shared_dir: Path, hostile: str
+) -> None:
+    uid, gid = other_ids()
+    b = _shared_set(shared_dir)
+    try:
+        member = shared_dir / "rot.ndjson.1"
+        hidden = _numbers(member)
+        everything = [e.payload["n"] for e in b.list_events()]
+        if hostile == "writable-by-others":
+            os.chmod(member, 0o666)
+            reason = "writable by group or others"
+        else:
+            os.chown(member, uid, gid)
+            reason = f"owned by uid {uid}"
+        [anomaly] = b.scan().anomalies
+        assert (anomaly.type, anomaly.path) == (PersistenceAnomalyType.UNEXPECTED_FILE, str(member))
+        assert reason in anomaly.detail
+        listed = [e.payload["n"] for e in b.list_events()]
+        assert listed == [n for n in everything if n not in hidden] and hidden
+        for dry_run in (True, False):
+            with pytest.raises(UnsafeFileError, match=reason):
+                b.compact(dry_run=dry_run)
+        before = identity(member), member.read_bytes()
+        b.record_event(event(40))
+        b.record_event(event(41))  # the active file is full: this batch would rotate the set
+        for n in range(42, 60):
+            b.record_event(event(n))
+        with pytest.raises(DurabilityError, match=rf"cannot rotate .*rot\.ndjson\.1.*{reason}"):
+            b.flush(30)
+        assert (identity(member), member.read_bytes()) == before  # never moved: reads stay whole
+        assert [e.payload["n"] for e in b.list_events()][: len(listed)] == listed
+    finally:
+        b.close()
+
+
+def test_a_commit_marker_writable_by_others_in_a_shared_dir_is_never_acted_on(shared_dir: Path) -> None:
+    b = _shared_set(shared_dir)
+    b.close()
+    temp = b.path.with_name(_temp_name(b))
+    temp.write_bytes(b"")
+    marker = _marker(b)
+    marker.write_text(json.dumps({"pid": 1, "count": 1, "files": [[temp.name, 0]]}))
+    os.chmod(marker, 0o666)  # root's, valid grammar: acting on it would delete .1-.4
+    _assert_marker_reported_then_removed(b, REPAIR)
+
+
+def test_a_set_manifest_writable_by_others_in_a_shared_dir_is_refused_and_rewritten(
+    shared_dir: Path,
+) -> None:
+    from papyra.persistence.set_manifest import manifest_path, read_set_manifest
+
+    b = _shared_set(shared_dir)
+    b.close()
+    manifest = manifest_path(b.path)
+    os.chmod(manifest, 0o666)
+    with pytest.raises(UnsafeFileError, match="writable by group or others"):
+        read_set_manifest(b.path, max_files_limit=10, file_mode=0o600)
+    reopened = RotatingFilePersistence(b.path, max_bytes=1000, max_files=5)
+    try:
+        [anomaly] = reopened.scan().anomalies
+        assert anomaly.path == str(manifest) and "invalid set manifest" in anomaly.detail
+        write(reopened, range(40, 41))  # the writer replaces it with one of the store's mode
+    finally:
+        reopened.close()
+    assert identity(manifest)[2] == 0o600 and not reopened.scan().has_anomalies
+
+
 # --------------------------------------------------------------------------- non-regular files
 
 

@@ -229,6 +229,8 @@ class RotatingFilePersistence(JsonFilePersistence):
                 if result.quarantine_path is not None:
                     quarantined.append(str(result.quarantine_path))
         for stray in strays:
+            if stray.keep:  # readable records beyond max_files: reported, never moved (README)
+                continue
             moved = dispose_stray(stray, quarantine_dir=qdir, file_mode=self._file_mode, dry_run=dry_run)
             repaired.append(str(stray.path))
             if moved is not None:
@@ -242,4 +244,5 @@ class RotatingFilePersistence(JsonFilePersistence):
         self._finish_pending_swap()
         if (problem := self._set.marker_problem()) is not None:  # as compact_set refuses
             raise CorruptionError(f"cannot compact {self._path}: {problem}; run recover() first")
+        self._set.check_members()
         return self._set.existing()

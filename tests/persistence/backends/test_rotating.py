@@ -523,13 +523,16 @@ def test_recover_repair_fixes_in_place_keeps_everything_valid_no_duplicates(tmp_
     after = read_set_raw(path, 4)
     assert after == valid_before  # nothing valid removed, nothing duplicated, order kept
     assert seqs(after) == list(range(seqs(after)[0], 30))
-    # orphans that might hold records are kept under quarantine names, not deleted
+    # orphans that might hold records are kept under quarantine names, not deleted; a rotated
+    # file beyond max_files stays in place (still reported)
     kept = [p.name for p in tmp_path.iterdir() if ".quarantine." in p.name]
-    assert any(n.startswith("rot.ndjson.7.quarantine.") for n in kept)
+    assert not any(n.startswith("rot.ndjson.7") for n in kept)
+    assert str(path.with_name("rot.ndjson.7")) not in report.repaired_files
     assert any(n.startswith("rot.ndjson.compact.tmp.quarantine.") for n in kept)
-    assert not b.scan().has_anomalies
+    beyond = [(A.ORPHANED_ROTATED_FILE, str(path.with_name("rot.ndjson.7")))]
+    assert [(a.type, a.path) for a in b.scan().anomalies] == beyond
     again = b.recover(REPAIR)
-    assert not again.scan.has_anomalies and not again.repaired_files
+    assert [(a.type, a.path) for a in again.scan.anomalies] == beyond and not again.repaired_files
     write(b, 2, start=30)
     assert [int(e.timestamp) for e in b.list_events()][-2:] == [30, 31]
     b.close()
@@ -545,7 +548,6 @@ def test_recover_quarantine_keeps_original_bytes_of_damaged_files_and_orphans(tm
             "rot.ndjson",
             "rot.ndjson.1",
             "rot.ndjson.2",
-            "rot.ndjson.7",
             "rot.ndjson.compact.tmp",
             "rot.ndjson.orphan",
             "rot.ndjson.lock.x1",
@@ -558,12 +560,47 @@ def test_recover_quarantine_keeps_original_bytes_of_damaged_files_and_orphans(tm
     kept = {p.name.split(".quarantine.")[0]: p.read_bytes() for p in qdir.iterdir()}
     assert kept == originals
     assert len(report.quarantined_files) == len(originals)
-    assert not b.scan().has_anomalies
-    assert not path.with_name("rot.ndjson.7").exists()
+    assert [a.path for a in b.scan().anomalies] == [str(path.with_name("rot.ndjson.7"))]
+    assert path.with_name("rot.ndjson.7").exists()  # beyond max_files: left in place
     assert not b.recover(
         PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.QUARANTINE, quarantine_dir=str(qdir))
     ).repaired_files
     b.close()
+
+
+@pytest.mark.parametrize("mode", ["repair", "quarantine"])
+def test_recover_with_a_smaller_max_files_never_moves_the_rotated_files_beyond_it(
+    tmp_path: Path, mode: str
+) -> None:
+    path = tmp_path / "rot.ndjson"
+    b = RotatingFilePersistence(path, max_bytes=800, max_files=5)
+    write(b, 40)
+    b.close()
+    assert len(members(path, 5)) == 5
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()
+              if p.is_file() and not p.name.endswith((".lock", ".set"))}
+    beyond = [str(path.with_name(f"rot.ndjson.{k}")) for k in (4, 3, 2)]
+    config = PersistenceRecoveryConfig(mode=mode, quarantine_dir=str(tmp_path / "q"))
+    small = RotatingFilePersistence(path, max_bytes=800, max_files=2)
+    try:
+        assert small.recover(config, dry_run=True).repaired_files == ()
+        report = small.recover(config)
+        assert sorted(a.path for a in report.scan.anomalies) == sorted(beyond)
+        assert {a.type for a in report.scan.anomalies} == {A.ORPHANED_ROTATED_FILE}
+        assert (report.repaired_files, report.quarantined_files) == ((), ())
+        assert (report.kept_records, report.removed_lines, report.quarantined_lines) == (0, 0, 0)
+        assert sorted(a.path for a in small.scan().anomalies) == sorted(beyond)  # still reported
+    finally:
+        small.close()
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir()
+              if p.is_file() and not p.name.endswith((".lock", ".set"))}
+    assert after == before  # every valid record still in the store, byte for byte
+    full = RotatingFilePersistence(path, max_bytes=800, max_files=5)
+    try:
+        assert [int(e.timestamp) for e in full.list_events()][-1] == 39
+        assert not full.scan().has_anomalies
+    finally:
+        full.close()
 
 
 def test_recover_refuses_an_unsafe_quarantine_dir(tmp_path: Path) -> None:
