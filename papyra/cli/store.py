@@ -11,7 +11,9 @@ that does not exist (no file of the set; no stream of the Redis prefix/system id
 created**: commands that read or maintain it (``open_store(..., must_exist=True)``) fail with
 "no store at …" (exit 3) before a backend is even constructed for a file store; ``doctor run``
 and ``startup-check`` see an empty store and report "no store yet". A missing parent directory
-is an operational error (exit 3).
+is an operational error (exit 3) for those commands; for the others (doctor, startup-check,
+metrics, ``--follow``) it is a store that does not exist yet, as for the application, which
+creates the directory on its first start.
 """
 
 from __future__ import annotations
@@ -146,10 +148,12 @@ def _accepted_kwargs(cls: Any, candidates: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in candidates.items() if k in params}
 
 
-def _check_file_location(path: Path) -> None:
+def _check_file_location(path: Path, *, must_exist: bool) -> None:
     parent = path.parent
     if not parent.exists():
-        raise OperationalError(f"directory {parent} does not exist (store {path})")
+        if must_exist:
+            raise OperationalError(f"directory {parent} does not exist (store {path})")
+        return  # a store that does not exist yet: its backend creates nothing until it writes
     if not parent.is_dir():
         raise OperationalError(f"{parent} is not a directory (store {path})")
     if path.is_dir():
@@ -239,7 +243,7 @@ def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
     retention = spec.retention_policy()
     if spec.backend in FILE_BACKENDS:
         path = Path(str(spec.path))
-        _check_file_location(path)
+        _check_file_location(path, must_exist=must_exist)
         cls = _load_backend_class(spec.backend)
         missing = _file_store_missing(spec)
         if missing and must_exist:
