@@ -94,6 +94,23 @@ class Store:
             return Path(raw)
         return None
 
+    def probe_maintenance_lock(self) -> None:
+        """Take the store's maintenance lock as a real compaction or recovery would — waiting up
+        to ``--lock-timeout``, raising :class:`~papyra.exceptions.LockTimeout` (exit 3) while
+        another process keeps it — and release it at once: a dry run fails where the real run
+        would, and blocks writers no longer than that wait.
+
+        File stores only (a Redis store has no lock shared between processes), and only when the
+        lock file exists: nobody can hold a lock file that does not exist, and nothing is created.
+        """
+        from papyra.persistence.locking import lock_path_for, maintenance_lock
+
+        path = self.file_path()
+        if path is None or self.kind not in FILE_BACKENDS or not lock_path_for(path).exists():
+            return
+        with maintenance_lock(path, timeout=self.spec.lock_timeout):
+            pass
+
     def describe(self) -> dict[str, Any]:
         """The ``store`` object of JSON output (stable keys)."""
         return {

@@ -489,7 +489,7 @@ def test_read_only_commands_ignore_the_lock(damaged: Path, hold_lock) -> None:  
     hold_lock(damaged)
     for args in (
         ("persistence", "scan"),
-        ("persistence", "recover", "--dry-run"),
+        ("persistence", "recover", "--mode", "ignore", "--dry-run"),
         ("persistence", "inspect"),
         ("doctor", "run", "--mode", "scan_only"),
         ("persistence", "recover", "--mode", "ignore"),
