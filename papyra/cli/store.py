@@ -22,6 +22,7 @@ import importlib
 import inspect
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,15 @@ from papyra.cli.spec import (
     rotated_indexes,
 )
 
-__all__ = ["BACKEND_CLASSES", "Store", "StoreSpec", "open_store", "parse_duration", "resolve_spec"]
+__all__ = [
+    "BACKEND_CLASSES",
+    "Store",
+    "StoreSpec",
+    "check_redis_url_options",
+    "open_store",
+    "parse_duration",
+    "resolve_spec",
+]
 
 
 # --------------------------------------------------------------------------- opening
@@ -215,6 +224,42 @@ def _infer_max_files(cls: Any, path: Path) -> tuple[int | None, str | None]:
     return inferred, note
 
 
+def _client_url_options(scheme: str) -> frozenset[str] | None:
+    """The query parameters the redis client accepts in a URL of ``scheme``: its parsed options
+    plus the keyword arguments of the connection class it passes the others to (None when the
+    client is not installed)."""
+    try:
+        from redis import connection
+    except ImportError:
+        return None
+    classes = {"rediss": connection.SSLConnection, "unix": connection.UnixDomainSocketConnection}
+    names = set(getattr(connection, "URL_QUERY_ARGUMENT_PARSERS", {}))
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    for klass in classes.get(scheme, connection.Connection).__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names |= {p.name for p in inspect.signature(init).parameters.values() if p.kind in keyword}
+    names.discard("self")
+    return frozenset(names)
+
+
+def check_redis_url_options(url: str, *, own: tuple[str, ...] = ()) -> None:
+    """Raise :class:`UsageError` (exit 64) naming the first query parameter of the Redis ``url``
+    that is neither one of ``own`` (a store SPEC's ``prefix``, ``system_id``, ``cluster``) nor an
+    option of the redis client (which would fail on it with a ``TypeError``), and the allowed ones."""
+    parts = urllib.parse.urlsplit(url)
+    client = _client_url_options(parts.scheme)
+    if client is None:
+        return
+    for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        if name not in own and name not in client:
+            allowed = ", ".join(own) + "; the redis client's " if own else "the redis client's "
+            raise UsageError(
+                f"unknown query parameter {name!r} in the Redis URL; allowed: {allowed}"
+                f"{', '.join(sorted(client))}"
+            )
+
+
 def _no_store(spec: StoreSpec) -> OperationalError:
     return OperationalError(f"no store at {spec.location} (nothing was created; check the location)")
 
@@ -297,6 +342,7 @@ def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
         raise OperationalError(
             "the redis backend is not available in this installation (no RedisStreamsConfig)"
         )
+    check_redis_url_options(str(spec.redis_url))
     config_kwargs: dict[str, Any] = {
         "url": spec.redis_url,
         "prefix": spec.prefix,

@@ -42,3 +42,29 @@ def test_copy_rejects_a_bad_spec(tmp_path: Path) -> None:
     assert result.code == EXIT_USAGE and "unknown store SPEC" in result.err
     result = invoke("persistence", "copy", "--to", str(tmp_path / "t.ndjson"))
     assert result.code == EXIT_USAGE and "--from" in result.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("persistence", "copy", "--from", "rediss://u:S3cret@127.0.0.1:1/0?prefix=a&system_id=b&bogus=1",
+         "--to", "{tmp}/t.ndjson"),
+        ("persistence", "copy", "--from", "{tmp}/s.ndjson", "--to", "redis://127.0.0.1:1/0?bogus=1"),
+        ("persistence", "scan", "--redis-url", "redis://127.0.0.1:1/0?bogus=1"),
+        ("doctor", "run", "--redis-url", "unix:///tmp/nope.sock?prefix=a"),
+    ],
+)
+def test_an_unknown_redis_url_parameter_is_a_usage_error_naming_it(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    from tests.cli.conftest import write_store
+
+    write_store(tmp_path / "s.ndjson")
+    r = invoke(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    assert r.code == 64, r.err
+    assert r.err.startswith("papyra: error: unknown query parameter ") and r.err.count("\n") == 1
+    assert "'bogus'" in r.err or "'prefix'" in r.err
+    assert "socket_timeout" in r.err and "S3cret" not in r.err
+    spec_allowed = "allowed: prefix, system_id, cluster; the redis client's "
+    assert (spec_allowed in r.err) == ("copy" in args)  # a SPEC's own parameters are named too
+    assert not (tmp_path / "t.ndjson").exists()
