@@ -224,18 +224,20 @@ def _infer_max_files(cls: Any, path: Path) -> tuple[int | None, str | None]:
     return inferred, note
 
 
-def _client_url_options(scheme: str) -> frozenset[str] | None:
+def _client_url_options(scheme: str, *, cluster: bool) -> frozenset[str] | None:
     """The query parameters the redis client accepts in a URL of ``scheme``: its parsed options
-    plus the keyword arguments of the connection class it passes the others to (None when the
-    client is not installed)."""
+    plus the keyword arguments of the connection class it passes the others to (and, for a
+    Cluster, of ``RedisCluster``); None when the client is not installed."""
     try:
+        from redis import cluster as redis_cluster
         from redis import connection
     except ImportError:
         return None
     classes = {"rediss": connection.SSLConnection, "unix": connection.UnixDomainSocketConnection}
     names = set(getattr(connection, "URL_QUERY_ARGUMENT_PARSERS", {}))
     keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    for klass in classes.get(scheme, connection.Connection).__mro__:
+    mro = classes.get(scheme, connection.Connection).__mro__
+    for klass in (*mro, redis_cluster.RedisCluster) if cluster else mro:
         init = klass.__dict__.get("__init__")
         if init is not None:
             names |= {p.name for p in inspect.signature(init).parameters.values() if p.kind in keyword}
@@ -243,12 +245,13 @@ def _client_url_options(scheme: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
-def check_redis_url_options(url: str, *, own: tuple[str, ...] = ()) -> None:
+def check_redis_url_options(url: str, *, own: tuple[str, ...] = (), cluster: bool = False) -> None:
     """Raise :class:`UsageError` (exit 64) naming the first query parameter of the Redis ``url``
     that is neither one of ``own`` (a store SPEC's ``prefix``, ``system_id``, ``cluster``) nor an
-    option of the redis client (which would fail on it with a ``TypeError``), and the allowed ones."""
+    option of the redis client (which would fail on it with a ``TypeError``), and the allowed ones.
+    ``cluster``: the URL names a Redis Cluster node (``RedisCluster`` options are allowed too)."""
     parts = urllib.parse.urlsplit(url)
-    client = _client_url_options(parts.scheme)
+    client = _client_url_options(parts.scheme, cluster=cluster)
     if client is None:
         return
     for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
@@ -342,7 +345,7 @@ def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
         raise OperationalError(
             "the redis backend is not available in this installation (no RedisStreamsConfig)"
         )
-    check_redis_url_options(str(spec.redis_url))
+    check_redis_url_options(str(spec.redis_url), cluster=bool(spec.redis_cluster))
     config_kwargs: dict[str, Any] = {
         "url": spec.redis_url,
         "prefix": spec.prefix,

@@ -41,9 +41,10 @@ def parse_store_spec(text: str) -> argparse.Namespace:
         raise UsageError("a store SPEC must not be empty")
     parts = urllib.parse.urlsplit(text)
     if parts.scheme in _REDIS_SCHEMES:
-        check_redis_url_options(text, own=_SPEC_OPTIONS)
         pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
         ours = {k: v for k, v in pairs if k in _SPEC_OPTIONS}
+        cluster = ours.get("cluster", "0").lower() in ("1", "true", "yes")
+        check_redis_url_options(text, own=_SPEC_OPTIONS, cluster=cluster)
         rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ours])
         url = urllib.parse.urlunsplit(parts._replace(query=rest))
         return argparse.Namespace(
@@ -51,7 +52,7 @@ def parse_store_spec(text: str) -> argparse.Namespace:
             redis_url=url,
             prefix=ours.get("prefix") or None,
             system_id=ours.get("system_id") or None,
-            redis_cluster=ours.get("cluster", "0").lower() in ("1", "true", "yes"),
+            redis_cluster=cluster,
         )
     kind, sep, rest = text.partition(":")
     if sep and kind in ("json", "rotating"):
