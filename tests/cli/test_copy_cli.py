@@ -68,3 +68,15 @@ def test_an_unknown_redis_url_parameter_is_a_usage_error_naming_it(
     spec_allowed = "allowed: prefix, system_id, cluster; the redis client's "
     assert (spec_allowed in r.err) == ("copy" in args)  # a SPEC's own parameters are named too
     assert not (tmp_path / "t.ndjson").exists()
+
+
+@pytest.mark.parametrize(
+    "url_and_flags",
+    [
+        ("redis://127.0.0.1:1/0?socket_timeout=1&client_name=x&health_check_interval=3",),
+        ("redis://127.0.0.1:1/0?read_from_replicas=1", "--redis-cluster"),
+    ],
+)
+def test_known_redis_url_parameters_reach_the_client(url_and_flags: tuple[str, ...]) -> None:
+    r = invoke("persistence", "scan", "--redis-url", *url_and_flags, "--lock-timeout", "1")
+    assert r.code == 3 and "unknown query parameter" not in r.err  # nothing listens on port 1
