@@ -249,7 +249,12 @@ def check_redis_url_options(url: str, *, own: tuple[str, ...] = (), cluster: boo
     """Raise :class:`UsageError` (exit 64) naming the first query parameter of the Redis ``url``
     that is neither one of ``own`` (a store SPEC's ``prefix``, ``system_id``, ``cluster``) nor an
     option of the redis client (which would fail on it with a ``TypeError``), and the allowed ones.
-    ``cluster``: the URL names a Redis Cluster node (``RedisCluster`` options are allowed too)."""
+    ``cluster``: the URL names a Redis Cluster node (``RedisCluster`` options are allowed too).
+    A user part that cannot be parsed raises ``ConfigurationError`` first (never echoing it), so
+    no piece of a password is ever read as a parameter name."""
+    from papyra.persistence.backends.redis_config import split_userinfo
+
+    split_userinfo(url)
     parts = urllib.parse.urlsplit(url)
     client = _client_url_options(parts.scheme, cluster=cluster)
     if client is None:

@@ -80,3 +80,18 @@ def test_an_unknown_redis_url_parameter_is_a_usage_error_naming_it(
 def test_known_redis_url_parameters_reach_the_client(url_and_flags: tuple[str, ...]) -> None:
     r = invoke("persistence", "scan", "--redis-url", *url_and_flags, "--lock-timeout", "1")
     assert r.code == 3 and "unknown query parameter" not in r.err  # nothing listens on port 1
+
+
+@pytest.mark.parametrize("option", ["--from", "--to"])
+def test_a_redis_spec_whose_password_looks_like_a_query_is_refused_without_echoing_it(
+    tmp_path: Path, option: str
+) -> None:
+    spec = "redis://:pw?zz9secret@127.0.0.1:1/0?prefix=a"
+    other = str(tmp_path / "s.ndjson")
+    from tests.cli.conftest import write_store
+
+    write_store(tmp_path / "s.ndjson")
+    pair = (spec, other) if option == "--from" else (other, spec)
+    r = invoke("persistence", "copy", "--from", pair[0], "--to", pair[1], "--format", "json")
+    assert r.code == 64 and "percent-encode" in r.err
+    assert "zz9secret" not in r.out + r.err
