@@ -19,7 +19,7 @@ Exit codes
 1     anomalies found while the mode is ``fail_on_anomaly`` (``startup-check``, ``doctor``)
 2     anomalies found (``persistence scan``, dry runs) or still present after recovery
 3     operational error: I/O error, backend unreachable or unavailable, store lock not
-      acquired within ``--lock-timeout``, missing store directory
+      acquired within ``--lock-timeout``, missing store directory (commands that need a store)
 64    usage error: bad arguments (argparse's own errors included), no store configured,
       invalid configuration
 ====  ==================================================================================
@@ -33,7 +33,8 @@ A store that does not exist
 does not exist (no file of a file store, no stream of the Redis prefix/system id) exit 3 with
 ``no store at …`` and create nothing. ``doctor run`` and ``persistence startup-check`` report
 ``No store yet`` and exit 0 (JSON ``"status": "missing"``, ``store.exists`` false): a first
-deploy is healthy. ``inspect events --follow`` waits for the store to appear. A missing parent
+deploy is healthy, also when the store's directory does not exist yet. ``inspect events
+--follow`` waits for the store to appear. For the commands that need a store, a missing parent
 directory is an operational error (exit 3).
 
 Output

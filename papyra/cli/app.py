@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
-from papyra.cli.errors import EXIT_OK, EXIT_OPERATIONAL, EXIT_USAGE, CliError, UsageError
+from papyra.cli.errors import EXIT_OK, EXIT_OPERATIONAL, EXIT_USAGE, CliError, OutputWriteError, UsageError
 from papyra.cli.options import (
     EPILOG,
     RECOVERY_MODES,
@@ -370,9 +370,11 @@ def run(
     ctx = Context(args, out, env)
     try:
         try:
-            return _resolve_handler(handler_spec)(ctx)
+            code = _resolve_handler(handler_spec)(ctx)
         finally:
             ctx.close()
+        out.flush()  # a buffered write failing (a full disk) is an error of this run
+        return code
     except BrokenPipeError:
         # Output piped into `head` and friends: not an error.
         _silence_stdout(out_stream)
@@ -383,7 +385,13 @@ def run(
             trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
             write_line(err_stream, redact(trace, secrets).rstrip("\n"))
         message = redact(message, secrets)
-        out.error(code, message)
+        try:
+            if not isinstance(exc, OutputWriteError):
+                out.error(code, message)
+        except OutputWriteError:
+            exc = OutputWriteError()
+        if isinstance(exc, OutputWriteError):
+            _silence_stdout(out_stream)  # what is still buffered must not fail again at exit
         write_line(err_stream, f"papyra: error: {message}")
         return code
 

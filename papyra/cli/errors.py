@@ -10,6 +10,7 @@ __all__ = [
     "EXIT_USAGE",
     "CliError",
     "OperationalError",
+    "OutputWriteError",
     "UsageError",
 ]
 
@@ -40,3 +41,8 @@ class UsageError(CliError):
     """The command line or configuration is wrong (exit 64)."""
 
     exit_code = EXIT_USAGE
+
+
+class OutputWriteError(OperationalError):
+    """Writing the command's output to stdout failed with an ``OSError`` other than a broken pipe
+    (a full disk, ``> /dev/full``): exit 3, reported on stderr only (stdout is unusable)."""

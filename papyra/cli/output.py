@@ -10,20 +10,25 @@ Machine formats: ``json`` prints one document per run, indented only when stdout
 compact line per result (a single line for single-result commands). Output never dies on
 encoding: on a stream that cannot encode the symbols (``PYTHONIOENCODING=ascii``, a latin-1
 terminal) they are ASCII (``i``, ``OK``, ``X``, ``!``); any other character the stream cannot
-encode is written as a backslash escape (``\\xe9``), and JSON with ``\\uXXXX`` escapes (still
-valid JSON).
+encode is written as a backslash escape (``\\xe9``). JSON (records and error documents alike) is
+always valid UTF-8: on a stream whose encoding is not UTF-8 (``PYTHONIOENCODING=latin-1``) every
+non-ASCII character is a ``\\uXXXX`` escape. Writing to stdout failing with an ``OSError`` other
+than a broken pipe (``> /dev/full``) raises :class:`~papyra.cli.errors.OutputWriteError` (exit 3).
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import itertools
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from papyra.cli.errors import OutputWriteError
 from papyra.cli.redact import redact
 from papyra.persistence.retention import EPOCH_FLOOR as _EPOCH_FLOOR
 
@@ -118,6 +123,28 @@ def write_line(stream: TextIO, text: str) -> None:
     stream.flush()
 
 
+def _utf8(stream: TextIO) -> bool:
+    """Whether ``stream`` encodes UTF-8 (an in-memory text stream, without an encoding, counts)."""
+    encoding = getattr(stream, "encoding", None)
+    if not isinstance(encoding, str):
+        return True
+    try:
+        return codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        return False
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """Turn an ``OSError`` writing stdout (not ``BrokenPipeError``) into :class:`OutputWriteError`."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputWriteError(f"cannot write the output to stdout: {exc.strerror or exc}") from exc
+
+
 def _is_tty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -150,6 +177,7 @@ class Output:
         self.err_color = _use_color(self.stderr, env)
         self._marks = _marks(self.stdout)
         self._err_marks = _marks(self.stderr)
+        self._ascii_json = not _utf8(self.stdout)
 
     @property
     def is_text(self) -> bool:
@@ -169,7 +197,13 @@ class Output:
 
     def write(self, text: str = "") -> None:
         """One or more lines to stdout (redacted, flushed; ASCII fallback, see module doc)."""
-        write_line(self.stdout, redact(text, self.secrets))
+        with _writing():
+            write_line(self.stdout, redact(text, self.secrets))
+
+    def flush(self) -> None:
+        """Flush stdout; raises :class:`OutputWriteError` when that fails (not on a broken pipe)."""
+        with _writing():
+            self.stdout.flush()
 
     def write_err(self, text: str) -> None:
         write_line(self.stderr, redact(text, self.secrets))
@@ -266,18 +300,12 @@ class Output:
         self._raw("\n")
 
     def _json_text(self, doc: Any) -> str:
-        """Compact JSON text this stdout can encode (``\\uXXXX`` escapes otherwise)."""
-        text = to_json_text(doc, indent=None)
-        encoding = getattr(self.stdout, "encoding", None)
-        if isinstance(encoding, str):
-            try:
-                text.encode(encoding)
-            except UnicodeEncodeError:
-                text = to_json_text(doc, indent=None, ascii_only=True)
-        return text
+        """Compact JSON text, ``\\uXXXX`` escapes unless stdout encodes UTF-8."""
+        return to_json_text(doc, indent=None, ascii_only=self._ascii_json)
 
     def _raw(self, text: str) -> None:
-        self.stdout.write(redact(text, self.secrets))
+        with _writing():
+            self.stdout.write(redact(text, self.secrets))
 
     def error(self, exit_code: int, message: str) -> None:
         """With a machine format, the ``{"error": {"exit_code": N, "message": ...}}`` object on
@@ -286,11 +314,6 @@ class Output:
             self.ndjson({"error": {"exit_code": exit_code, "message": message}})
 
     def _json_line(self, doc: Any, *, indent: int | None) -> None:
-        text = redact(to_json_text(doc, indent=indent), self.secrets)
-        try:
-            self.stdout.write(text + "\n")
-        except UnicodeEncodeError:
-            escaped = to_json_text(doc, indent=indent, ascii_only=True)
-            write_line(self.stdout, redact(escaped, self.secrets))
-            return
-        self.stdout.flush()
+        text = to_json_text(doc, indent=indent, ascii_only=self._ascii_json)
+        with _writing():
+            write_line(self.stdout, redact(text, self.secrets))

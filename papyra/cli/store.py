@@ -11,7 +11,9 @@ that does not exist (no file of the set; no stream of the Redis prefix/system id
 created**: commands that read or maintain it (``open_store(..., must_exist=True)``) fail with
 "no store at …" (exit 3) before a backend is even constructed for a file store; ``doctor run``
 and ``startup-check`` see an empty store and report "no store yet". A missing parent directory
-is an operational error (exit 3).
+is an operational error (exit 3) for those commands; for the others (doctor, startup-check,
+metrics, ``--follow``) it is a store that does not exist yet, as for the application, which
+creates the directory on its first start.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import importlib
 import inspect
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,15 @@ from papyra.cli.spec import (
     rotated_indexes,
 )
 
-__all__ = ["BACKEND_CLASSES", "Store", "StoreSpec", "open_store", "parse_duration", "resolve_spec"]
+__all__ = [
+    "BACKEND_CLASSES",
+    "Store",
+    "StoreSpec",
+    "check_redis_url_options",
+    "open_store",
+    "parse_duration",
+    "resolve_spec",
+]
 
 
 # --------------------------------------------------------------------------- opening
@@ -92,6 +103,23 @@ class Store:
             return Path(raw)
         return None
 
+    def probe_maintenance_lock(self) -> None:
+        """Take the store's maintenance lock as a real compaction or recovery would — waiting up
+        to ``--lock-timeout``, raising :class:`~papyra.exceptions.LockTimeout` (exit 3) while
+        another process keeps it — and release it at once: a dry run fails where the real run
+        would, and blocks writers no longer than that wait.
+
+        File stores only (a Redis store has no lock shared between processes), and only when the
+        lock file exists: nobody can hold a lock file that does not exist, and nothing is created.
+        """
+        from papyra.persistence.locking import lock_path_for, maintenance_lock
+
+        path = self.file_path()
+        if path is None or self.kind not in FILE_BACKENDS or not lock_path_for(path).exists():
+            return
+        with maintenance_lock(path, timeout=self.spec.lock_timeout):
+            pass
+
     def describe(self) -> dict[str, Any]:
         """The ``store`` object of JSON output (stable keys)."""
         return {
@@ -146,10 +174,12 @@ def _accepted_kwargs(cls: Any, candidates: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in candidates.items() if k in params}
 
 
-def _check_file_location(path: Path) -> None:
+def _check_file_location(path: Path, *, must_exist: bool) -> None:
     parent = path.parent
     if not parent.exists():
-        raise OperationalError(f"directory {parent} does not exist (store {path})")
+        if must_exist:
+            raise OperationalError(f"directory {parent} does not exist (store {path})")
+        return  # a store that does not exist yet: its backend creates nothing until it writes
     if not parent.is_dir():
         raise OperationalError(f"{parent} is not a directory (store {path})")
     if path.is_dir():
@@ -192,6 +222,50 @@ def _infer_max_files(cls: Any, path: Path) -> tuple[int | None, str | None]:
         "--max-files (or PAPYRA_MAX_FILES) so that orphaned files are reported"
     )
     return inferred, note
+
+
+def _client_url_options(scheme: str, *, cluster: bool) -> frozenset[str] | None:
+    """The query parameters the redis client accepts in a URL of ``scheme``: its parsed options
+    plus the keyword arguments of the connection class it passes the others to (and, for a
+    Cluster, of ``RedisCluster``); None when the client is not installed."""
+    try:
+        from redis import cluster as redis_cluster
+        from redis import connection
+    except ImportError:
+        return None
+    classes = {"rediss": connection.SSLConnection, "unix": connection.UnixDomainSocketConnection}
+    names = set(getattr(connection, "URL_QUERY_ARGUMENT_PARSERS", {}))
+    keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    mro = classes.get(scheme, connection.Connection).__mro__
+    for klass in (*mro, redis_cluster.RedisCluster) if cluster else mro:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names |= {p.name for p in inspect.signature(init).parameters.values() if p.kind in keyword}
+    names.discard("self")
+    return frozenset(names)
+
+
+def check_redis_url_options(url: str, *, own: tuple[str, ...] = (), cluster: bool = False) -> None:
+    """Raise :class:`UsageError` (exit 64) naming the first query parameter of the Redis ``url``
+    that is neither one of ``own`` (a store SPEC's ``prefix``, ``system_id``, ``cluster``) nor an
+    option of the redis client (which would fail on it with a ``TypeError``), and the allowed ones.
+    ``cluster``: the URL names a Redis Cluster node (``RedisCluster`` options are allowed too).
+    A user part that cannot be parsed raises ``ConfigurationError`` first (never echoing it), so
+    no piece of a password is ever read as a parameter name."""
+    from papyra.persistence.backends.redis_config import split_userinfo
+
+    split_userinfo(url)
+    parts = urllib.parse.urlsplit(url)
+    client = _client_url_options(parts.scheme, cluster=cluster)
+    if client is None:
+        return
+    for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
+        if name not in own and name not in client:
+            allowed = ", ".join(own) + "; the redis client's " if own else "the redis client's "
+            raise UsageError(
+                f"unknown query parameter {name!r} in the Redis URL; allowed: {allowed}"
+                f"{', '.join(sorted(client))}"
+            )
 
 
 def _no_store(spec: StoreSpec) -> OperationalError:
@@ -239,7 +313,7 @@ def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
     retention = spec.retention_policy()
     if spec.backend in FILE_BACKENDS:
         path = Path(str(spec.path))
-        _check_file_location(path)
+        _check_file_location(path, must_exist=must_exist)
         cls = _load_backend_class(spec.backend)
         missing = _file_store_missing(spec)
         if missing and must_exist:
@@ -276,6 +350,7 @@ def open_store(spec: StoreSpec, *, must_exist: bool = False) -> Store:
         raise OperationalError(
             "the redis backend is not available in this installation (no RedisStreamsConfig)"
         )
+    check_redis_url_options(str(spec.redis_url), cluster=bool(spec.redis_cluster))
     config_kwargs: dict[str, Any] = {
         "url": spec.redis_url,
         "prefix": spec.prefix,

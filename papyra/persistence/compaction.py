@@ -44,7 +44,7 @@ from papyra.persistence.filestore import (
 )
 from papyra.persistence.grammar import MAX_LINE_BYTES, LineError, iter_lines, iter_lines_reversed, parse_line
 from papyra.persistence.models import PersistedRecord
-from papyra.persistence.quarantine import LineQuarantine
+from papyra.persistence.quarantine import LineQuarantine, planned_quarantine_path
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict, is_too_old
 
 __all__ = ["CompactionResult", "CountingQuarantine", "StreamingCompactor", "compact_file", "plan_compaction"]
@@ -76,15 +76,20 @@ class CompactionResult:
 
 
 class CountingQuarantine:
-    """The dry run's quarantine: counts the lines a real run would keep aside, writes nothing."""
+    """The dry run's quarantine: counts the lines a real run would keep aside, writes nothing.
+    Like :class:`~papyra.persistence.quarantine.LineQuarantine`, its ``path`` is set by the first
+    line: to ``planned`` (the file a real run would create, ``<stamp>`` standing for the part
+    chosen at creation), None while nothing is quarantined."""
 
     path: Path | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, planned: Path | None = None) -> None:
         self.count = 0
+        self._planned = planned
 
     def write(self, data: bytes) -> None:
         self.count += 1
+        self.path = self._planned
 
 
 class StreamingCompactor:
@@ -280,11 +285,13 @@ def compact_file(
 
 
 def plan_compaction(
-    paths: Sequence[Path], policy: RetentionPolicy, *, now: float | None = None
+    paths: Sequence[Path], policy: RetentionPolicy, *, now: float | None = None, store: Path | None = None
 ) -> CompactionResult:
     """What compacting the files ``paths`` (oldest first; missing ones are skipped) would do,
     computed by the same :class:`StreamingCompactor` passes as :func:`compact_file` and
-    ``compact_set``, writing nothing. ``quarantine_path`` stays None.
+    ``compact_set``, writing nothing. When lines would be quarantined, ``quarantine_path`` is
+    the file a real run would create beside ``store`` (its ``<name>.quarantine.<stamp>``, see
+    :func:`~papyra.persistence.quarantine.planned_quarantine_path`); None without ``store``.
 
     Needs no lock (it reads a snapshot: each file up to its size when opened). Cost: the two
     streaming passes of a real compaction without its writes; memory independent of the size.
@@ -301,7 +308,8 @@ def plan_compaction(
             size = os.fstat(f.fileno()).st_size
             sources.append((f, size))
             result.before_bytes += size
-        quarantine = CountingQuarantine()
+        planned = None if store is None else planned_quarantine_path(store.parent, store.name)
+        quarantine = CountingQuarantine(planned)
         compactor = StreamingCompactor(sources, policy, quarantine, now=now)
         written = sum(len(line) for line in compactor.retained_lines())
     result.finish(compactor, quarantine, written)

@@ -474,11 +474,13 @@ class JsonFilePersistence(PersistenceBackend):
 
         ``dry_run=True`` reports what a compaction of the store as it is now would do — the same
         passes (:func:`~papyra.persistence.compaction.plan_compaction`), nothing written, no lock,
-        no ``compactions`` count; ``quarantine_path`` is None.
+        no ``compactions`` count; ``quarantine_path`` names the file it would create with
+        ``<stamp>`` for the part chosen at creation (as :meth:`recover`'s dry run does).
         """
         self._sync_point()
         if dry_run:
-            return self._compaction_report(plan_compaction(self._compaction_members(), self._retention))
+            plan = plan_compaction(self._compaction_members(), self._retention, store=self._path)
+            return self._compaction_report(plan)
         self._metrics.incr("compactions")
         if not self._path.parent.exists():
             return CompactionReport(backend=self.backend_name, before_records=0, after_records=0,

@@ -121,8 +121,12 @@ def test_compact_dry_run_reports_exactly_what_the_real_run_does(
     assert _doc("inspect", "events", *store)["records"] == before  # nothing changed
     real = _doc("persistence", "compact", *store, *retention)
     assert real["dry_run"] is False
-    for doc in (dry, real):
-        doc["compaction"].pop("quarantine_path")
+    planned, done = dry["compaction"].pop("quarantine_path"), real["compaction"].pop("quarantine_path")
+    # the quarantine file is stamped at creation; the dry run shows <stamp> in its place
+    if done is None:
+        assert planned is None
+    else:
+        assert planned == done.split(".quarantine.")[0] + ".quarantine.<stamp>"
     assert dry["compaction"] == real["compaction"]
     if retention and retention != ("--max-total-bytes", "700"):
         assert real["compaction"]["removed_records"] > 0  # the case is not vacuous
@@ -143,3 +147,39 @@ def test_recover_dry_run_reports_exactly_what_the_real_run_does(make_store: Stor
     assert planned == done
     if mode != "ignore":
         assert done["removed_lines"] > 0 and real["exit_code"] == 0
+
+
+@pytest.mark.parametrize("backend", ["json", "rotating"])
+@pytest.mark.parametrize(
+    "command", [("compact",), ("recover", "--mode", "repair"), ("recover", "--mode", "quarantine")]
+)
+def test_dry_runs_wait_for_the_store_lock_like_the_real_run(
+    tmp_path: Path, hold_lock: Callable[[Path], Any], backend: str, command: tuple[str, ...]
+) -> None:
+    from papyra.persistence.json import JsonFilePersistence
+
+    if backend == "json":
+        path = tmp_path / "s.ndjson"
+        _write(JsonFilePersistence(path), _records())
+        path.write_bytes(path.read_bytes() + b"{not json}\n")
+        store = ["--path", str(path)]
+    else:
+        path = make_set(tmp_path)
+        damage(path)
+        store = ["--path", str(path), "--backend", "rotating", *ROT]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    hold_lock(path)
+    results = [
+        invoke("persistence", *command, *store, *dry, "--lock-timeout", "0.5") for dry in (["--dry-run"], [])
+    ]
+    assert [r.code for r in results] == [3, 3]
+    assert all("store is locked by another process" in r.err for r in results)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing changed
+
+
+def test_a_dry_run_releases_the_store_lock_at_once(make_store: Store) -> None:
+    store = make_store(True)
+    assert invoke("persistence", "compact", *store, "--dry-run", "--lock-timeout", "0").code == 0
+    assert invoke("persistence", "recover", *store, "--dry-run", "--lock-timeout", "0").code == 2
+    assert invoke("persistence", "compact", *store, "--lock-timeout", "0").code == 0
+    assert invoke("persistence", "recover", *store, "--lock-timeout", "0").code == 0

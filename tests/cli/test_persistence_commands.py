@@ -489,7 +489,7 @@ def test_read_only_commands_ignore_the_lock(damaged: Path, hold_lock) -> None:  
     hold_lock(damaged)
     for args in (
         ("persistence", "scan"),
-        ("persistence", "recover", "--dry-run"),
+        ("persistence", "recover", "--mode", "ignore", "--dry-run"),
         ("persistence", "inspect"),
         ("doctor", "run", "--mode", "scan_only"),
         ("persistence", "recover", "--mode", "ignore"),
@@ -502,3 +502,19 @@ def test_written_store_reads_back(tmp_path: Path) -> None:
     path = write_store(tmp_path / "x.ndjson", [])
     r = invoke("persistence", "inspect", "--path", str(path), "--format", "json")
     assert json.loads(r.out)["figures"]["total_records"] == 0
+
+
+@pytest.mark.parametrize("command", [("persistence", "startup-check"), ("doctor", "run")])
+@pytest.mark.parametrize("backend", ["json", "rotating"])
+def test_health_checks_on_a_store_whose_directory_does_not_exist_report_no_store_yet(
+    tmp_path: Path, command: tuple[str, str], backend: str
+) -> None:
+    path = tmp_path / "not-yet" / "deeper" / "x.ndjson"
+    for mode in ("fail_on_anomaly", "recover"):
+        r = invoke(*command, "--path", str(path), "--backend", backend, "--mode", mode, "--format", "json")
+        assert r.code == 0, r.err
+        doc = json.loads(r.out)
+        assert (doc["status"], doc["store"]["exists"]) == ("missing", False)
+    r = invoke(*command, "--path", str(path), "--backend", backend)
+    assert r.code == 0 and "No store yet" in r.out
+    assert not (tmp_path / "not-yet").exists()

@@ -59,3 +59,31 @@ def test_timeline_ascii_bars_and_too_many_buckets(store: Path) -> None:
 def test_timeline_of_an_empty_window(store: Path) -> None:
     r = invoke("inspect", "timeline", "--path", str(store), "--since", "2030-01-01")
     assert r.code == 0 and r.out.endswith("ℹ No events or dead letters in the window.\n")
+
+
+def test_timeline_counts_relative_timestamps_apart_from_the_buckets(tmp_path: Path) -> None:
+    path = write_store(tmp_path / "mixed.ndjson", [
+        PersistedEvent(actor_address="local:1", event_type="ActorStarted", payload=None, timestamp=596.98),
+        PersistedDeadLetter(target="local:1", message_type="str", payload="x", timestamp=12.5),
+        PersistedEvent(actor_address="local:1", event_type="ActorStarted", payload=None, timestamp=T0),
+        PersistedEvent(actor_address="local:1", event_type="ActorStopped", payload=None, timestamp=T0 + 90),
+    ])
+    r = invoke("inspect", "timeline", "--path", str(path), "--format", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["relative_timestamp_records"] == 2
+    assert [(b["start"], b["total"]) for b in doc["buckets"]] == [(T0 - 20, 1), (T0 + 40, 1)]
+    r = invoke("inspect", "timeline", "--path", str(path), "--utc")
+    assert r.code == 0, r.err
+    assert r.out.endswith(
+        "ℹ 2 records with relative (pre-2001, monotonic-clock) timestamps are in no bucket.\n"
+    )
+    r = invoke("inspect", "timeline", "--path", str(path), "--format", "ndjson")
+    assert r.code == 0 and len(r.out.splitlines()) == 2
+    assert "2 records with relative" in r.err
+    only_relative = write_store(tmp_path / "old.ndjson", [
+        PersistedEvent(actor_address="local:1", event_type="ActorStarted", payload=None, timestamp=596.98),
+    ])
+    r = invoke("inspect", "timeline", "--path", str(only_relative))
+    assert r.code == 0 and r.out.endswith("ℹ 1 records with relative (pre-2001, monotonic-clock) "
+                                          "timestamps are in no bucket.\n")

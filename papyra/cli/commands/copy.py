@@ -4,7 +4,8 @@ A store SPEC is one string:
 
 * ``redis://…``, ``rediss://…``, ``unix://…`` or ``redis+sentinel://h1:p1,h2:p2/service/db`` —
   Redis; the query parameters ``prefix``, ``system_id`` and ``cluster=1`` choose the streams and
-  the topology (other parameters go to the client), e.g.
+  the topology; the others go to the client, and one it does not know is a usage error (exit
+  64, naming the parameter and the allowed ones), e.g.
   ``redis://host:6379/0?prefix=papyra&system_id=orders&cluster=1``;
 * ``json:PATH`` or ``rotating:PATH[?max_bytes=N&max_files=N]`` — a file store;
 * ``PATH`` — a file store, ``rotating`` when numbered siblings ``PATH.1``… exist, else ``json``
@@ -24,11 +25,13 @@ from papyra.cli.context import Context
 from papyra.cli.errors import EXIT_OK, UsageError
 from papyra.cli.progress import Progress
 from papyra.cli.redact import redact
-from papyra.cli.store import Store, open_store, resolve_spec
+from papyra.cli.store import Store, check_redis_url_options, open_store, resolve_spec
 
 __all__ = ["copy", "parse_store_spec"]
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
+#: Query parameters of a Redis SPEC that choose the store (the others go to the client).
+_SPEC_OPTIONS = ("prefix", "system_id", "cluster")
 
 
 def parse_store_spec(text: str) -> argparse.Namespace:
@@ -39,7 +42,9 @@ def parse_store_spec(text: str) -> argparse.Namespace:
     parts = urllib.parse.urlsplit(text)
     if parts.scheme in _REDIS_SCHEMES:
         pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        ours = {k: v for k, v in pairs if k in ("prefix", "system_id", "cluster")}
+        ours = {k: v for k, v in pairs if k in _SPEC_OPTIONS}
+        cluster = ours.get("cluster", "0").lower() in ("1", "true", "yes")
+        check_redis_url_options(text, own=_SPEC_OPTIONS, cluster=cluster)
         rest = urllib.parse.urlencode([(k, v) for k, v in pairs if k not in ours])
         url = urllib.parse.urlunsplit(parts._replace(query=rest))
         return argparse.Namespace(
@@ -47,7 +52,7 @@ def parse_store_spec(text: str) -> argparse.Namespace:
             redis_url=url,
             prefix=ours.get("prefix") or None,
             system_id=ours.get("system_id") or None,
-            redis_cluster=ours.get("cluster", "0").lower() in ("1", "true", "yes"),
+            redis_cluster=cluster,
         )
     kind, sep, rest = text.partition(":")
     if sep and kind in ("json", "rotating"):

@@ -85,7 +85,7 @@ def _no_dry_run(store: Any, what: str) -> OperationalError:
 def recover(ctx: Context) -> int:
     """Recover, re-scan: exit 0 clean afterwards, 2 anomalies remain. ``--dry-run``: the report
     the real run would give, computed by the backend's own recovery code (exit 2 if anything
-    would be changed)."""
+    would be changed), after taking and releasing the store lock as the real run would."""
     from papyra.persistence.models import PersistenceRecoveryConfig, PersistenceRecoveryMode
 
     mode = PersistenceRecoveryMode.parse(ctx.arg("mode", "repair"))
@@ -101,6 +101,8 @@ def recover(ctx: Context) -> int:
     if dry_run:
         if not _dry_run_capable(backend_recover):
             raise _no_dry_run(store, "recovery")
+        if mode is not PersistenceRecoveryMode.IGNORE:  # the real run takes the store lock
+            store.probe_maintenance_lock()
         config = PersistenceRecoveryConfig(mode=mode, quarantine_dir=qdir_arg)
         report = backend_recover(config, dry_run=True)
         post = None
@@ -162,7 +164,8 @@ def _figures(ctx: Context) -> StoreFigures:
 
 def compact(ctx: Context) -> int:
     """Compact; ``--dry-run`` reports what compaction would do now, computed by the backend's
-    own compaction code with its writes left out (same figures as the real run)."""
+    own compaction code with its writes left out (same figures as the real run), after taking
+    and releasing the store lock as the real run would."""
     store = ctx.store()
     out = ctx.out
     dry_run = bool(ctx.arg("dry_run", False))
@@ -170,6 +173,7 @@ def compact(ctx: Context) -> int:
     if dry_run:
         if not _dry_run_capable(backend_compact):
             raise _no_dry_run(store, "compaction")
+        store.probe_maintenance_lock()  # fails (exit 3) where the real run would
         report: Any = backend_compact(dry_run=True)
     else:
         from papyra.cli.progress import Progress
@@ -177,8 +181,6 @@ def compact(ctx: Context) -> int:
         with Progress(out.stderr, f"compacting {store.describe()['location']}"):
             report = backend_compact()
     data = report.to_dict() if hasattr(report, "to_dict") else dict(report or {})
-    if dry_run:
-        data["quarantine_path"] = None  # a real run names its fresh quarantine file
     if not out.is_text:
         out.json(ctx.envelope(EXIT_OK, dry_run=dry_run, compaction=data))
         return EXIT_OK
@@ -201,7 +203,7 @@ def compact(ctx: Context) -> int:
         )
     out.kv(pairs)
     if data.get("quarantined_records"):
-        where = f" to {data['quarantine_path']}" if not dry_run else " beside the store"
+        where = f" to {data['quarantine_path']}" if data.get("quarantine_path") else ""
         verb = "would quarantine" if dry_run else "quarantined"
         out.info(f"  {verb} {data['quarantined_records']} unreadable records{where}")
     if data.get("relative_timestamp_records"):
