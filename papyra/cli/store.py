@@ -288,7 +288,9 @@ def _manifest_bounds(spec: StoreSpec, path: Path) -> tuple[tuple[int, int] | Non
     from papyra.persistence.set_manifest import manifest_path, read_set_manifest
 
     try:
-        recorded = read_set_manifest(path, max_files_limit=MAX_FILES_LIMIT)
+        # the backends' default file mode: a manifest writable by others in a shared
+        # directory is refused, as the backend itself refuses it
+        recorded = read_set_manifest(path, max_files_limit=MAX_FILES_LIMIT, file_mode=0o600)
     except (CorruptionError, OSError) as exc:
         return None, f"warning: ignoring the set manifest: {exc}"
     if recorded is None:
