@@ -30,6 +30,7 @@ compaction in :mod:`papyra.persistence.backends.redis_maintenance`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -61,10 +62,10 @@ from papyra.persistence.backends.redis_groups import (
 )
 from papyra.persistence.backends.redis_maintenance import StreamMaintenanceMixin
 from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R
-from papyra.persistence.grammar import LineError, decode_record, encode_record_body, record_kind
+from papyra.persistence.grammar import encode_record_body, record_kind
 from papyra.persistence.metrics import PersistenceMetrics
 from papyra.persistence.models import RECORD_KINDS, PersistedRecord
-from papyra.persistence.retention import RetentionPolicy, RetentionVerdict
+from papyra.persistence.retention import RetentionPolicy
 from papyra.persistence.writer import BackgroundWriter, TransientWriteError
 
 __all__ = [
@@ -410,40 +411,11 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
     ) -> list[R]:
         self._ensure_visible()
-        key = self._config.stream_key(_TYPE_STREAM[kind])
-        policy = self._retention
-        window = None if policy.is_unbounded else policy.window()
-        min_id = "-"
-        if since is not None and self._config.since_id_slack is not None:
-            min_id = str(max(0, int((since - self._config.since_id_slack) * 1000)))
         first_page = None
-        if limit is not None and since is None and until is None and policy.max_age_seconds is None:
+        if limit is not None and since is None and until is None and self._retention.max_age_seconds is None:
             first_page = min(limit, self._config.page_size)
-        out: list[R] = []
-        skipped = 0
-        for _entry_id, fields in self._iter_newest(key, first_page=first_page, min_id=min_id):
-            data = fields.get(b"data", b"")
-            try:
-                record = decode_record(data)
-            except LineError:
-                skipped += 1
-                continue
-            if type(record) is not kind:
-                continue
-            if window is not None:
-                verdict = window.offer(record.timestamp, len(data))
-                if verdict is RetentionVerdict.STOP:
-                    break
-                if verdict is RetentionVerdict.SKIP:
-                    continue
-            if (since is not None and record.timestamp < since) or (
-                until is not None and record.timestamp > until
-            ):
-                continue
-            out.append(record)
-            if limit is not None and len(out) >= limit:
-                break
-        if skipped:
-            self._metrics.incr("unreadable_lines_skipped", skipped)
+        stream = self._stream_kind(_TYPE_STREAM[kind], kind, since, until, first_page=first_page)
+        with contextlib.closing(stream) as newest_first:  # closed now: its skip count is recorded
+            out: list[R] = list(itertools.islice(newest_first, limit))  # type: ignore[arg-type]
         out.reverse()
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from papyra.persistence.backends.redis_config import KIND_STREAMS, RedisStreamsConfig
@@ -153,11 +153,11 @@ class StreamMaintenanceMixin:
         until: float | None,
         *,
         first_page: int | None = None,
-    ) -> Iterator[PersistedRecord]:
+    ) -> Generator[PersistedRecord, None, None]:
         """The selection of ``list_*`` for one stream, lazily, newest first (``first_page``: the
-        size of the first ``XREVRANGE`` page, for a small ``limit``). ``_list`` in
-        :mod:`papyra.persistence.backends.redis` is the same loop collecting a list; it can be
-        ``islice(self._stream_kind(...), limit)`` reversed."""
+        size of the first ``XREVRANGE`` page, for a small ``limit``). ``_list`` takes the newest
+        ``limit`` of it; unreadable entries are counted in ``unreadable_lines_skipped`` once the
+        generator is exhausted or closed."""
         policy = self._retention
         window = None if policy.is_unbounded else policy.window()
         min_id = "-"
