@@ -30,7 +30,7 @@ import bisect
 import contextlib
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -47,7 +47,14 @@ from papyra.persistence.models import PersistedRecord
 from papyra.persistence.quarantine import LineQuarantine, planned_quarantine_path
 from papyra.persistence.retention import RetentionPolicy, RetentionVerdict, is_too_old
 
-__all__ = ["CompactionResult", "CountingQuarantine", "StreamingCompactor", "compact_file", "plan_compaction"]
+__all__ = [
+    "CompactionResult",
+    "CountingQuarantine",
+    "StreamingCompactor",
+    "compact_file",
+    "open_sources",
+    "plan_compaction",
+]
 
 #: Positions of unreadable lines remembered by pass 1 (16 bytes each).
 MAX_TRACKED_BAD = 100_000
@@ -240,6 +247,24 @@ def _is_valid(data: bytes) -> bool:
     return True
 
 
+def open_sources(
+    stack: contextlib.ExitStack, paths: Iterable[Path], result: CompactionResult
+) -> list[tuple[BinaryIO, int]]:
+    """Open each existing file of ``paths`` for reading (closed by ``stack``), oldest first, with
+    its size at open time, added to ``result.before_bytes``: a compaction's fixed view of its
+    sources. Files that vanished are skipped. Cost: one safe open and one fstat per file."""
+    sources: list[tuple[BinaryIO, int]] = []
+    for path in paths:
+        f = open_read(path)
+        if f is None:
+            continue
+        stack.enter_context(f)
+        size = os.fstat(f.fileno()).st_size
+        sources.append((f, size))
+        result.before_bytes += size
+    return sources
+
+
 def compact_file(
     path: Path,
     policy: RetentionPolicy,
@@ -299,15 +324,7 @@ def plan_compaction(
     """
     result = CompactionResult()
     with contextlib.ExitStack() as stack:
-        sources: list[tuple[BinaryIO, int]] = []
-        for path in paths:
-            f = open_read(path)
-            if f is None:
-                continue
-            stack.enter_context(f)
-            size = os.fstat(f.fileno()).st_size
-            sources.append((f, size))
-            result.before_bytes += size
+        sources = open_sources(stack, paths, result)
         planned = None if store is None else planned_quarantine_path(store.parent, store.name)
         quarantine = CountingQuarantine(planned)
         compactor = StreamingCompactor(sources, policy, quarantine, now=now)

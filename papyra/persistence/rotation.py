@@ -42,7 +42,7 @@ from typing import BinaryIO
 
 from papyra.exceptions import CorruptionError, UnsafeFileError
 from papyra.persistence.commit_marker import read_manifest
-from papyra.persistence.compaction import CompactionResult, StreamingCompactor
+from papyra.persistence.compaction import CompactionResult, StreamingCompactor, open_sources
 from papyra.persistence.filestore import (
     AppendFile,
     FileSink,
@@ -642,15 +642,7 @@ def compact_set(
     result = CompactionResult()
     file_mode = rset.file_mode
     with contextlib.ExitStack() as stack:
-        sources: list[tuple[BinaryIO, int]] = []
-        for p in rset.existing():
-            f = open_read(p)
-            if f is None:
-                continue
-            stack.enter_context(f)
-            size = os.fstat(f.fileno()).st_size
-            sources.append((f, size))
-            result.before_bytes += size
+        sources = open_sources(stack, rset.existing(), result)
         if not sources:
             return result
         quarantine = LineQuarantine(rset.path.parent, rset.path.name, file_mode=file_mode)
