@@ -339,20 +339,49 @@ def normalize_address(value: Any) -> str | None:
 # --------------------------------------------------------------------------- encode
 
 _INF = math.inf
-_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
-def _is_flat(payload: Any) -> bool:
-    """True when msgspec's native encoding of ``payload`` is already :func:`to_plain`'s
-    (scalars, or one flat dict with str keys / list of scalars). O(len(payload))."""
-    t = type(payload)
-    if t in _SCALARS:
-        return True
-    if t is dict:
-        return all(type(k) is str and type(v) in _SCALARS for k, v in payload.items())
-    if t is list:
-        return all(type(v) in _SCALARS for v in payload)
-    return False
+_INT_MIN, _INT_END = -(1 << 63), 1 << 64  # what msgspec encodes natively
+_PLAIN_WALK_LIMIT = 10_000  # values looked at before leaving a payload to the slow path
+
+
+def _is_plain(payload: Any) -> bool:
+    """True when msgspec's native encoding of ``payload`` is already :func:`to_plain`'s: str-keyed
+    dicts, lists and tuples (at most :data:`MAX_NESTING_DEPTH` deep) of finite floats, 64-bit
+    ints, strings, booleans and None. An iterative walk (no recursion; cycles and huge payloads
+    stop it after ``_PLAIN_WALK_LIMIT`` values and take the slow path, which reports them),
+    O(size of payload)."""
+    stack = [(payload, 2)]  # the record object is level 1
+    budget = _PLAIN_WALK_LIMIT
+    while stack:
+        budget -= 1
+        if budget < 0:
+            return False
+        value, depth = stack.pop()
+        t = type(value)
+        if t is str or t is bool or value is None:
+            continue
+        if t is int:
+            if _INT_MIN <= value < _INT_END:
+                continue
+            return False
+        if t is float:
+            if -_INF < value < _INF:
+                continue
+            return False
+        if depth > MAX_NESTING_DEPTH:
+            return False
+        if t is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    return False
+                stack.append((item, depth + 1))
+            continue
+        if t is list or t is tuple:
+            stack.extend((item, depth + 1) for item in value)
+            continue
+        return False
+    return True
 
 
 _AUDIT_COUNTS = tuple(
@@ -389,7 +418,7 @@ def _encode_plain(record: PersistedRecord) -> bytes:
 
 def _encode(record: PersistedRecord) -> bytes:
     payload = getattr(record, "payload", None)
-    if _is_flat(payload):
+    if _is_plain(payload):
         try:
             return _encoder.encode(record)
         except (TypeError, ValueError, msgspec.EncodeError):  # e.g. surrogates, odd audit fields
@@ -404,8 +433,8 @@ def encode_record_body(record: PersistedRecord) -> bytes:
     Raises ``TypeError`` for a non-record and :class:`~papyra.exceptions.EncodingError` (a
     ``ValueError``) for a record the reader would not accept: a non-finite timestamp, a cyclic
     payload, nesting deeper than :data:`MAX_NESTING_DEPTH`, colliding keys, more than
-    :data:`MAX_LINE_BYTES` bytes. Cost: one msgspec encode for flat payloads, plus an iterative
-    :func:`to_plain` walk otherwise; O(record size).
+    :data:`MAX_LINE_BYTES` bytes. Cost: one type walk and one msgspec encode for plain JSON
+    payloads, plus an iterative :func:`to_plain` conversion otherwise; O(record size).
     """
     kind = _KIND_OF.get(type(record))
     if kind is None:
