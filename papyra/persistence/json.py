@@ -327,38 +327,27 @@ class JsonFilePersistence(PersistenceBackend):
         (:mod:`papyra.persistence.seek`). Raises :class:`~papyra.exceptions.PersistenceError`
         on I/O errors; unreadable lines count in ``unreadable_lines_skipped``.
         """
-        self._sync_point()
-        skipped = SkipCount()
-        try:
-            with contextlib.ExitStack() as stack:
-                yield from select_stream(
-                    self._records_newest_first(stack, skipped, since=since),
-                    kinds,
-                    policy=self._retention,
-                    since=since,
-                    until=until,
-                )
-        except OSError as exc:
-            raise PersistenceError(f"cannot read {self._path}: {exc}") from exc
-        finally:
-            if skipped.lines:
-                self._metrics.incr("unreadable_lines_skipped", skipped.lines)
+        with self._newest_first(since) as records:
+            yield from select_stream(records, kinds, policy=self._retention, since=since, until=until)
 
     def _list(
         self, kind: type[R], *, limit: int | None, since: float | None, until: float | None
     ) -> list[R]:
+        with self._newest_first(since) as records:
+            return select_newest(
+                records, kind, policy=self._retention, limit=limit, since=since, until=until
+            )
+
+    @contextlib.contextmanager
+    def _newest_first(self, since: float | None) -> Iterator[Iterator[tuple[PersistedRecord, int]]]:
+        """The store's records newest first, for one read: waits for this process's writer
+        first, closes the files at the end, maps ``OSError`` to ``PersistenceError`` and adds
+        the unreadable lines it skipped to ``unreadable_lines_skipped``."""
         self._sync_point()
         skipped = SkipCount()
         try:
             with contextlib.ExitStack() as stack:
-                return select_newest(
-                    self._records_newest_first(stack, skipped, since=since),
-                    kind,
-                    policy=self._retention,
-                    limit=limit,
-                    since=since,
-                    until=until,
-                )
+                yield self._records_newest_first(stack, skipped, since=since)
         except OSError as exc:
             raise PersistenceError(f"cannot read {self._path}: {exc}") from exc
         finally:

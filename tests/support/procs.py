@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -178,14 +179,8 @@ def fork_after_open(kind: str, path: str) -> None:
         backend.record_event(_event("parent", seq))
     pid = os.fork()
     if pid == 0:
-        outcomes = []
         calls = (lambda: backend.record_event(_event("child", 0)), lambda: backend.flush(3), backend.flush)
-        for call in calls:
-            try:
-                call()
-                outcomes.append("ok")
-            except PersistenceClosedError:
-                outcomes.append("PersistenceClosedError")
+        outcomes = _outcomes(calls, PersistenceClosedError)
         outcomes.append(f"close={backend.close(timeout=3)}")
         print("child " + " ".join(outcomes), flush=True)
         os._exit(0)
@@ -193,6 +188,18 @@ def fork_after_open(kind: str, path: str) -> None:
     assert backend.flush(30) is True
     backend.record_event(_event("parent", 10))
     print(f"parent flush={backend.flush(30)} close={backend.close(timeout=30)}", flush=True)
+
+
+def _outcomes(calls: Any, expected: type[BaseException]) -> list[str]:
+    """``"ok"`` or the expected error's name for each call, in order (other errors propagate)."""
+    outcomes = []
+    for call in calls:
+        try:
+            call()
+            outcomes.append("ok")
+        except expected:
+            outcomes.append(expected.__name__)
+    return outcomes
 
 
 def fork_system(path: str) -> None:
@@ -211,13 +218,8 @@ def fork_system(path: str) -> None:
     assert ref.ask("before", timeout=30) == "before"
     pid = os.fork()
     if pid == 0:
-        outcomes = []
-        for call in (lambda: system.spawn(Echo), lambda: ref.tell("x"), lambda: ref.ask("y", timeout=3)):
-            try:
-                call()
-                outcomes.append("ok")
-            except ActorStopped:
-                outcomes.append("ActorStopped")
+        calls = (lambda: system.spawn(Echo), lambda: ref.tell("x"), lambda: ref.ask("y", timeout=3))
+        outcomes = _outcomes(calls, ActorStopped)
         outcomes.append(f"close={system.close(timeout=3)}")
         print("child " + " ".join(outcomes), flush=True)
         os._exit(0)
