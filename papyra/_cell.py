@@ -5,8 +5,9 @@ A cell is the dispatcher task of its actor. Everything that touches the actor in
 running the cell, so an instance never runs concurrently with itself. A failed child asks its
 parent through the parent's control lane (``ChildFailure``) and waits; the parent runs
 ``on_child_failure`` on its own thread and answers (:meth:`Cell._ask_parent`,
-:meth:`Cell._decide`). Flags are written under the system lock and read without it on hot paths
-(a stale read is caught by the mailbox, which refuses puts once closed).
+:meth:`Cell._decide`). The cell's one :class:`~papyra._cell_state.CellState` is changed only by
+the kernel (:mod:`papyra._kernel`) under the system lock and read without it on hot paths (a
+stale read is caught by the mailbox, which refuses puts once closed).
 
 Termination has two phases. *Phase 1* (``_terminate``) closes the mailbox and turns every
 message left in it into a dead letter (pending asks fail with ``ActorStopped``). *Phase 2*
@@ -21,6 +22,7 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
+from papyra._cell_state import AWAITING_CHILDREN, RUNNING, STARTING, STOPPING, STOPPING_NOW
 from papyra._deadlock import WAITS, set_current_cell
 from papyra._describe import describe_error
 from papyra._envelope import (
@@ -46,14 +48,15 @@ from papyra.supervision import Strategy
 from papyra.supervisor import SupervisorDecision
 
 if TYPE_CHECKING:
+    from papyra._kernel import Kernel
     from papyra.address import ActorAddress
     from papyra.mailbox import Mailbox
     from papyra.supervision import SupervisionPolicy
-    from papyra.system import ActorSystem
 
 __all__ = ["Cell", "check_actor_instance", "type_name"]
 
 logger = logging.getLogger("papyra")
+
 
 #: Messages an actor handles per turn before yielding its worker (fairness quantum).
 THROUGHPUT = 32
@@ -133,7 +136,7 @@ class Cell:
 
     def __init__(
         self,
-        system: ActorSystem,
+        kernel: Kernel,
         rid: int,
         address: ActorAddress,
         factory: Any,
@@ -143,7 +146,7 @@ class Cell:
         name: str | None,
         parent: Cell | None,
     ) -> None:
-        self.system = system
+        self.kernel = kernel
         self.rid = rid
         self.address = address
         self.address_dict = address.to_dict()
@@ -157,25 +160,17 @@ class Cell:
         self.children: dict[int, Cell] = {}  # retained children by rid, in spawn order
         self.live_children = 0
         self.watchers: dict[int, Cell] = {}
-        # Flags (written under the system lock).
-        self.accepting = True  # alive and no stop requested: refs accept messages
-        self.alive = True
-        self.stopping = False
-        self.restarting = False
-        self.started = False
-        self.stop_now = False  # immediate stop requested
+        # The one state (changed only by the kernel, under the system lock; read without it).
+        self.state = STARTING
         self.stop_reason = "stopped"
         self.fatal_error: BaseException | None = None  # a non-Exception error stopped the actor
-        self.done = False  # phase 1 finished: the cell never runs messages again
-        self.awaiting_children = False
-        self.terminated = False  # phase 2 finished
         self.restart_timestamps: list[float] = []
         self._restart_depth = 0
         # Counters (written only by the cell's own worker).
         self.processed = 0
         self.crashes = 0
         self.restarts = 0
-        self.self_ref: ActorRef[Any] = ActorRef(system, self)
+        self.self_ref: ActorRef[Any] = ActorRef(self)
 
     def release(self) -> None:
         """Drop the actor instance and other heavy state once terminated (under the system lock)."""
@@ -185,15 +180,9 @@ class Cell:
         self.restart_timestamps = []
 
     @property
-    def state(self) -> str:
-        """``starting``, ``running``, ``restarting``, ``stopping`` or ``stopped`` (racy read)."""
-        if self.terminated or not self.alive:
-            return "stopped"
-        if self.stopping:
-            return "stopping"
-        if self.restarting:
-            return "restarting"
-        return "running" if self.started else "starting"
+    def done(self) -> bool:
+        """Phase 1 of termination ran: the cell never runs a message again (racy read)."""
+        return self.state >= AWAITING_CHILDREN
 
     # ------------------------------------------------------------------ run loop
 
@@ -230,17 +219,17 @@ class Cell:
                             self.processed += 1
                         elif self._handle_envelope(message, slot, batch, index):
                             return
-                    if self.done:
-                        return
-                    if self.stop_now:
-                        mailbox.unpop(batch[index + 1 :])
-                        self._terminate()
+                    state = self.state
+                    if state >= STOPPING_NOW:
+                        if state is STOPPING_NOW:  # an immediate stop: after this message
+                            mailbox.unpop(batch[index + 1 :])
+                            self._terminate()
                         return
                     if mailbox.has_control:
                         mailbox.unpop(batch[index + 1 :])
                         break
             if mailbox.reschedule():
-                self.system._dispatcher_submit(self)
+                self.kernel.submit(self)
         finally:
             set_current_cell(prev)
 
@@ -260,7 +249,7 @@ class Cell:
             self._on_failure(exc)
         self.processed += 1
         done = False
-        if self.stop_now and not self.done:
+        if self.state is STOPPING_NOW:
             # Finalize before the reply (when no child is left to wait for).
             self.mailbox.unpop(batch[index + 1 :])
             self._terminate()
@@ -269,7 +258,7 @@ class Cell:
             if error is not None and error is self.fatal_error:
                 error = self._stopped_error("Actor stopped by a fatal error.")
             slot.set(result, error)
-        return done or self.done
+        return done or self.state >= AWAITING_CHILDREN
 
     def _proxy(self, op: ProxyOp) -> Any:
         if op.name.startswith("_"):
@@ -284,13 +273,14 @@ class Cell:
     def _handle_control(self, item: Any) -> None:
         if type(item) is StartItem:
             if self._call_on_start(self.actor):
-                self.started = True
-                self.system._emit(ActorStarted(address=self.address_dict, timestamp=self.system.now()))
+                kernel = self.kernel
+                kernel.mark_started(self)
+                kernel.emit(ActorStarted(address=self.address_dict, timestamp=kernel.now()))
         elif type(item) is ChildFailure:
             self._decide(item)
-        elif type(item) is EscalatedFailure and not self.stopping:
+        elif type(item) is EscalatedFailure and self.state < STOPPING:
             self._on_failure(item.error)
-        # WakeItem: nothing to do; the loop checks stop_now after every item.
+        # WakeItem: nothing to do; the loop checks for an immediate stop after every item.
 
     # ------------------------------------------------------------------ user callbacks
 
@@ -326,43 +316,43 @@ class Cell:
         if not isinstance(exc, Exception):
             self._on_fatal(exc)
             return
-        system = self.system
+        kernel = self.kernel
         self.crashes += 1
-        if self.stopping:
+        if self.state >= STOPPING:
             # A stop is already under way: no supervision, terminate now.
             logger.warning("papyra: %s failed while stopping: %s", self.address, describe_error(exc))
-            system._request_stop(self, immediate=True, reason=self.stop_reason)
+            kernel.request_stop(self, immediate=True, reason=self.stop_reason)
             return
         policy = self.policy
-        system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, None))
+        kernel.hook("on_failure", FailureInfo(self.address, exc, policy.strategy, None))
         original = exc.__cause__ if on_start and exc.__cause__ is not None else exc
         text = describe_error(original)
         reason = f"on_start failed: {text}" if on_start else text
-        system._emit(
-            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=original, reason=reason)
+        kernel.emit(
+            ActorCrashed(address=self.address_dict, timestamp=kernel.now(), error=original, reason=reason)
         )
         decision: SupervisorDecision | None = None
         parent = self.parent
-        if parent is not None and parent.accepting and _decides(parent.actor):
+        if parent is not None and parent.state < STOPPING and _decides(parent.actor):
             decision = self._ask_parent(parent, exc)
-            if self.stopping:  # stopped while waiting (e.g. the parent restarting or stopping)
-                system._request_stop(self, immediate=True, reason=self.stop_reason)
+            if self.state >= STOPPING:  # stopped while waiting (e.g. the parent restarting or stopping)
+                kernel.request_stop(self, immediate=True, reason=self.stop_reason)
                 return
             if decision is not None:
-                system._hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
+                kernel.hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
         action = decision if decision is not None else _STRATEGY_DECISION[policy.strategy]
         if action is SupervisorDecision.IGNORE:
-            self.started = True
+            kernel.mark_started(self)
             return
-        system._stop_children(self)
+        kernel.stop_children(self)
         if action is SupervisorDecision.RESTART:
             self._restart(reason)
         elif action is SupervisorDecision.ESCALATE:
-            if parent is not None and parent.accepting:
-                system._escalate(parent, exc, self.rid)
-            system._request_stop(self, immediate=True, reason="escalated")
+            if parent is not None and parent.state < STOPPING:
+                kernel.escalate(parent, exc, self.rid)
+            kernel.request_stop(self, immediate=True, reason="escalated")
         else:
-            system._request_stop(self, immediate=True, reason="supervisor")
+            kernel.request_stop(self, immediate=True, reason="supervisor")
 
     def _ask_parent(self, parent: Cell, exc: BaseException) -> SupervisorDecision | None:
         """Suspend this actor until its parent decided about ``exc`` on the parent's own thread
@@ -378,7 +368,7 @@ class Cell:
             if result is PutResult.CLOSED:
                 return None
             if result is PutResult.SCHEDULE:
-                self.system._dispatcher_submit(parent)
+                self.kernel.submit(parent)
             dispatcher = current_worker_dispatcher()
             if dispatcher is not None:
                 dispatcher.begin_blocking()
@@ -401,7 +391,7 @@ class Cell:
         decision: SupervisorDecision | None = None
         if item.slot.done:  # the wait was cancelled: the child's own policy applied
             return
-        if not (self.stopping or self.restarting or child.stopping):
+        if self.state <= RUNNING and child.state < STOPPING:
             check_unlocked("on_child_failure")
             try:
                 raw = self.actor.on_child_failure(child.self_ref, item.error)
@@ -421,18 +411,18 @@ class Cell:
         ``ActorCrashed`` event carrying the error), then the actor stops at once without
         supervision, reason ``"fatal: <Type>"``. Its pending asks fail with ``ActorStopped``
         whose ``__cause__`` is ``exc``. The rest of the system keeps running."""
-        system = self.system
+        kernel = self.kernel
         self.crashes += 1
         reason = f"fatal: {type_name(exc)}"
         if self.fatal_error is None:
             self.fatal_error = exc
         logger.error("papyra: %s raised %s; the actor stops without supervision",
                      self.address, describe_error(exc), exc_info=exc)
-        system._hook("on_failure", FailureInfo(self.address, exc, self.policy.strategy, None))
-        system._emit(
-            ActorCrashed(address=self.address_dict, timestamp=system.now(), error=exc, reason=reason)
+        kernel.hook("on_failure", FailureInfo(self.address, exc, self.policy.strategy, None))
+        kernel.emit(
+            ActorCrashed(address=self.address_dict, timestamp=kernel.now(), error=exc, reason=reason)
         )
-        system._stop_fatal(self, reason)
+        kernel.stop_fatal(self, reason)
 
     def _stopped_error(self, message: str) -> ActorStopped:
         """The ``ActorStopped`` a pending ask of this (terminating) actor fails with; its
@@ -442,15 +432,15 @@ class Cell:
         return error
 
     def _restart(self, reason: str) -> None:
-        system = self.system
+        kernel = self.kernel
         policy = self.policy
-        now = system.now()
+        now = kernel.now()
         window = policy.within_seconds
         self.restart_timestamps = [t for t in self.restart_timestamps if now - t <= window]
         if len(self.restart_timestamps) >= policy.max_restarts or self._restart_depth >= _MAX_NESTED_RESTARTS:
-            system._request_stop(self, immediate=True, reason="restart-limit")
+            kernel.request_stop(self, immediate=True, reason="restart-limit")
             return
-        system._set_restarting(self, True)
+        kernel.begin_restart(self)
         self._call_on_stop(self.actor)
         self.restart_timestamps.append(now)
         check_unlocked("actor factory")
@@ -459,25 +449,24 @@ class Cell:
             check_actor_instance(fresh)
         except BaseException:
             logger.error("papyra: %s could not be restarted: the factory failed", self.address, exc_info=True)
-            system._set_restarting(self, False)
-            system._request_stop(self, immediate=True, reason="restart-limit")
+            kernel.end_restart(self)
+            kernel.request_stop(self, immediate=True, reason="restart-limit")
             return
         self.actor = fresh
         self.actor_type = type_name(fresh)
-        system._inject_context(self)
+        kernel.inject_context(self)
         self._restart_depth += 1
         try:
             ok = self._call_on_start(fresh)  # a failure nests supervision (bounded by the limit)
         finally:
             self._restart_depth -= 1
         if not ok or self.actor is not fresh:
-            system._set_restarting(self, False)
+            kernel.end_restart(self)
             return
-        system._set_restarting(self, False)
-        self.started = True
+        kernel.end_restart(self)
         self.restarts += 1
-        system._emit(
-            ActorRestarted(address=self.address_dict, timestamp=system.now(), reason=reason)
+        kernel.emit(
+            ActorRestarted(address=self.address_dict, timestamp=kernel.now(), reason=reason)
         )
 
     # ------------------------------------------------------------------ termination
@@ -486,8 +475,8 @@ class Cell:
         """Phase 1: close the mailbox, dead-letter the leftovers, then finalize (or wait for children)."""
         if self.done:
             return
-        system = self.system
-        leftovers, control, wait_for_children, watchers = system._begin_termination(self)
+        kernel = self.kernel
+        leftovers, control, watchers = kernel.begin_termination(self)
         for item in control:
             if type(item) is ChildFailure:
                 item.slot.set(None)  # a terminating parent decides nothing
@@ -495,26 +484,26 @@ class Cell:
             for message, slot in leftovers:
                 if message is STOP or type(message) is ActorTerminated:
                     continue
-                system._dead_letter(self.self_ref, message, slot is not None, "unprocessed")
+                kernel.dead_letter(self.self_ref, message, slot is not None, "unprocessed")
                 if slot is not None:
                     slot.set(None, self._stopped_error("Actor stopped before processing the message."))
-        if not wait_for_children:
+        if watchers is not None:  # else the last child to terminate schedules phase 2
             self._finalize(watchers)
 
     def _finalize(self, watchers: list[Cell] | None = None) -> None:
         """Phase 2: watchers, ``on_stop``, ``ActorStopped`` event, bookkeeping. Runs once."""
-        system = self.system
+        kernel = self.kernel
         if watchers is None:
-            watchers = system._mark_dead(self)
+            watchers = kernel.begin_finalize(self)
             if watchers is None:
                 return
         for watcher in watchers:
-            system._deliver_terminated(watcher, self)
+            kernel.deliver_terminated(watcher, self)
         self._call_on_stop(self.actor)
-        system._emit(
-            ActorStoppedEvent(address=self.address_dict, timestamp=system.now(), reason=self.stop_reason)
+        kernel.emit(
+            ActorStoppedEvent(address=self.address_dict, timestamp=kernel.now(), reason=self.stop_reason)
         )
-        system._mark_terminated(self)
+        kernel.mark_terminated(self)
 
     def finalize_task(self) -> _FinalizeTask:
         return _FinalizeTask(self)

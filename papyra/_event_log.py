@@ -27,7 +27,7 @@ from papyra._locks import new_lock
 from papyra.conf.validation import check_int
 from papyra.events import ActorEvent
 
-__all__ = ["EventLog", "EventQueries"]
+__all__ = ["EventLog"]
 
 
 class EventLog:
@@ -92,53 +92,3 @@ class EventLog:
             for event in fresh:
                 if pred(event):
                     return event
-
-
-class EventQueries:
-    """Mixin of :class:`~papyra.system.ActorSystem`: its event-log queries."""
-
-    _event_log: EventLog
-
-    def events(self) -> tuple[ActorEvent, ...]:
-        """Snapshot of the retained event log (the newest ``event_log_capacity`` events), in
-        emission order. Cost: O(retained) under the event-log lock (not the system lock)."""
-        return self._event_log.snapshot()
-
-    @property
-    def event_index(self) -> int:
-        """Absolute index the next event will get (= events emitted since start). Pass it as
-        ``wait_for_event(start_index=...)`` to wait for an event that has not happened yet.
-        O(1), no lock."""
-        return self._event_log.next_index
-
-    @property
-    def events_dropped(self) -> int:
-        """Events evicted from the bounded in-memory log (they were still persisted). O(1)."""
-        return self._event_log.dropped
-
-    def wait_for_event(
-        self,
-        predicate_or_event_type: Callable[[ActorEvent], bool] | type[ActorEvent],
-        *,
-        timeout: float | None = 1.0,
-        start_index: int = 0,
-        poll_interval: float = 0.0,
-    ) -> ActorEvent:
-        """Return the first event whose *absolute* index is >= ``start_index`` and that matches
-        a class or predicate, waiting up to ``timeout`` seconds (``None``: forever); raise
-        ``TimeoutError`` on expiry.
-
-        Indices count every event ever emitted (see :attr:`event_index`), not positions in
-        :meth:`events` — they differ once the bounded log has dropped old events. A
-        ``start_index`` older than the oldest retained event starts there. Called from inside an
-        actor for an event only that actor can produce, it can only time out.
-        ``poll_interval`` is accepted for compatibility and ignored. Cost: blocks on the event
-        log's condition (never the system lock); each event is tested once, outside the lock.
-        """
-        pred: Callable[[ActorEvent], bool]
-        if isinstance(predicate_or_event_type, type):
-            cls = predicate_or_event_type
-            pred = lambda e: isinstance(e, cls)  # noqa: E731
-        else:
-            pred = predicate_or_event_type
-        return self._event_log.wait_for(pred, timeout=timeout, start_index=start_index)

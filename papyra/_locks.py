@@ -8,8 +8,7 @@ many Papyra locks the thread holds, and :func:`check_unlocked` — called right 
 user code (actor hooks, factories, system hooks, callbacks) or starts a thread — records a
 violation (:data:`VIOLATIONS`, and an ERROR log line) when that count is not zero.
 
-Lock order, outermost first: system start state → system lock → mailbox lock → dispatcher lock;
-the wait-for graph, event log, dead-letter ring, recorder queue and reply slots are leaves.
+The lock order is written once, at the top of :mod:`papyra._kernel`.
 """
 
 from __future__ import annotations

@@ -25,9 +25,16 @@ from typing import Any
 
 from papyra._locks import check_unlocked, new_lock
 
-__all__ = ["Recorder"]
+__all__ = ["Recorder", "log_record_failure"]
 
 logger = logging.getLogger("papyra")
+
+
+def log_record_failure(method: str, count: int) -> None:
+    """Log the ``count``-th record a backend refused (with the traceback for the first ten);
+    called from inside the ``except`` clause."""
+    logger.warning("papyra: persistence %s failed (failure #%d); record skipped", method, count,
+                   exc_info=count <= 10)
 
 
 class Recorder:
@@ -116,12 +123,7 @@ class Recorder:
                     with self._lock:
                         self.failures += 1
                         count = self.failures
-                    logger.warning(
-                        "papyra: persistence %s failed (failure #%d); record skipped",
-                        method,
-                        count,
-                        exc_info=count <= 10,
-                    )
+                    log_record_failure(method, count)
             with self._lock:
                 self._completed += len(batch)
                 self._cond.notify_all()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from papyra.mailbox import OverflowPolicy
+from papyra.ref import ActorRef
 from papyra.supervision import SupervisionPolicy
 
 if TYPE_CHECKING:
-    from papyra.ref import ActorRef
     from papyra.system import ActorSystem
 
 __all__ = ["ActorContext"]
@@ -57,7 +57,8 @@ class ActorContext:
         released at once, and the reply to the current ``ask`` is sent after termination (or,
         when live children exist, once their stop was requested).
         Never blocks; O(descendants) under the system lock."""
-        self.system._stop_from_actor(self.self_ref)
+        ref = self.self_ref
+        ref._kernel.request_stop(ref._cell, immediate=True, reason="stopped")
 
     def stop(self, ref: ActorRef[Any]) -> None:
         """Stop ``ref`` (immediate if it is this actor, graceful otherwise). Never blocks."""
@@ -69,8 +70,14 @@ class ActorContext:
     def watch(self, ref: ActorRef[Any]) -> None:
         """Receive exactly one ``ActorTerminated(ref)`` when ``ref`` terminates (at once if it
         already has). Watches survive restarts of either side. O(1) under the system lock."""
-        self.system._watch(self.self_ref, ref, True)
+        _watch(self.self_ref, ref, True)
 
     def unwatch(self, ref: ActorRef[Any]) -> None:
         """Cancel a :meth:`watch` (no-op if not watching). O(1) under the system lock."""
-        self.system._watch(self.self_ref, ref, False)
+        _watch(self.self_ref, ref, False)
+
+
+def _watch(watcher: ActorRef[Any], target: ActorRef[Any], on: bool) -> None:
+    """Watch (or unwatch) ``target`` from ``watcher``; a ref of another system is ignored."""
+    if isinstance(target, ActorRef) and target._kernel is watcher._kernel:
+        watcher._kernel.watch(watcher._cell, target._cell, on)

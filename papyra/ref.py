@@ -11,6 +11,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from papyra._cell_state import STOPPING
 from papyra._deadlock import WAITS, current_cell
 from papyra._envelope import STOP, ProxyOp, ReplySlot
 from papyra._locks import check_unlocked
@@ -20,6 +21,7 @@ from papyra.mailbox import OverflowPolicy, PutResult
 
 if TYPE_CHECKING:
     from papyra._cell import Cell
+    from papyra._kernel import Kernel
     from papyra.address import ActorAddress
     from papyra.system import ActorSystem
     from papyra.typing import Receives
@@ -54,11 +56,11 @@ class ActorRef(Generic[A_co]):
     is an ``ActorRef[Counter]``, and a type checker takes :meth:`ask`'s message and reply types
     from ``Counter.receive`` (``Any`` when ``receive`` takes and returns ``Any``)."""
 
-    __slots__ = ("__weakref__", "_address", "_cell", "_system")
+    __slots__ = ("__weakref__", "_address", "_cell", "_kernel")
 
-    def __init__(self, system: ActorSystem, cell: Cell) -> None:
-        self._system = system
+    def __init__(self, cell: Cell) -> None:
         self._cell = cell
+        self._kernel: Kernel = cell.kernel
         self._address = cell.address
 
     # ------------------------------------------------------------------ identity
@@ -72,13 +74,17 @@ class ActorRef(Generic[A_co]):
     def _rid(self) -> int:
         return self._address.actor_id
 
+    @property
+    def _system(self) -> ActorSystem:
+        return self._kernel.system
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ActorRef):
             return NotImplemented
-        return self._system is other._system and self._address == other._address
+        return self._kernel is other._kernel and self._address == other._address
 
     def __hash__(self) -> int:
-        return hash((id(self._system), self._address))
+        return hash((id(self._kernel), self._address))
 
     def __repr__(self) -> str:
         return f"ActorRef({self._address})"
@@ -86,7 +92,7 @@ class ActorRef(Generic[A_co]):
     def is_alive(self) -> bool:
         """True while the actor accepts messages (alive, no stop requested, system running).
         O(1), no lock (racy read)."""
-        return self._cell.accepting
+        return self._cell.state < STOPPING
 
     # ------------------------------------------------------------------ messaging
 
@@ -100,15 +106,15 @@ class ActorRef(Generic[A_co]):
         """
         cell = self._cell
         if message is STOP:
-            self._system._stop_graceful(cell)
+            self._kernel.stop_graceful(cell)
             return
-        if not cell.accepting:
-            self._system._reject(self, message, False)
+        if cell.state >= STOPPING:
+            self._kernel.reject(self, message, False)
         result = cell.mailbox.offer((message, None))
         if result is _ACCEPTED:
             return
         if result is _SCHEDULE:
-            self._system._dispatcher_submit(cell)
+            self._kernel.submit(cell)
             return
         self._tell_slow(cell, message, result)
 
@@ -121,9 +127,9 @@ class ActorRef(Generic[A_co]):
             elif mailbox.overflow is OverflowPolicy.BLOCK:
                 result = mailbox.put((message, None), timeout=mailbox.put_timeout, on_block=_on_block)
         if result is _SCHEDULE:
-            self._system._dispatcher_submit(cell)
+            self._kernel.submit(cell)
         elif result is not _ACCEPTED:
-            self._system._put_failed(self, message, result, expects_reply=False)
+            self._kernel.put_failed(self, message, result, expects_reply=False)
 
     def ask(self: ActorRef[Receives[_M, _R]], message: _M, *, timeout: float | None = None) -> _R:
         """Send ``message`` and block for the reply; return it or re-raise the actor's exception.
@@ -140,12 +146,12 @@ class ActorRef(Generic[A_co]):
         from inside an actor (deadlock detection).
         """
         cell = self._cell
-        system = self._system
+        kernel = self._kernel
         if message is STOP:
-            system._stop_graceful(cell)
+            kernel.stop_graceful(cell)
             return None  # type: ignore[return-value]  # ask(STOP) is a stop request
-        if not cell.accepting:
-            system._reject(self, message, True)
+        if cell.state >= STOPPING:
+            kernel.reject(self, message, True)
         caller = current_cell()
         if caller is cell:
             raise AskDeadlock(
@@ -162,9 +168,9 @@ class ActorRef(Generic[A_co]):
             if result is PutResult.FULL and mailbox.overflow is OverflowPolicy.BLOCK:
                 result = mailbox.put(envelope, block=True, timeout=timeout, on_block=_on_block)
             if result is _SCHEDULE:
-                system._dispatcher_submit(cell)
+                kernel.submit(cell)
             elif result is not _ACCEPTED:
-                system._put_failed(
+                kernel.put_failed(
                     self, message, result, expects_reply=True, ask_timeout=timeout, from_ask=True
                 )
             remaining = None if timeout is None else timeout - (time.perf_counter() - started)
@@ -182,7 +188,7 @@ class ActorRef(Generic[A_co]):
                 WAITS.leave(caller)
         if not ok:
             raise AskTimeout(f"ask() timed out after {timeout} seconds.") from TimeoutError()
-        system._metrics.observe_ask(time.perf_counter() - started)
+        kernel.metrics.observe_ask(time.perf_counter() - started)
         if slot.error is not None:
             raise slot.error
         value: _R = slot.value
@@ -199,29 +205,29 @@ class ActorRef(Generic[A_co]):
         spawn's ``put_timeout``).
         """
         cell = self._cell
-        system = self._system
+        kernel = self._kernel
         future: Future[_R] = Future()
         if message is STOP:
-            system._stop_graceful(cell)
+            kernel.stop_graceful(cell)
             future.set_result(None)  # type: ignore[arg-type]  # ask(STOP) is a stop request
             return future
-        if not cell.accepting:
-            system._reject(self, message, True)
+        if cell.state >= STOPPING:
+            kernel.reject(self, message, True)
         slot = ReplySlot(future)
         mailbox = cell.mailbox
         result = mailbox.put(
             (message, slot), bypass=current_cell() is cell, timeout=mailbox.put_timeout, on_block=_on_block
         )
         if result is PutResult.SCHEDULE:
-            system._dispatcher_submit(cell)
+            kernel.submit(cell)
         elif result is not PutResult.ACCEPTED:
-            system._put_failed(self, message, result, expects_reply=True)
+            kernel.put_failed(self, message, result, expects_reply=True)
         return future
 
     def stop(self) -> None:
         """Graceful stop request (messages already queued are processed first). Never blocks;
         O(descendants) under the system lock."""
-        self._system.stop(self)
+        self._kernel.system.stop(self)
 
     def proxy(self, *, timeout: float | None = None) -> A_co:
         """A proxy whose method calls and attribute reads/writes run inside the actor (as asks

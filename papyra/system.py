@@ -5,14 +5,19 @@ Threading model (M:N): actors run on an elastic pool of daemon worker threads
 (``papyra-worker-N``, default ``max_workers = 2 x CPUs``), each actor on at most one thread at a
 time, FIFO, a fairness quantum of 32 messages per turn. Idle actors cost no thread. A worker
 blocked in ``ask`` is compensated (it does not count against ``max_workers``); self-asks and ask
-cycles raise ``AskDeadlock``. One background thread, ``papyra-recorder-<system_id>``, hands every
-lifecycle event, audit and dead letter to the persistence backend; actors never wait on I/O.
+cycles raise ``AskDeadlock``.
 
-Locks: one system ``RLock`` guards the tables (actors, names, flags, children, watchers); it is
-never held while user code (factories, actor hooks, system hooks, callbacks) or persistence
-runs. The event log has its own condition; each mailbox its own lock. No Papyra lock is held
-while user code, a hook or a thread start runs (lock order and the ``PAPYRA_DEBUG_LOCKS=1``
-check: :mod:`papyra._locks`).
+Persistence: every lifecycle event, audit and dead letter becomes a record on one path
+(:mod:`papyra._record_path`): a built-in backend (``capabilities.write_behind``) gets it directly
+from the producing thread and queues it for its own writer thread, so actors never wait on I/O
+(a full queue blocks briefly, then the record is dropped and counted); any other backend is fed
+by one adapter thread, ``papyra-recorder-<system_id>``.
+
+Structure: ``ActorSystem`` is a thin facade over one internal kernel (:mod:`papyra._kernel`),
+which owns the system lock, the actor tables, the dispatcher, the event log, the dead letters
+and the record path, and makes every actor state change. Its module docstring gives the one lock
+order; no Papyra lock is held while user code, a hook, a backend call or a thread start runs
+(checked by ``PAPYRA_DEBUG_LOCKS=1``: :mod:`papyra._locks`).
 
 Stops: ``ref.stop()``, ``system.stop(ref)``, ``tell(STOP)`` and ``close()`` are *graceful*
 (messages accepted before the request are processed first); ``stop_self()``, ``stop()`` of an
@@ -35,26 +40,23 @@ import os
 import threading
 import time
 import weakref
-from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from papyra._cell import Cell, check_actor_instance
+from papyra import _introspection as view
+from papyra._cell import check_actor_instance
+from papyra._cell_state import STOPPING
 from papyra._dead_letters import DeadLetterMailbox
 from papyra._deadlock import current_cell
-from papyra._describe import describe_error
-from papyra._envelope import START_ITEM, STOP, DeadLetter
-from papyra._event_log import EventLog, EventQueries
-from papyra._introspection import Introspection
-from papyra._locks import check_unlocked, new_rlock
-from papyra._recorder import Recorder
+from papyra._envelope import STOP, DeadLetter
+from papyra._kernel import Kernel, System
 from papyra.address import ActorAddress
+from papyra.audit import ActorInfo, AuditReport
 from papyra.conf.validation import check_int, check_name
-from papyra.context import ActorContext
-from papyra.dispatcher import Dispatcher
+from papyra.events import ActorEvent
 from papyra.exceptions import ActorStopped, DurabilityError
 from papyra.hooks import DefaultHooks
-from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
+from papyra.mailbox import Mailbox, OverflowPolicy
 from papyra.persistence.base import PersistenceBackend
 from papyra.ref import ActorRef
 from papyra.runtime_metrics import RuntimeMetrics
@@ -70,22 +72,15 @@ logger = logging.getLogger("papyra")
 #: The actor type ``spawn`` returns a ref to (the factory's return type).
 A = TypeVar("A")
 
-_CREATED, _STARTING, _RUNNING, _CLOSING, _CLOSED = "created", "starting", "running", "closing", "closed"
-
-
-def _as_durability_error(what: str, exc: Exception) -> DurabilityError:
-    """A backend's failure as a DurabilityError (itself when it is one), keeping the cause."""
-    if isinstance(exc, DurabilityError):
-        return exc
-    error = DurabilityError(f"persistence {what} failed: {describe_error(exc)}")
-    error.__cause__ = exc
-    return error
-
+#: The default policies (RESTART for named actors, STOP otherwise), built once.
+_DEFAULT_POLICY = {True: SupervisionPolicy(strategy=Strategy.RESTART), False: SupervisionPolicy()}
 
 _live_systems: weakref.WeakSet[ActorSystem] = weakref.WeakSet()
+
+
 def _after_fork_in_child() -> None:
     for system in list(_live_systems):
-        system._after_fork_in_child(os.getppid())
+        system._after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
@@ -96,14 +91,15 @@ def _default_workers() -> int:
     return max(4, 2 * (os.cpu_count() or 2))
 
 
-class ActorSystem(Introspection, EventQueries):
+class ActorSystem:
     """A synchronous, threaded actor system (see the module docstring).
 
     ``persistence=None`` means a fresh :class:`~papyra.persistence.backends.memory.InMemoryPersistence`.
     ``persistence_startup`` (a ``PersistenceStartupConfig``) makes ``start()`` check the store
     before anything can be spawned. ``max_workers`` bounds the pool (blocked askers excepted);
     ``dead_letter_capacity`` bounds the dead-letter ring; ``recorder_capacity`` bounds the
-    persistence recorder's queue (records beyond it are dropped and counted).
+    adapter queue of a backend without ``write_behind`` (records beyond it are dropped and
+    counted; the built-in backends' own writer queue is the bound for them).
     ``terminated_history`` (default 10,000, ``0`` allowed) is how many terminated actors stay
     visible to ``list_actors``/``actor_info``/``audit``/``control_panel`` (a stopped actor's
     instance is freed at termination either way); ``event_log_capacity`` (default 100,000)
@@ -141,51 +137,33 @@ class ActorSystem(Introspection, EventQueries):
 
             persistence = InMemoryPersistence()
         self.system_id = system_id
-        self._persistence = persistence
         self._persistence_startup = persistence_startup
-        self._hooks = hooks if hooks else DefaultHooks()
-        self._time_fn: Callable[[], float] = time_fn if time_fn is not None else time.time
-        self._max_workers = max_workers or _default_workers()
-        self._recorder_capacity = recorder_capacity
         self.dead_letters = DeadLetterMailbox(capacity=dead_letter_capacity, on_dead_letter=on_dead_letter)
-
-        self._lock = new_rlock()
-        self._all_done = threading.Condition(self._lock)
-        self._state_changed = threading.Condition(self._lock)  # the end of a start()
-        self._state = _CREATED
-        # Retained cells by rid, in spawn order: every live cell plus the newest
-        # ``terminated_history`` terminated ones (``_terminated_rids``, oldest first).
-        self._by_id: dict[int, Cell] = {}
-        self._terminated_rids: deque[int] = deque()
-        self._terminated_history = terminated_history
-        self._evicted = 0
-        self._live_cells: dict[int, Cell] = {}
-        self._names: dict[str, ActorAddress] = {}
-        self._reserved: set[str] = set()
-        self._next_id = 1
-        self._spawned = 0
-        self._stopped = 0
-        self._retired = {"processed": 0, "crashes": 0, "restarts": 0}
-
-        self._event_log = EventLog(event_log_capacity)
-
-        self._dispatcher: Dispatcher | None = None
-        self._recorder: Recorder | None = None
+        self._kernel = Kernel(
+            self,
+            system_id=system_id,
+            persistence=persistence,
+            hooks=hooks if hooks else DefaultHooks(),
+            time_fn=time_fn if time_fn is not None else time.time,
+            max_workers=max_workers or _default_workers(),
+            dead_letters=self.dead_letters,
+            recorder_capacity=recorder_capacity,
+            terminated_history=terminated_history,
+            event_log_capacity=event_log_capacity,
+        )
         self._closer: threading.Thread | None = None
         self._closed_event = threading.Event()
         self._close_result = True
         self._close_error: DurabilityError | None = None
-        self._forked_from: int | None = None  # the parent's pid, in a forked child
-        self._lost_reported = 0  # recorder failures (+ drops) already raised by flush/close
         _live_systems.add(self)
-        self._metrics = RuntimeMetrics(self._collect_metrics)
 
     # ================================================================== properties
 
     @property
     def persistence(self) -> PersistenceBackend:
         """The persistence backend. O(1)."""
-        return self._persistence
+        backend: PersistenceBackend = self._kernel.persistence
+        return backend
 
     @property
     def persistence_startup(self) -> PersistenceStartupConfig | None:
@@ -197,69 +175,46 @@ class ActorSystem(Introspection, EventQueries):
         self._persistence_startup = value
 
     @property
-    def _actors(self) -> list[Cell]:
-        """Retained cells in spawn order (live ones plus recent terminated ones). O(retained)."""
-        with self._lock:
-            return list(self._by_id.values())
-
-    @property
     def metrics(self) -> RuntimeMetrics:
         """Runtime metrics (``snapshot()``/``reset()``; names in :mod:`papyra.runtime_metrics`).
         Cost: O(1) to get; see :class:`~papyra.runtime_metrics.RuntimeMetrics` for ``snapshot()``."""
-        return self._metrics
+        return self._kernel.metrics
 
     @property
     def running(self) -> bool:
         """True between ``start()`` and ``close()``. O(1), no lock (racy read)."""
-        return self._state == _RUNNING
+        return self._kernel.state is System.RUNNING
 
     @property
     def closed(self) -> bool:
         """True once ``close()`` began. O(1), no lock (racy read)."""
-        return self._state in (_CLOSING, _CLOSED)
+        return self._kernel.state in (System.CLOSING, System.CLOSED)
 
     def now(self) -> float:
         """``time_fn()`` — epoch seconds by default. Cost: one ``time_fn`` call, no lock."""
-        return self._time_fn()
+        return self._kernel.now()
 
     # ================================================================== lifecycle
 
     def start(self) -> ActorSystem:
-        """Run the persistence startup check (if configured), then start the worker pool and the
-        recorder. Idempotent while running; raises ``ActorStopped`` after close. If the check
-        fails (``PersistenceStartupError``) the system stays unstarted and ``start()`` may be
-        retried. Blocks for the duration of the check; a concurrent ``start()`` waits for the
-        first. The check (and its hooks) runs without any Papyra lock held."""
-        with self._lock:
-            while self._state == _STARTING:
-                self._state_changed.wait()
-            if self._state in (_CLOSING, _CLOSED):
-                raise ActorStopped("ActorSystem is closed.", reason="shutdown")
-            if self._state == _RUNNING:
-                return self
-            self._state = _STARTING
+        """Run the persistence startup check (if configured), then start the worker pool (and,
+        for a backend without ``write_behind``, the recorder thread). Idempotent while running;
+        raises ``ActorStopped`` after close. If the check fails (``PersistenceStartupError``)
+        the system stays unstarted and ``start()`` may be retried. Blocks for the duration of
+        the check; a concurrent ``start()`` waits for the first. The check (and its hooks) runs
+        without any Papyra lock held."""
+        kernel = self._kernel
+        if not kernel.begin_start():
+            return self
         try:
             if self._persistence_startup is not None:
                 from papyra.persistence.startup import run_startup_check
 
-                run_startup_check(self._persistence, self._persistence_startup, hooks=self._hooks)
-            recorder = Recorder(self._persistence, system_id=self.system_id, capacity=self._recorder_capacity)
+                run_startup_check(kernel.persistence, self._persistence_startup, hooks=kernel.hooks)
         except BaseException:
-            with self._lock:
-                if self._state == _STARTING:
-                    self._state = _CREATED
-                self._state_changed.notify_all()
+            kernel.abort_start()
             raise
-        with self._lock:
-            closing = self._state != _STARTING  # closed while checking
-            if not closing:
-                self._dispatcher = Dispatcher(max_workers=self._max_workers)
-                self._recorder = recorder
-                self._state = _RUNNING
-            self._state_changed.notify_all()
-        if closing:
-            recorder.close()
-            raise ActorStopped("ActorSystem is closed.", reason="shutdown")
+        kernel.finish_start()
         return self
 
     def __enter__(self) -> ActorSystem:
@@ -279,38 +234,30 @@ class ActorSystem(Introspection, EventQueries):
 
     def close(self, timeout: float | None = None) -> bool:
         """Shut down: refuse new spawns and messages, gracefully stop every actor (children before
-        parents), wait for them, stop the workers, drain the recorder so the final events reach
-        persistence, then close the backend with the time left (``backend.close(time_left)``:
-        it stores what it accepted, or counts and logs what it could not).
+        parents), wait for them, stop the workers, then drain the record path and close the
+        backend with the time left (``backend.close(time_left)``: it stores what it accepted, or
+        counts and logs what it could not).
 
         **Returns within** ``timeout`` plus a small constant (each stage gets the time left; a
         backend call nothing can interrupt is left to finish on its own daemon thread).
-        ``None`` waits for the actors, the recorder and the backend's own bound (file stores:
-        until written; Redis: ``close_timeout``).
+        ``None`` waits for the actors and the backend's own bound (file stores: until written;
+        Redis: ``close_timeout``).
 
         Returns True when everything finished: every actor terminated, every worker exited,
         every record reached the backend and was stored. Returns False when time ran out (what
         was not stored is counted: ``recorder_drops_total``, ``records_dropped``; a still-busy
-        recorder is abandoned and closes the backend once its blocked call returns). Raises
-        :class:`~papyra.exceptions.DurabilityError` (after the shutdown is complete) when the
-        store **failed** — a fail-stop write error lost records — so a failure is never mistaken
-        for a timeout. Idempotent; a concurrent caller waits for the first and gets the same
-        outcome. Called from inside an actor, it only starts the shutdown (a ``papyra-closer``
-        thread finishes it) and returns False. Cost: blocks up to ``timeout``; takes the
-        system lock briefly.
+        recorder thread is abandoned and closes the backend once its blocked call returns).
+        Raises :class:`~papyra.exceptions.DurabilityError` (after the shutdown is complete) when
+        the store **failed** — a fail-stop write error lost records — so a failure is never
+        mistaken for a timeout. Idempotent; a concurrent caller waits for the first and gets the
+        same outcome. Called from inside an actor, it only starts the shutdown (a
+        ``papyra-closer`` thread finishes it) and returns False. Cost: blocks up to ``timeout``;
+        takes the system lock briefly.
         """
-        submits: list[Cell] = []
-        with self._lock:
-            state = self._state
-            first = state in (_CREATED, _STARTING, _RUNNING)
-            if first:
-                self._state = _CLOSING
-                for cell in reversed(self._by_id.values()):
-                    if not cell.done:
-                        self._request_stop_locked(cell, False, "shutdown", submits)
-        for cell in submits:
-            self._dispatcher_submit(cell)
-        inside = current_cell() is not None and current_cell().system is self
+        kernel = self._kernel
+        first = kernel.begin_close()
+        running = current_cell()
+        inside = running is not None and running.kernel is kernel
         if not first:
             if inside:
                 return False
@@ -334,106 +281,39 @@ class ActorSystem(Introspection, EventQueries):
 
     def _finish_close(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-
-        def remaining() -> float | None:
-            return None if deadline is None else max(0.0, deadline - time.monotonic())
-
-        with self._lock:
-            while self._live_cells:
-                left = remaining()
-                if left is not None and left <= 0:
-                    break
-                self._all_done.wait(left)
-            stragglers = [str(c.address) for c in self._live_cells.values()]
-        ok = not stragglers
-        if stragglers:
-            logger.warning("papyra: close() timed out; actors still running: %s", ", ".join(stragglers[:20]))
-        if self._dispatcher is not None:
-            ok = self._dispatcher.shutdown(remaining()) and ok
-        recorder_done = True
-        if self._recorder is not None:
-            # Past the deadline the recorder is abandoned: it drops what is left (counted in
-            # recorder_drops_total) and closes the backend itself once its current call returns.
-            recorder_done = self._recorder.close(remaining(), on_abandon=self._close_backend)
-            if not recorder_done:
-                ok = False
-                logger.warning("papyra: close() timed out before every record reached persistence")
-        error: DurabilityError | None = None
-        if recorder_done:
-            stored, error = self._close_backend(remaining())
-            ok = ok and stored
-            if error is None and self._recorder is not None:
-                try:  # the backend refused records (drops at an abandoned close are a timeout)
-                    self._raise_if_lost(self._recorder.failures, "close")
-                except DurabilityError as exc:
-                    error = exc
-        with self._lock:
-            self._state = _CLOSED
-            self._close_result = ok
-            self._close_error = error
+        ok, self._close_error = self._kernel.finish_close(deadline)
+        self._close_result = ok
         self._closed_event.set()
         return ok
 
-    def _close_backend(self, timeout: float | None = None) -> tuple[bool, DurabilityError | None]:
-        """Close the backend within ``timeout``: (everything stored?, the store's failure)."""
-        backend = self._persistence
-        try:
-            if isinstance(backend, PersistenceBackend):
-                stored = backend.close(timeout)
-                failed = backend.failed
-                if failed is None:
-                    return stored, None
-                error = DurabilityError(f"persistence failed, records were lost: {describe_error(failed)}")
-                error.__cause__ = failed
-                return False, error
-            stored = backend.flush(timeout) is not False  # a duck-typed backend: flush, then close
-            backend.close()
-            return stored, None
-        except Exception as exc:
-            logger.warning("papyra: persistence close failed", exc_info=True)
-            return False, _as_durability_error("close", exc)
-
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every record produced so far was handed to the backend, then
-        ``persistence.flush(time_left)``.
+        """Wait until every record produced so far is stored: drain the recorder thread (for a
+        backend without ``write_behind``), then ``persistence.flush(time_left)``.
 
         Returns True when all of them are stored (per the backend's fsync policy), False when
         ``timeout`` (seconds; ``None``: no bound but the backend's own) ran out first. Raises
         :class:`~papyra.exceptions.DurabilityError` when the store failed (a fail-stop write
         error; another error from a custom backend is wrapped, keeping the cause), and — once
         per loss — when records never reached the backend since the last report (its
-        ``record_*`` raised, or the recorder queue was full). Blocks; do not call from an actor
-        that other actors' records wait on.
+        ``record_*`` raised, or the queue stayed full). Blocks; do not call from an actor that
+        other actors' records wait on.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        ok = True
-        recorder = self._recorder
-        if recorder is not None:
-            ok = recorder.flush(timeout)
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            stored = bool(self._persistence.flush(left)) and ok
-        except Exception as exc:
-            raise _as_durability_error("flush", exc) from exc
-        if recorder is not None:
-            self._raise_if_lost(recorder.failures + recorder.drops, "flush")
-        return stored
-
-    def _raise_if_lost(self, lost: int, what: str) -> None:
-        """Raise once for records lost on the way to the backend since the last report."""
-        with self._lock:
-            new, self._lost_reported = lost - self._lost_reported, max(lost, self._lost_reported)
-        if new > 0:
-            raise DurabilityError(
-                f"{what}: {new} records never reached persistence (the backend refused them or the "
-                "recorder queue was full; recorder_failures_total / recorder_drops_total, papyra log)"
-            )
+        return self._kernel.records.flush(timeout)
 
     def compact(self) -> Any:
         """``persistence.compact()``: its report; the backend's error (e.g. ``LockTimeout``,
         ``DurabilityError``) is raised as is. Blocks for the backend's compaction (I/O); no
         system lock."""
-        return self._persistence.compact()
+        return self._kernel.persistence.compact()
+
+    def _after_fork_in_child(self) -> None:
+        """The inherited system refuses everything (``ActorStopped``) and ``close()`` returns at
+        once; the parent is unaffected."""
+        self._kernel.after_fork_in_child()
+        self._closer = None
+        self._close_result, self._close_error = True, None
+        self._closed_event = threading.Event()
+        self._closed_event.set()
 
     # ================================================================== spawning
 
@@ -457,12 +337,12 @@ class ActorSystem(Introspection, EventQueries):
         ``policy`` is RESTART for named actors and STOP otherwise. An invalid setting (capacity,
         overflow, ``put_timeout``, an empty name) is a ``ConfigurationError`` (a ``ValueError``),
         a duplicate name a ``ValueError``; a stopped parent or system raises ``ActorStopped``;
-        coroutine hooks raise ``TypeError``. Cost: two short system-lock sections plus the
-        factory call (the factory and the context injection run without any Papyra lock).
+        coroutine hooks raise ``TypeError``. Cost: one or two short system-lock sections plus
+        the factory call (the factory and the context injection run without any Papyra lock).
         """
         mailbox = Mailbox(mailbox_capacity, overflow=overflow, put_timeout=put_timeout)
         if policy is None:
-            policy = SupervisionPolicy(strategy=Strategy.RESTART if name is not None else Strategy.STOP)
+            policy = _DEFAULT_POLICY[name is not None]
         elif not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, got {policy!r}")
         if name is not None:
@@ -471,97 +351,13 @@ class ActorSystem(Introspection, EventQueries):
             raise TypeError("factory must be a zero-argument callable returning an actor")
         if isinstance(factory, type):
             check_actor_instance(factory)
-        parent_cell: Cell | None = None
+        parent_cell = None
         if parent is not None:
-            if not isinstance(parent, ActorRef) or parent._system is not self:
+            if not isinstance(parent, ActorRef) or parent._kernel is not self._kernel:
                 raise ValueError("parent must be an ActorRef of this ActorSystem")
             parent_cell = parent._cell
-        if name is None:
-            # No name to reserve: call the factory first, then one lock section.
-            if self._state != _RUNNING:  # fail fast (re-checked under the lock below)
-                raise self._not_running()
-            check_unlocked("actor factory")
-            instance = factory()
-            check_actor_instance(instance)
-        else:
-            with self._lock:
-                self._check_spawn_allowed(parent_cell)
-                if name in self._names or name in self._reserved:
-                    raise ValueError(f"Actor name '{name}' already exists.")
-                self._reserved.add(name)
-            check_unlocked("actor factory")
-            try:
-                instance = factory()
-                check_actor_instance(instance)
-            except BaseException:
-                with self._lock:
-                    self._reserved.discard(name)
-                raise
-        with self._lock:
-            if name is not None:
-                self._reserved.discard(name)
-            self._check_spawn_allowed(parent_cell)
-            rid = self._next_id
-            self._next_id += 1
-            address = ActorAddress(self.system_id, rid)
-            cell = Cell(self, rid, address, factory, instance, mailbox, policy, name, parent_cell)
-            self._by_id[rid] = cell
-            self._live_cells[rid] = cell
-            if name is not None:
-                self._names[name] = address
-            if parent_cell is not None:
-                parent_cell.children[rid] = cell
-                parent_cell.live_children += 1
-            self._spawned += 1
-            # Scheduled now (so no concurrent send submits it), submitted after the context
-            # reached the instance: user code (a __setattr__) runs outside the lock.
-            scheduled = mailbox.put_control(START_ITEM) is PutResult.SCHEDULE
-        self._inject_context(cell)
-        if scheduled:
-            self._dispatcher_submit(cell)
-        ref: ActorRef[A] = cell.self_ref
+        ref: ActorRef[A] = self._kernel.spawn(factory, name, mailbox, policy, parent_cell).self_ref
         return ref
-
-    def _not_running(self) -> ActorStopped:
-        if self._forked_from is not None:
-            return ActorStopped(
-                f"this ActorSystem was started by process {self._forked_from}, which forked this "
-                "one; it does not run here. Create a new ActorSystem after fork()",
-                reason="shutdown",
-            )
-        return ActorStopped("ActorSystem is not running.", reason="shutdown")
-
-    def _after_fork_in_child(self, parent: int) -> None:
-        """Only the forking thread survives a fork: no workers, no recorder, and any lock may be
-        held by a thread that no longer exists. The inherited system refuses everything
-        (``ActorStopped``) and ``close()`` returns at once; the parent is unaffected."""
-        self._forked_from = parent
-        self._lock = new_rlock()
-        self._all_done = threading.Condition(self._lock)
-        self._state_changed = threading.Condition(self._lock)
-        self._recorder = None
-        self._dispatcher = None
-        self._closer = None
-        for cell in self._by_id.values():
-            cell.accepting = False
-        self._state = _CLOSED
-        self._close_result, self._close_error = True, None
-        self._closed_event = threading.Event()
-        self._closed_event.set()
-
-    def _check_spawn_allowed(self, parent_cell: Cell | None) -> None:
-        if self._state != _RUNNING:
-            raise self._not_running()
-        if parent_cell is not None and not parent_cell.accepting:
-            raise ActorStopped("Parent actor is not running.", reason="shutdown")
-
-    def _inject_context(self, cell: Cell) -> None:
-        check_unlocked("context injection")
-        parent_ref = cell.parent.self_ref if cell.parent is not None else None
-        try:
-            cell.actor._context = ActorContext(self, cell.self_ref, parent_ref)
-        except AttributeError:
-            logger.debug("papyra: cannot inject a context into %r", cell.actor)
 
     # ================================================================== lookup
 
@@ -575,40 +371,131 @@ class ActorSystem(Introspection, EventQueries):
             raise TypeError(f"expected an ActorAddress or a string, got {type(address)!r}")
         if address.system != self.system_id:
             raise ActorStopped("Remote actor systems are not supported yet.", reason="shutdown")
-        with self._lock:
-            cell = self._by_id.get(address.actor_id)
-        if cell is None:
-            raise ActorStopped("Actor does not exist.", reason="shutdown")
-        if not cell.accepting:
-            raise ActorStopped("Actor is not running.", reason="shutdown")
-        return ActorRef(self, cell)
+        return _running_ref(self._kernel.lookup(address.actor_id), "Actor does not exist.")
 
     def ref_for_name(self, name: str) -> ActorRef[Any]:
         """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``).
         Cost: O(1), one short system-lock section."""
-        with self._lock:
-            address = self._names.get(name)
-            cell = None if address is None else self._by_id.get(address.actor_id)
-        if cell is None:
-            raise ActorStopped(f"Actor with name '{name}' does not exist.", reason="shutdown")
-        if not cell.accepting:
-            raise ActorStopped("Actor is not running.", reason="shutdown")
-        return ActorRef(self, cell)
+        kernel = self._kernel
+        with kernel.lock:
+            address = kernel.names.get(name)
+            cell = None if address is None else kernel.cells.get(address.actor_id)
+        return _running_ref(cell, f"Actor with name '{name}' does not exist.")
 
-    # ================================================================== stopping (public)
+    def list_names(self) -> dict[str, ActorAddress]:
+        """Copy of the name registry (running actors only). O(names) under the system lock."""
+        return view.list_names(self._kernel)
+
+    def list_actors(self, *, alive_only: bool = False) -> tuple[ActorAddress, ...]:
+        """Addresses of the retained actors in spawn order (live ones plus the newest
+        ``terminated_history`` terminated ones); ``alive_only`` keeps running ones.
+        O(retained) under the system lock."""
+        return view.list_actors(self._kernel, alive_only)
+
+    def refs(self, *, alive_only: bool = True) -> tuple[ActorRef[Any], ...]:
+        """Refs of the actors (running ones by default; else every retained one), in spawn order.
+        O(retained): one copy under the system lock."""
+        return view.refs(self._kernel, alive_only)
+
+    def refs_by_type(self, actor_type: type | str, *, alive_only: bool = True) -> tuple[ActorRef[Any], ...]:
+        """Refs whose current instance matches ``actor_type``: a class (``isinstance``), or a
+        class name, qualname or ``module.QualName`` string (a terminated actor, whose instance
+        is gone, matches by its class qualname only). O(retained), one copy under the lock."""
+        return view.refs_by_type(self._kernel, actor_type, alive_only)
+
+    def actor_info(self, target: ActorRef[Any] | ActorAddress | str | int) -> ActorInfo:
+        """:class:`ActorInfo` for a ref, address, address string or rid of a retained actor
+        (else ``ActorStopped``). O(children) under the system lock."""
+        return view.actor_info(self._kernel, target)
+
+    def audit(self, *, include_actor_details: bool = True) -> AuditReport:
+        """Snapshot counts (under the lock), call ``on_audit`` with the returned report, and
+        record a ``PersistedAudit``. ``total_actors`` counts every actor ever spawned; the other
+        counts and ``actors`` cover the retained ones. O(retained) under the system lock; never
+        waits on persistence I/O (the record is queued)."""
+        return view.audit(self._kernel, include_actor_details)
+
+    def control_panel(self) -> str:
+        """An aligned text table of the retained actors: rid, address, name, type, state, parent,
+        live children. O(retained) under the system lock, formatting outside it."""
+        return view.control_panel(self._kernel)
+
+    # ================================================================== messaging, stopping
+
+    def broadcast(self, message: Any, *, actor_type: type | str | None = None) -> int:
+        """``tell`` ``message`` to every running actor (optionally of ``actor_type``); returns how
+        many accepted it. Rejections are dead letters as usual; a full BLOCK mailbox blocks.
+        Cost: O(retained) plus one ``tell`` per running actor."""
+        return view.broadcast(self._kernel, message, actor_type)
 
     def stop(self, ref: ActorRef[Any]) -> None:
         """Request a stop of ``ref`` and its children; never waits. Graceful (queued messages
         processed first) unless called by the actor itself on its own ref (immediate). No-op
         for a foreign ref, an unknown actor, a stopped actor or a closed system.
         Cost: O(descendants) under the system lock, plus a mailbox lock each."""
-        if not isinstance(ref, ActorRef) or ref._system is not self:
+        if not isinstance(ref, ActorRef) or ref._kernel is not self._kernel:
             return
         cell = ref._cell
-        if current_cell() is cell:
-            self._request_stop(cell, immediate=True, reason="stopped")
+        self._kernel.request_stop(cell, immediate=current_cell() is cell, reason="stopped")
+
+    def stop_all(self) -> int:
+        """Gracefully stop every running actor (children first); returns how many were asked.
+        Never waits for them. O(retained) under the system lock."""
+        return self._kernel.stop_all()
+
+    # ================================================================== events
+
+    def events(self) -> tuple[ActorEvent, ...]:
+        """Snapshot of the retained event log (the newest ``event_log_capacity`` events), in
+        emission order. Cost: O(retained) under the event-log lock (not the system lock)."""
+        return self._kernel.event_log.snapshot()
+
+    @property
+    def event_index(self) -> int:
+        """Absolute index the next event will get (= events emitted since start). Pass it as
+        ``wait_for_event(start_index=...)`` to wait for an event that has not happened yet.
+        O(1), no lock."""
+        return self._kernel.event_log.next_index
+
+    @property
+    def events_dropped(self) -> int:
+        """Events evicted from the bounded in-memory log (they were still persisted). O(1)."""
+        return self._kernel.event_log.dropped
+
+    def wait_for_event(
+        self,
+        predicate_or_event_type: Callable[[ActorEvent], bool] | type[ActorEvent],
+        *,
+        timeout: float | None = 1.0,
+        start_index: int = 0,
+        poll_interval: float = 0.0,
+    ) -> ActorEvent:
+        """Return the first event whose *absolute* index is >= ``start_index`` and that matches
+        a class or predicate, waiting up to ``timeout`` seconds (``None``: forever); raise
+        ``TimeoutError`` on expiry.
+
+        Indices count every event ever emitted (see :attr:`event_index`), not positions in
+        :meth:`events` — they differ once the bounded log has dropped old events. A
+        ``start_index`` older than the oldest retained event starts there. Called from inside an
+        actor for an event only that actor can produce, it can only time out.
+        ``poll_interval`` is accepted for compatibility and ignored. Cost: blocks on the event
+        log's condition (never the system lock); each event is tested once, outside the lock.
+        """
+        pred: Callable[[ActorEvent], bool]
+        if isinstance(predicate_or_event_type, type):
+            cls = predicate_or_event_type
+            pred = lambda e: isinstance(e, cls)  # noqa: E731
         else:
-            self._stop_graceful(cell)
+            pred = predicate_or_event_type
+        return self._kernel.event_log.wait_for(pred, timeout=timeout, start_index=start_index)
 
     def __repr__(self) -> str:
-        return f"ActorSystem(system_id={self.system_id!r}, state={self._state})"
+        return f"ActorSystem(system_id={self.system_id!r}, state={self._kernel.state.value})"
+
+
+def _running_ref(cell: Any, missing: str) -> ActorRef[Any]:
+    if cell is None:
+        raise ActorStopped(missing, reason="shutdown")
+    if cell.state >= STOPPING:
+        raise ActorStopped("Actor is not running.", reason="shutdown")
+    return ActorRef(cell)

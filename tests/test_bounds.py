@@ -37,14 +37,14 @@ def test_stopped_actors_are_freed_and_bookkeeping_is_bounded() -> None:
         first = None
         for _ in range(n):
             ref = system.spawn(Heavy)
-            instances.append(weakref.ref(system._by_id[ref._rid].actor))
+            instances.append(weakref.ref(ref._cell.actor))
             assert ref.ask("size", timeout=10) == 10_000
             ref.stop()
             first = first or ref
         wait_until(lambda: system.metrics.snapshot()["actors_stopped_total"] == n, what="all stops")
         gc.collect()
         assert sum(1 for w in instances if w() is not None) == 0  # every stopped instance was freed
-        assert len(system._by_id) == history and len(system.list_actors()) == history
+        assert len(system._kernel.cells) == history and len(system.list_actors()) == history
         assert system.list_actors()[0].actor_id == n - history + 1  # the newest terminated ones
         audit = system.audit()
         assert audit.total_actors == n  # a total, not the retained count
@@ -70,7 +70,7 @@ def test_terminated_children_do_not_accumulate_on_a_live_parent() -> None:
         wait_until(lambda: system.metrics.snapshot()["actors_stopped_total"] == 20, what="child stops")
         info = system.actor_info(parent)
         assert info.alive and len(info.children_rids) == 3
-        assert len(system._by_id) == 4
+        assert len(system._kernel.cells) == 4
 
 
 def test_terminated_history_zero_keeps_only_live_actors() -> None:
@@ -139,7 +139,7 @@ def _block_with_batch(ref: Any, queued: list[Any]) -> threading.Event:
     While the worker is held, the gate message and ``queued`` wait in the queue, so the mailbox
     needs room for ``len(queued) + 1`` messages: checked first, because a ``tell`` here blocking on
     a full mailbox would wait on the very worker this thread is holding."""
-    capacity = ref._system._by_id[ref._rid].mailbox.capacity
+    capacity = ref._cell.mailbox.capacity
     assert capacity is None or len(queued) + 1 <= capacity, "the helper would deadlock on a full mailbox"
     hold, held = threading.Event(), threading.Event()
     gate, entered = threading.Event(), threading.Event()
@@ -158,7 +158,7 @@ def test_mailbox_depth_counts_messages_taken_but_not_processed() -> None:
         refs = [system.spawn(Blocker) for _ in range(3)]
         gates = [_block_with_batch(ref, list(range(10))) for ref in refs]
         assert system.metrics.snapshot()["mailbox_depth"] == {"Blocker": 30}
-        assert [len(system._by_id[r._rid].mailbox) for r in refs] == [10, 10, 10]
+        assert [len(r._cell.mailbox) for r in refs] == [10, 10, 10]
         for gate in gates:
             gate.set()
         for ref in refs:
@@ -174,10 +174,10 @@ def test_capacity_is_the_real_bound_with_a_batch_in_flight() -> None:
         with pytest.raises(MailboxFull):
             ref.tell("over")
         gate.set()
-        mailbox = system._by_id[ref._rid].mailbox
+        mailbox = ref._cell.mailbox
         wait_until(lambda: len(mailbox) == 0, what="the mailbox to drain")  # FAIL: no waiting for space
         assert ref.ask("end", timeout=10) == "end"
-        actor = system._by_id[ref._rid].actor
+        actor = ref._cell.actor
         assert actor.seen == ["blocked", "blocked", 0, 1, 2, 3, 4, "end"]
 
 
@@ -194,11 +194,11 @@ def test_blocked_sender_resumes_when_the_worker_starts_a_batched_message() -> No
 
         thread = threading.Thread(target=producer, name="papyra-test-producer")
         thread.start()
-        mailbox = system._by_id[ref._rid].mailbox
+        mailbox = ref._cell.mailbox
         wait_until(lambda: mailbox._putters, what="the producer to block")
         assert not sent.is_set()
         gate.set()
         assert sent.wait(10)
         thread.join(10)
         assert ref.ask("end", timeout=10) == "end"
-        assert system._by_id[ref._rid].actor.seen == ["blocked", "blocked", 0, 1, "late", "end"]
+        assert ref._cell.actor.seen == ["blocked", "blocked", 0, 1, "late", "end"]

@@ -11,9 +11,9 @@ import pytest
 
 from papyra.actor import Actor
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
-from papyra.persistence.backends.memory import InMemoryPersistence
 from papyra.persistence.models import PersistedRecord
 from papyra.system import ActorSystem
+from tests.support.backends import SynchronousMemoryPersistence
 
 
 class Echo(Actor):
@@ -21,7 +21,7 @@ class Echo(Actor):
         return message
 
 
-class SlowPersistence(InMemoryPersistence):
+class SlowPersistence(SynchronousMemoryPersistence):
     """A backend whose writes block until released (a slow disk or network store)."""
 
     def __init__(self) -> None:

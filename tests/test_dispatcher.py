@@ -61,7 +61,7 @@ def test_an_actor_never_runs_on_two_threads_at_once() -> None:
         for t in threads:
             t.join()
         assert ref.ask("count", timeout=30) == 3001
-        actor = system._by_id[ref._rid].actor
+        actor = ref._cell.actor
         assert actor.max_inside == 1
         assert all(name.startswith("papyra-worker-") for name in actor.threads)
 

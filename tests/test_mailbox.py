@@ -106,7 +106,7 @@ def system() -> Iterator[ActorSystem]:
 
 
 def _fill(system: ActorSystem, ref: Any, gate: threading.Event, n: int) -> None:
-    entered = system._by_id[ref._rid].actor.entered
+    entered = ref._cell.actor.entered
     ref.tell(gate)
     assert entered.wait(10)  # the actor is inside the gate message: the mailbox is empty
     for i in range(n):
@@ -125,13 +125,13 @@ def test_capacity_one_backpressure_blocks_tell(system: ActorSystem) -> None:
 
     t = threading.Thread(target=producer, name="papyra-test-producer")
     t.start()
-    mailbox = system._by_id[ref._rid].mailbox
+    mailbox = ref._cell.mailbox
     wait_until(lambda: mailbox._putters, timeout=60, what="the producer to block on the full mailbox")
     assert not done.is_set()
     gate.set()
     t.join(30)
     assert ref.ask("end", timeout=5) == "end"
-    assert system._by_id[ref._rid].actor.seen[1:] == [0, "blocked", "end"]
+    assert ref._cell.actor.seen[1:] == [0, "blocked", "end"]
 
 
 def test_block_policy_with_put_timeout_raises_mailbox_full(system: ActorSystem) -> None:
@@ -171,10 +171,10 @@ def test_drop_policy(system: ActorSystem) -> None:
         ("never", "mailbox-full"),
     ]
     gate.set()
-    mailbox = system._by_id[ref._rid].mailbox
+    mailbox = ref._cell.mailbox
     wait_until(lambda: len(mailbox) == 0, what="the mailbox to drain")  # DROP: an ask on a full one fails
     assert ref.ask("end", timeout=5) == "end"
-    assert system._by_id[ref._rid].actor.seen[1:] == [0, 1, "end"]
+    assert ref._cell.actor.seen[1:] == [0, 1, "end"]
 
 
 def test_self_tell_bypasses_capacity(system: ActorSystem) -> None:
@@ -219,7 +219,7 @@ def test_stop_unblocks_waiting_producer_with_actor_stopped(system: ActorSystem) 
 
     t = threading.Thread(target=producer, name="papyra-test-producer")
     t.start()
-    mailbox = system._by_id[ref._rid].mailbox
+    mailbox = ref._cell.mailbox
     wait_until(lambda: mailbox._putters, what="a blocked producer")
     gate.set()
     t.join(10)

@@ -60,7 +60,7 @@ def test_stop_self_replies_after_termination(system: ActorSystem) -> None:
 def test_graceful_stop_processes_queued_messages_then_rejects(system: ActorSystem, how: str) -> None:
     gate = threading.Event()
     ref = system.spawn(Worker)
-    actor = system._by_id[ref._rid].actor  # a stopped actor's instance is freed: keep it
+    actor = ref._cell.actor  # a stopped actor's instance is freed: keep it
     ref.tell(("wait", gate))
     for i in range(5):
         ref.tell(i)
@@ -90,7 +90,7 @@ def test_immediate_stop_turns_queue_into_dead_letters(system: ActorSystem) -> No
             return super().receive(message)
 
     ref = system.spawn(SelfStopper)
-    actor = system._by_id[ref._rid].actor  # a stopped actor's instance is freed: keep it
+    actor = ref._cell.actor  # a stopped actor's instance is freed: keep it
     fut = ref.ask_future("wait-then-stop")
     for i in range(4):
         ref.tell(i)
@@ -238,13 +238,13 @@ def test_watch_notified_exactly_once(system: ActorSystem) -> None:
     assert watcher.ask(("watch", target)) == "watching"
     assert target.ask("stop") == "stopping"
     assert watcher.ask("sync") == "ok"  # FIFO: the notice was processed before
-    notes = [e for e in system._by_id[watcher._rid].actor.events if isinstance(e, ActorTerminated)]
+    notes = [e for e in watcher._cell.actor.events if isinstance(e, ActorTerminated)]
     assert len(notes) == 1 and notes[0].ref._rid == target._rid and notes[0].ref == target
     assert not notes[0].ref.is_alive()
     # Watching an actor that is already dead notifies at once (exactly once per watch).
     assert watcher.ask(("watch", target)) == "watching"
     assert watcher.ask("sync") == "ok"
-    notes = [e for e in system._by_id[watcher._rid].actor.events if isinstance(e, ActorTerminated)]
+    notes = [e for e in watcher._cell.actor.events if isinstance(e, ActorTerminated)]
     assert len(notes) == 2
 
 

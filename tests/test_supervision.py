@@ -194,7 +194,7 @@ def test_supervisor_can_restart_child(system: ActorSystem) -> None:
         child.ask("boom")
     assert child.ask("get") == 0
     assert child.ask("ok") == "ok"
-    seen = system._by_id[parent._rid].actor.seen
+    seen = parent._cell.actor.seen
     assert seen == [(child, "boom")]
 
 

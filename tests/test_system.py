@@ -31,6 +31,7 @@ from papyra.persistence.models import (
 )
 from papyra.persistence.startup import PersistenceStartupConfig, PersistenceStartupMode
 from papyra.system import STOP, ActorSystem
+from tests.support.backends import SynchronousMemoryPersistence
 
 
 class Recorder(Actor):
@@ -137,7 +138,7 @@ def test_fifo_mixed_tell_and_ask(system: ActorSystem) -> None:
         else:
             ref.tell(i)
     assert ref.ask("end") == "end"
-    assert system._by_id[ref._rid].actor.events[1:] == [f"recv:{i}" for i in range(200)] + ["recv:end"]
+    assert ref._cell.actor.events[1:] == [f"recv:{i}" for i in range(200)] + ["recv:end"]
 
 
 def test_ask_propagates_the_same_exception_object(system: ActorSystem) -> None:
@@ -184,7 +185,7 @@ def test_on_start_failure_is_a_crash_with_cause(system: ActorSystem) -> None:
         def on_failure(self, info: FailureInfo) -> None:
             failures.append(info)
 
-    system._hooks = Hooks()
+    system._kernel.hooks = Hooks()
 
     class BadStart(Actor):
         def on_start(self) -> None:
@@ -536,7 +537,7 @@ def test_crash_restart_and_stop_events_present_when_ask_returns(system: ActorSys
 
 def test_wait_for_event_start_index_and_timeout(system: ActorSystem) -> None:
     fake = [1.0]
-    system._time_fn = lambda: fake[0]
+    system._kernel.now = lambda: fake[0]
     ref = system.spawn(Recorder, name="svc")
     with pytest.raises(RuntimeError):
         ref.ask("boom")
@@ -680,7 +681,7 @@ def test_close_persists_final_stop_events() -> None:
     assert len(stopped) == 20 and all(e.payload == {"reason": "shutdown"} for e in stopped)
 
 
-class _FailingBackend(InMemoryPersistence):
+class _FailingBackend(SynchronousMemoryPersistence):
     def record_event(self, event: PersistedEvent) -> None:
         raise OSError("disk on fire")
 
@@ -711,7 +712,7 @@ def test_failing_backend_never_crashes_actors_and_flush_reports_the_loss(
     assert "persistence record_event failed" in caplog.text
 
 
-class _SlowBackend(InMemoryPersistence):
+class _SlowBackend(SynchronousMemoryPersistence):
     def __init__(self) -> None:
         super().__init__()
         self.gate = threading.Event()

@@ -207,7 +207,7 @@ RUNTIME_METRICS: tuple[MetricSpec, ...] = (
     _r("recorder_failures_total", "counter", "recorder.failures", "{record}",
        "Persistence record_* calls that raised (logged, never fatal)."),
     _r("recorder_drops_total", "counter", "recorder.drops", "{record}",
-       "Records dropped because the recorder queue was full or closed."),
+       "Records dropped because the persistence queue stayed full (or the recorder was closed)."),
     _r("workers", "updowncounter", "workers", "{thread}", "Live worker threads."),
     _r("workers_peak", "gauge", "workers.peak", "{thread}", "Most worker threads at once."),
     _r("recorder_queue_depth", "updowncounter", "recorder.queue.depth", "{record}",

@@ -51,7 +51,16 @@ B = TypeVar("B", bound="PersistenceBackend")
 
 @dataclass(frozen=True)
 class PersistenceBackendCapabilities:
-    """What a backend supports. Every built-in backend supports all of it."""
+    """What a backend supports. Every built-in backend supports all of it.
+
+    ``write_behind``: ``record_*`` never does I/O on the caller's thread — it validates, encodes
+    and appends to a bounded in-memory queue that the backend's own writer thread stores (or, for
+    the memory backend, just appends), blocking only briefly while that queue is full and then
+    raising :class:`~papyra.exceptions.BackPressureError`. An actor system calls such a
+    backend directly from the actor's thread; any other backend (the default for third-party
+    ones, whose ``record_*`` may write synchronously) is fed by the system's recorder thread so
+    that actors never wait on I/O.
+    """
 
     supports_scan: bool = True
     supports_recover: bool = True
@@ -59,6 +68,7 @@ class PersistenceBackendCapabilities:
     supports_metrics: bool = True
     supports_consumer_groups: bool = False
     durable: bool = False
+    write_behind: bool = False
 
 
 def check_limit(limit: int | None) -> None:

@@ -179,8 +179,9 @@ class JsonFilePersistence(PersistenceBackend):
 
     @property
     def capabilities(self) -> PersistenceBackendCapabilities:
-        """Everything supported; ``durable`` unless ``fsync="never"``. O(1)."""
-        return PersistenceBackendCapabilities(durable=self._fsync != "never")
+        """Everything supported, ``write_behind`` (the writer thread); ``durable`` unless
+        ``fsync="never"``. O(1)."""
+        return PersistenceBackendCapabilities(durable=self._fsync != "never", write_behind=True)
 
     @property
     def metrics(self) -> PersistenceMetrics:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from papyra.persistence.base import PersistenceBackend, R, select_window
+from papyra.persistence.base import PersistenceBackend, PersistenceBackendCapabilities, R, select_window
 from papyra.persistence.grammar import decode_record, encode_record
 from papyra.persistence.models import (
     CompactionReport,
@@ -50,6 +50,12 @@ class InMemoryPersistence(PersistenceBackend):
         super().__init__(retention_policy=retention_policy)
         self._lock = threading.Lock()
         self._log: list[tuple[PersistedRecord, int]] = []
+
+    @property
+    def capabilities(self) -> PersistenceBackendCapabilities:
+        """Everything but consumer groups and durability; ``write_behind`` (``record_*`` only
+        appends in memory). O(1)."""
+        return PersistenceBackendCapabilities(write_behind=True)
 
     def _record(self, record: PersistedRecord) -> None:
         line = encode_record(record)  # validates too (EncodingError)

@@ -304,8 +304,9 @@ class RedisStreamsPersistence(ConsumerGroupsMixin, StreamMaintenanceMixin, Persi
 
     @property
     def capabilities(self) -> PersistenceBackendCapabilities:
-        """Everything supported, consumer groups included. O(1)."""
-        return PersistenceBackendCapabilities(supports_consumer_groups=True, durable=True)
+        """Everything supported, consumer groups included, ``write_behind`` (the writer thread).
+        O(1)."""
+        return PersistenceBackendCapabilities(supports_consumer_groups=True, durable=True, write_behind=True)
 
     @property
     def buffered(self) -> int:

@@ -1,0 +1,208 @@
+"""The one path from the runtime to the persistence backend (internal).
+
+Every lifecycle event, audit and dead letter the kernel produces goes through
+:meth:`RecordPath.record`. There is **one bounded queue** between an actor and the store:
+
+* a backend that declares ``capabilities.write_behind`` (every built-in one: its ``record_*``
+  only encodes and queues for its own writer thread, or appends in memory) is called directly on
+  the producing thread. Its queue is the bound; its overflow policy is the one policy: block
+  briefly (the backend's back-pressure timeout), then refuse with
+  :class:`~papyra.exceptions.BackPressureError`, which is counted here as a drop and logged once
+  per burst;
+* any other backend (a third-party one whose ``record_*`` may do I/O) is reached through the
+  :class:`~papyra._recorder.Recorder` adapter thread, whose bounded queue drops and counts when
+  full.
+
+``flush`` and ``close`` have one protocol each, whichever way records travel: drain the adapter
+(if any), then ``backend.flush``/``backend.close`` with the time left, then report losses since
+the last report as :class:`~papyra.exceptions.DurabilityError`.
+
+Failures never reach the actor: a ``record_*`` that raises is counted (``failures``) and logged
+on the ``papyra`` logger (with the traceback for the first ten).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from papyra._describe import describe_error
+from papyra._locks import new_lock
+from papyra._recorder import Recorder, log_record_failure
+from papyra.exceptions import BackPressureError, DurabilityError
+from papyra.persistence.base import PersistenceBackend, backend_capabilities
+
+__all__ = ["RecordPath", "as_durability_error", "time_left"]
+
+logger = logging.getLogger("papyra")
+
+
+def as_durability_error(what: str, exc: Exception) -> DurabilityError:
+    """A backend's failure as a DurabilityError (itself when it is one), keeping the cause."""
+    if isinstance(exc, DurabilityError):
+        return exc
+    error = DurabilityError(f"persistence {what} failed: {describe_error(exc)}")
+    error.__cause__ = exc
+    return error
+
+
+class RecordPath:
+    """Records from the kernel to ``backend`` (see the module docstring). Thread-safe."""
+
+    def __init__(self, backend: Any, *, system_id: str, recorder_capacity: int) -> None:
+        self.backend = backend
+        self._lock = new_lock()
+        self._failures = 0
+        self._drops = 0
+        self._dropping = False  # inside a burst of drops (logged once per burst)
+        self._reported = 0  # losses already raised by flush/close
+        self._system_id = system_id
+        self._capacity = recorder_capacity
+        self._direct = bool(getattr(backend_capabilities(backend), "write_behind", False))
+        self._open = False
+        self.adapter: Recorder | None = None
+
+    def open(self) -> None:
+        """Start accepting records (and the adapter thread, for a backend without
+        ``write_behind``). Called by ``ActorSystem.start`` without any Papyra lock held."""
+        if not self._direct:
+            self.adapter = Recorder(self.backend, system_id=self._system_id, capacity=self._capacity)
+        self._open = True
+
+    def after_fork(self) -> None:
+        """In a forked child: the adapter thread does not exist here; records are ignored."""
+        self._open = False
+        self.adapter = None
+        self._lock = new_lock()
+
+    # ------------------------------------------------------------------ counters
+
+    @property
+    def failures(self) -> int:
+        """Records the backend refused with an error (not back-pressure). O(1)."""
+        adapter = self.adapter
+        return self._failures + (adapter.failures if adapter is not None else 0)
+
+    @property
+    def drops(self) -> int:
+        """Records dropped because the one bounded queue stayed full, or the adapter was
+        abandoned at close. O(1)."""
+        adapter = self.adapter
+        return self._drops + (adapter.drops if adapter is not None else 0)
+
+    @property
+    def depth(self) -> int:
+        """Records queued in the adapter (0 when records go directly to the backend). O(1)."""
+        adapter = self.adapter
+        return adapter.depth if adapter is not None else 0
+
+    # ------------------------------------------------------------------ records
+
+    def record(self, method: str, build: Callable[[], Any]) -> None:
+        """Build a record and hand it to ``backend.<method>`` (directly or through the adapter).
+
+        Never raises: a failing ``build`` is logged, a refused record counted; before ``open``
+        and after ``close`` (or a fork) records are ignored. Cost: the build
+        (O(payload)) plus, directly, the backend's ``record_*`` (an encode and an O(1) enqueue;
+        it blocks only while the backend's bounded queue is full, up to its back-pressure
+        timeout), or, through the adapter, one O(1) enqueue under its lock."""
+        try:
+            record = build()
+        except Exception:
+            logger.warning("papyra: could not build a %s record", method, exc_info=True)
+            return
+        adapter = self.adapter
+        if adapter is not None:
+            adapter.submit(method, record)
+            return
+        try:
+            getattr(self.backend, method)(record)
+        except BackPressureError:
+            with self._lock:
+                self._drops += 1
+                first = not self._dropping
+                self._dropping = True
+            if first:
+                logger.warning(
+                    "papyra: the persistence queue is full; %s records are dropped and counted "
+                    "(recorder_drops_total) until it drains", method
+                )
+            return
+        except Exception:
+            with self._lock:
+                self._failures += 1
+                count = self._failures
+            log_record_failure(method, count)
+            return
+        if self._dropping:
+            with self._lock:
+                self._dropping = False
+
+    # ------------------------------------------------------------------ flush / close
+
+    def flush(self, timeout: float | None) -> bool:
+        """Every record produced before the call is stored (per the backend's fsync policy):
+        True; False when ``timeout`` (seconds, ``None``: the backend's own bound) ran out.
+        Raises ``DurabilityError`` when the store failed, or once per loss when records never
+        reached it since the last report. Blocks up to ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        drained = True if self.adapter is None else self.adapter.flush(timeout)
+        try:
+            stored = bool(self.backend.flush(time_left(deadline))) and drained
+        except Exception as exc:
+            raise as_durability_error("flush", exc) from exc
+        self.raise_if_lost("flush", self.failures + self.drops)
+        return stored
+
+    def close(self, timeout: float | None) -> tuple[bool, DurabilityError | None]:
+        """Drain the adapter, then close the backend with the time left: (everything stored?,
+        the store's failure or the records lost since the last report). Past the deadline the
+        adapter is abandoned and closes the backend itself once its blocked call returns.
+        Never raises. Blocks up to ``timeout`` (plus the backend's own bound when ``None``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._open = False
+        if self.adapter is not None and not self.adapter.close(timeout, on_abandon=self._close_backend):
+            logger.warning("papyra: close() timed out before every record reached persistence")
+            return False, None
+        stored, error = self._close_backend(time_left(deadline))
+        if error is None:
+            try:  # the backend refused records (drops at an abandoned close are a timeout)
+                self.raise_if_lost("close", self.failures + self._drops)
+            except DurabilityError as exc:
+                error = exc
+        return stored, error
+
+    def _close_backend(self, timeout: float | None = None) -> tuple[bool, DurabilityError | None]:
+        backend = self.backend
+        try:
+            if isinstance(backend, PersistenceBackend):
+                stored = backend.close(timeout)
+                failed = backend.failed
+                if failed is None:
+                    return stored, None
+                error = DurabilityError(f"persistence failed, records were lost: {describe_error(failed)}")
+                error.__cause__ = failed
+                return False, error
+            stored = backend.flush(timeout) is not False  # a duck-typed backend: flush, then close
+            backend.close()
+            return stored, None
+        except Exception as exc:
+            logger.warning("papyra: persistence close failed", exc_info=True)
+            return False, as_durability_error("close", exc)
+
+    def raise_if_lost(self, what: str, lost: int) -> None:
+        """Raise once for ``lost`` (a running total) records lost since the last report."""
+        with self._lock:
+            new, self._reported = lost - self._reported, max(lost, self._reported)
+        if new > 0:
+            raise DurabilityError(
+                f"{what}: {new} records never reached persistence (the backend refused them or the "
+                "queue was full; recorder_failures_total / recorder_drops_total, papyra log)"
+            )
+
+
+def time_left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (``time.monotonic()``), never negative; None for None."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())

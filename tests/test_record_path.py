@@ -1,0 +1,123 @@
+"""The one record path from the kernel to persistence: write-behind backends are called directly
+(no recorder thread, one bounded queue: the backend's), others through the recorder adapter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from papyra import Actor, ActorSystem
+from papyra.events import ActorCrashed
+from papyra.exceptions import DurabilityError
+from papyra.persistence.backends.memory import InMemoryPersistence
+from papyra.persistence.json import JsonFilePersistence
+from papyra.persistence.models import PersistedRecord
+from papyra.persistence.runtime_records import dead_letter_record, event_record
+from tests.support.backends import SynchronousMemoryPersistence
+from tests.support.child import hold_store_lock, release_store_lock
+
+
+class Echo(Actor):
+    def receive(self, message: Any) -> Any:
+        if message == "boom":
+            raise KeyError("boom")
+        return message
+
+
+def _recorder_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("papyra-recorder-")]
+
+
+@pytest.mark.parametrize("make", [InMemoryPersistence, "json"])
+def test_write_behind_backends_get_records_from_the_actor_thread_without_a_recorder(
+    make: Any, tmp_path: Path
+) -> None:
+    backend = JsonFilePersistence(tmp_path / "s.ndjson") if make == "json" else make()
+    assert backend.capabilities.write_behind
+    with ActorSystem(system_id="direct", persistence=backend) as system:
+        ref = system.spawn(Echo)
+        assert ref.ask("x") == "x"
+        assert _recorder_threads() == []
+        assert system.flush(timeout=60) is True
+        assert [e.event_type for e in backend.list_events()] == ["ActorStarted"]
+    assert backend.closed
+
+
+def test_a_backend_without_write_behind_is_fed_by_the_recorder_thread() -> None:
+    backend = SynchronousMemoryPersistence()
+    with ActorSystem(system_id="adapted", persistence=backend) as system:
+        system.spawn(Echo).ask("x")
+        assert _recorder_threads() == ["papyra-recorder-adapted"]
+        assert system.flush(timeout=60) is True
+        assert [e.event_type for e in backend.list_events()] == ["ActorStarted"]
+    assert _recorder_threads() == []
+
+
+def test_a_full_writer_queue_blocks_briefly_then_drops_are_counted_logged_once_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s.ndjson"
+    backend = JsonFilePersistence(path, max_pending=1, backpressure_timeout=0.01)
+    holder = hold_store_lock(path, "portalocker")  # the writer cannot write: its queue fills
+    try:
+        with caplog.at_level(logging.WARNING, logger="papyra"), ActorSystem(persistence=backend) as system:
+            refs = [system.spawn(Echo) for _ in range(5)]
+            for ref in refs:
+                assert ref.ask("x") == "x"  # actors keep running although records are dropped
+            dropped = system.metrics.snapshot()["recorder_drops_total"]
+            assert dropped >= 3  # 5 ActorStarted: at most one being written, one queued
+            assert caplog.text.count("persistence queue is full") == 1
+            release_store_lock(holder)
+            with pytest.raises(DurabilityError, match=f"{dropped} records never reached persistence"):
+                system.flush(timeout=60)
+            assert system.flush(timeout=60) is True  # reported once
+            for ref in refs:
+                ref.stop()
+    finally:
+        if holder.proc.poll() is None:
+            release_store_lock(holder)
+    stored = backend.list_events() if not backend.closed else JsonFilePersistence(path).list_events()
+    assert len(stored) == 10 - dropped
+
+
+class _RefusingMemory(InMemoryPersistence):
+    """A write-behind backend that refuses every crash event."""
+
+    def _record(self, record: PersistedRecord) -> None:
+        if getattr(record, "event_type", None) == "ActorCrashed":
+            raise OSError("refused")
+        super()._record(record)
+
+
+def test_a_write_behind_backend_that_refuses_a_record_never_crashes_the_actor_and_flush_reports_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = _RefusingMemory()
+    with caplog.at_level(logging.WARNING, logger="papyra"), ActorSystem(persistence=backend) as system:
+        ref = system.spawn(Echo, name="svc")
+        with pytest.raises(KeyError):
+            ref.ask("boom")
+        assert ref.ask("after") == "after"  # restarted, still serving
+        with pytest.raises(DurabilityError, match="1 records never reached persistence"):
+            system.flush(timeout=60)
+        assert system.flush(timeout=60) is True
+        assert system.metrics.snapshot()["recorder_failures_total"] == 1
+    assert "persistence record_event failed" in caplog.text
+
+
+def test_runtime_records_come_from_the_persistence_package_builders() -> None:
+    with ActorSystem(system_id="b") as system:
+        ref = system.spawn(Echo, name="svc")
+        with pytest.raises(KeyError):
+            ref.ask("boom")
+        crash = system.wait_for_event(ActorCrashed)
+        system.flush(timeout=60)
+        stored = [e for e in system.persistence.list_events() if e.event_type == "ActorCrashed"]
+        assert stored == [event_record("b", crash)]
+        assert stored[0].payload == {"error": "KeyError: 'boom'", "reason": "KeyError: 'boom'"}
+        record = dead_letter_record("b", ref.address, {"k": 1}, 5.0)
+        assert (record.target, record.message_type, record.payload) == ("b:1", "dict", {"k": 1})
