@@ -62,14 +62,27 @@ class RecordPath:
         self._capacity = recorder_capacity
         self._direct = bool(getattr(backend_capabilities(backend), "write_behind", False))
         self._open = False
+        self._closed = False
         self.adapter: Recorder | None = None
 
     def open(self) -> None:
         """Start accepting records (and the adapter thread, for a backend without
-        ``write_behind``). Called by ``ActorSystem.start`` without any Papyra lock held."""
+        ``write_behind``). Called by ``ActorSystem.start`` without any Papyra lock held. After
+        :meth:`close` (a system closed while it was starting) it does nothing: an adapter
+        started meanwhile is closed again at once."""
+        with self._lock:
+            if self._closed:
+                return
+        adapter = None
         if not self._direct:
-            self.adapter = Recorder(self.backend, system_id=self._system_id, capacity=self._capacity)
-        self._open = True
+            adapter = Recorder(self.backend, system_id=self._system_id, capacity=self._capacity)
+        with self._lock:
+            late = self._closed
+            if not late:
+                self.adapter = adapter
+                self._open = True
+        if late and adapter is not None:
+            adapter.close(None)
 
     def after_fork(self) -> None:
         """In a forked child: the adapter thread does not exist here; records are ignored."""
@@ -162,8 +175,11 @@ class RecordPath:
         adapter is abandoned and closes the backend itself once its blocked call returns.
         Never raises. Blocks up to ``timeout`` (plus the backend's own bound when ``None``)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        self._open = False
-        if self.adapter is not None and not self.adapter.close(timeout, on_abandon=self._close_backend):
+        with self._lock:
+            self._closed = True
+            self._open = False
+            adapter = self.adapter
+        if adapter is not None and not adapter.close(timeout, on_abandon=self._close_backend):
             logger.warning("papyra: close() timed out before every record reached persistence")
             return False, None
         stored, error = self._close_backend(time_left(deadline))
