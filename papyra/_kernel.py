@@ -152,18 +152,16 @@ class Kernel:
     def finish_start(self) -> None:
         """Open the record path and the worker pool, then RUNNING; ``ActorStopped`` when the
         system was closed meanwhile. Thread starts run outside the system lock."""
+        self.records.open()  # a no-op once a concurrent close() closed the record path
+        dispatcher = Dispatcher(max_workers=self.max_workers)
         with self.lock:
             closing = self.state != System.STARTING
-        if not closing:
-            self.records.open()
-            dispatcher = Dispatcher(max_workers=self.max_workers)
-        with self.lock:
-            closing = closing or self.state != System.STARTING
             if not closing:
                 self.dispatcher = dispatcher
                 self.state = System.RUNNING
             self.state_changed.notify_all()
         if closing:
+            dispatcher.shutdown(0)
             raise ActorStopped("ActorSystem is closed.", reason="shutdown")
 
     def begin_close(self) -> bool:

@@ -103,3 +103,44 @@ def test_a_parent_waits_for_its_children_in_awaiting_children() -> None:
         )
         assert parent._cell.state is CellState.TERMINATED
         assert child._cell.state is CellState.TERMINATED
+
+
+class _GateHooks:
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def on_persistence_scan(self, report: Any) -> None:
+        self.entered.set()
+        self.release.wait(30)
+
+
+def test_a_system_closed_during_its_startup_check_starts_nothing_and_leaves_no_thread() -> None:
+    from papyra.exceptions import ActorStopped
+    from papyra.persistence.startup import PersistenceStartupConfig, PersistenceStartupMode
+    from tests.support.backends import SynchronousMemoryPersistence
+
+    hooks = _GateHooks()
+    backend = SynchronousMemoryPersistence()  # would need a recorder thread once started
+    system = ActorSystem(
+        system_id="racy", persistence=backend, hooks=hooks,
+        persistence_startup=PersistenceStartupConfig(mode=PersistenceStartupMode.SCAN_ONLY),
+    )
+    outcome: list[BaseException | None] = []
+
+    def start() -> None:
+        try:
+            system.start()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    assert hooks.entered.wait(30)  # start() is inside its startup check
+    assert system.close(timeout=30) is True
+    hooks.release.set()
+    starter.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], ActorStopped)
+    assert backend.closed and system.closed and not system.running
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("papyra-")]
