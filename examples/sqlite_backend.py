@@ -227,12 +227,17 @@ class SqlitePersistence(PersistenceBackend):
         anomalies, _ = self._find_anomalies()
         return PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies))
 
-    def recover(self, config: PersistenceRecoveryConfig | None = None) -> PersistenceRecoveryReport:
+    def recover(
+        self, config: PersistenceRecoveryConfig | None = None, *, dry_run: bool = False
+    ) -> PersistenceRecoveryReport:
         """Delete undecodable rows (REPAIR), after copying them to table ``quarantine``
-        (QUARANTINE). Rows that decode are never touched. A second call is a no-op."""
+        (QUARANTINE). Rows that decode are never touched. A second call is a no-op. With
+        ``dry_run`` the same statements run in a transaction that is rolled back: the report is
+        the real run's, the store is unchanged."""
         mode = (config or PersistenceRecoveryConfig()).mode
         anomalies, bad_ids = self._find_anomalies()
-        self._metrics.incr("recoveries")
+        if not dry_run:
+            self._metrics.incr("recoveries")
         scan = PersistenceScanReport(backend=self.backend_name, anomalies=tuple(anomalies))
         if mode is PersistenceRecoveryMode.IGNORE or not bad_ids:
             return PersistenceRecoveryReport(backend=self.backend_name, scan=scan)
@@ -244,7 +249,7 @@ class SqlitePersistence(PersistenceBackend):
                 copy = f"INSERT INTO quarantine SELECT * FROM records WHERE id IN ({marks})"
                 self._db.execute(copy, bad_ids)
             self._db.execute(f"DELETE FROM records WHERE id IN ({marks})", bad_ids)
-            self._db.execute("COMMIT")
+            self._db.execute("ROLLBACK" if dry_run else "COMMIT")
         done = (str(self.path),)
         if mode is PersistenceRecoveryMode.QUARANTINE:
             return PersistenceRecoveryReport(
@@ -256,17 +261,23 @@ class SqlitePersistence(PersistenceBackend):
         count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(line)), 0) FROM records").fetchone()
         return int(count), int(size)
 
-    def compact(self) -> CompactionReport:
-        """Make retention physical: one ``DELETE`` of the rows outside it, then ``VACUUM``."""
-        self._metrics.incr("compactions")
+    def compact(self, *, dry_run: bool = False) -> CompactionReport:
+        """Make retention physical: one ``DELETE`` of the rows outside it, then ``VACUUM``. With
+        ``dry_run`` the ``DELETE`` runs in a transaction that is rolled back (no ``VACUUM``): the
+        report is the real run's, the store is unchanged."""
+        if not dry_run:
+            self._metrics.incr("compactions")
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             before, before_bytes = self._totals(self._db)
             if not self._retention.is_unbounded:
                 retained = _retained_ids_sql(self._retention)
                 delete = f"DELETE FROM records WHERE id NOT IN ({retained})"
                 self._db.execute(delete, self._retention_params())
-                self._db.execute("VACUUM")
             after, after_bytes = self._totals(self._db)
+            self._db.execute("ROLLBACK" if dry_run else "COMMIT")
+            if not dry_run and after < before:
+                self._db.execute("VACUUM")
         return CompactionReport(
             backend=self.backend_name,
             before_records=before,
