@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from papyra.mailbox import Mailbox
     from papyra.supervision import SupervisionPolicy
 
-__all__ = ["Cell", "check_actor_instance", "type_name"]
+__all__ = ["Cell", "check_actor_instance", "check_new_instance", "type_name"]
 
 logger = logging.getLogger("papyra")
 
@@ -89,6 +89,17 @@ def check_actor_instance(instance: Any) -> None:
     _check_hooks(instance)
     if cls is instance:
         _CHECKED_TYPES.add(cls)
+
+
+def check_new_instance(instance: Any) -> None:
+    """What a factory returned must be an actor instance (``TypeError`` for a class, e.g.
+    ``lambda: Counter``, or anything without a synchronous ``receive``)."""
+    if isinstance(instance, type):
+        raise TypeError(
+            f"the factory returned the class {instance.__qualname__!r}, not an instance; pass the "
+            "class itself or a callable returning a new instance"
+        )
+    check_actor_instance(instance)
 
 
 def _check_hooks(instance: Any) -> None:
@@ -160,6 +171,7 @@ class Cell:
         self.children: dict[int, Cell] = {}  # retained children by rid, in spawn order
         self.live_children = 0
         self.watchers: dict[int, Cell] = {}
+        self.notified: set[int] = set()  # rids of watchers told of this actor's termination
         # The one state (changed only by the kernel, under the system lock; read without it).
         self.state = STARTING
         self.stop_reason = "stopped"
@@ -446,13 +458,13 @@ class Cell:
         check_unlocked("actor factory")
         try:
             fresh = self.factory()
-            check_actor_instance(fresh)
+            check_new_instance(fresh)
+            kernel.adopt(self, fresh)
         except BaseException:
             logger.error("papyra: %s could not be restarted: the factory failed", self.address, exc_info=True)
             kernel.end_restart(self)
             kernel.request_stop(self, immediate=True, reason="restart-limit")
             return
-        self.actor = fresh
         self.actor_type = type_name(fresh)
         kernel.inject_context(self)
         self._restart_depth += 1

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable
 
 from papyra._envelope import DeadLetter
-from papyra._locks import check_unlocked, new_lock
+from papyra._locks import new_lock
 from papyra.conf.validation import check_int
+from papyra.hooks import run_callback
 
 __all__ = ["DeadLetterMailbox"]
-
-logger = logging.getLogger("papyra")
 
 
 class DeadLetterMailbox:
@@ -26,6 +24,8 @@ class DeadLetterMailbox:
         self, *, capacity: int = 10_000, on_dead_letter: Callable[[DeadLetter], object] | None = None
     ) -> None:
         self.capacity = check_int("dead_letter_capacity", capacity)
+        if on_dead_letter is not None and not callable(on_dead_letter):
+            raise TypeError(f"on_dead_letter must be a callable or None, got {on_dead_letter!r}")
         self._lock = new_lock()
         self._ring: deque[DeadLetter] = deque(maxlen=capacity)
         self._dropped = 0
@@ -62,8 +62,4 @@ class DeadLetterMailbox:
             self._total += 1
         callback = self._on_dead_letter
         if callback is not None:
-            check_unlocked("on_dead_letter callback")
-            try:
-                callback(dead_letter)
-            except Exception:
-                logger.warning("papyra: on_dead_letter callback raised; ignored", exc_info=True)
+            run_callback("on_dead_letter callback", callback, dead_letter)

@@ -27,11 +27,12 @@ import enum
 import logging
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from papyra._cell import Cell, check_actor_instance
+from papyra._cell import Cell, check_new_instance
 from papyra._cell_state import (
     AWAITING_CHILDREN,
     FINALIZING,
@@ -52,7 +53,7 @@ from papyra.context import ActorContext
 from papyra.dispatcher import Dispatcher
 from papyra.events import ActorEvent
 from papyra.exceptions import ActorStopped, AskTimeout, DurabilityError, MailboxFull
-from papyra.hooks import call_hook
+from papyra.hooks import call_hook, run_callback
 from papyra.mailbox import Mailbox, OverflowPolicy, PutResult
 from papyra.persistence.runtime_records import dead_letter_record, event_record
 from papyra.ref import ActorRef
@@ -100,7 +101,8 @@ class Kernel:
         self.system_id = system_id
         self.persistence = persistence
         self.hooks = hooks
-        self.now: Callable[[], float] = time_fn
+        self.time_fn = time_fn
+        self._clock_failed = False
         self.max_workers = max_workers
         self.dead_letters = dead_letters
         self.event_log = EventLog(event_log_capacity)
@@ -122,6 +124,7 @@ class Kernel:
         self.evicted = 0
         self.names: dict[str, ActorAddress] = {}
         self.reserved: set[str] = set()
+        self.owners: dict[int, Cell] = {}  # id(instance) -> its live cell: one actor per instance
         self.next_id = 1
         self.spawned = 0
         self.stopped = 0
@@ -223,6 +226,17 @@ class Kernel:
                 cell.state = STOPPING
         self.state = System.CLOSED
 
+    def now(self) -> float:
+        """``time_fn()`` (epoch seconds by default). A ``time_fn`` that raises never stops an
+        actor: ``time.time()`` is used instead and the first failure is logged. No lock."""
+        try:
+            return self.time_fn()
+        except Exception:
+            if not self._clock_failed:
+                self._clock_failed = True
+                logger.error("papyra: time_fn raised; using time.time() instead", exc_info=True)
+            return time.time()
+
     # ================================================================== spawning
 
     def spawn(
@@ -242,7 +256,7 @@ class Kernel:
                 raise self.not_running()
             check_unlocked("actor factory")
             instance = factory()
-            check_actor_instance(instance)
+            check_new_instance(instance)
         else:
             with self.lock:
                 self._check_spawn_allowed(parent)
@@ -252,7 +266,7 @@ class Kernel:
             check_unlocked("actor factory")
             try:
                 instance = factory()
-                check_actor_instance(instance)
+                check_new_instance(instance)
             except BaseException:
                 with self.lock:
                     self.reserved.discard(name)
@@ -261,10 +275,12 @@ class Kernel:
             if name is not None:
                 self.reserved.discard(name)
             self._check_spawn_allowed(parent)
+            self._check_unowned_locked(instance)
             rid = self.next_id
             self.next_id += 1
             address = ActorAddress(self.system_id, rid)
             cell = Cell(self, rid, address, factory, instance, mailbox, policy, name, parent)
+            self.owners[id(instance)] = cell
             self.cells[rid] = cell
             self.live[rid] = cell
             if name is not None:
@@ -276,10 +292,29 @@ class Kernel:
             # Scheduled now (so no concurrent send submits it), submitted after the context
             # reached the instance: user code (a __setattr__) runs outside the lock.
             scheduled = mailbox.put_control(START_ITEM) is PutResult.SCHEDULE
-        self.inject_context(cell)
-        if scheduled:
-            self.submit(cell)
+        try:
+            self.inject_context(cell)
+        finally:  # even when a context setter raised a BaseException: the actor runs
+            if scheduled:
+                self.submit(cell)
         return cell
+
+    def _check_unowned_locked(self, instance: Any) -> None:
+        owner = self.owners.get(id(instance))
+        if owner is not None:
+            raise ValueError(
+                f"the factory returned the instance of the running actor {owner.address}; an "
+                "instance runs as one actor only: return a new instance from each call"
+            )
+
+    def adopt(self, cell: Cell, fresh: Any) -> None:
+        """Make ``fresh`` (a restart's new instance) the instance of ``cell``; ``ValueError`` when
+        it already runs as another live actor. O(1) under the system lock."""
+        with self.lock:
+            self._check_unowned_locked(fresh)
+            self.owners.pop(id(cell.actor), None)
+            self.owners[id(fresh)] = cell
+            cell.actor = fresh
 
     def _check_spawn_allowed(self, parent: Cell | None) -> None:
         if self.state != System.RUNNING:
@@ -288,13 +323,12 @@ class Kernel:
             raise ActorStopped("Parent actor is not running.", reason="shutdown")
 
     def inject_context(self, cell: Cell) -> None:
-        """Give the (fresh) instance its ``context``; runs user code (``__setattr__``)."""
-        check_unlocked("context injection")
-        parent_ref = cell.parent.self_ref if cell.parent is not None else None
-        try:
-            cell.actor._context = ActorContext(self.system, cell.self_ref, parent_ref)
-        except AttributeError:
-            logger.debug("papyra: cannot inject a context into %r", cell.actor)
+        """Give the (fresh) instance its ``context``; runs user code (``__setattr__``). An
+        instance that refuses it (``__slots__``, a raising setter) runs without a context: a
+        setter's error is logged, never raised (see :func:`~papyra.hooks.run_callback` for
+        ``BaseException``)."""
+        context = ActorContext(self.system, cell.self_ref, cell.parent.self_ref if cell.parent else None)
+        run_callback(f"setting the context of {cell.address}", _set_context, (cell.actor, context))
 
     def lookup(self, rid: int) -> Cell | None:
         """The retained cell with this id, or None. O(1) under the system lock."""
@@ -435,6 +469,7 @@ class Kernel:
     def _take_watchers_locked(cell: Cell) -> list[Cell]:
         watchers = list(cell.watchers.values())
         cell.watchers.clear()
+        cell.notified = {w.rid for w in watchers}  # each watcher is told once, ever
         return watchers
 
     def mark_terminated(self, cell: Cell) -> None:
@@ -445,6 +480,7 @@ class Kernel:
         finalize = None
         with self.lock:
             cell.state = TERMINATED
+            self.owners.pop(id(cell.actor), None)
             cell.release()
             history = self.terminated_rids
             history.append(cell.rid)
@@ -478,7 +514,9 @@ class Kernel:
     # ================================================================== watches
 
     def watch(self, watcher: Cell, target: Cell, on: bool) -> None:
-        """Register (or cancel) a watch; a target already past phase 1 is reported at once."""
+        """Register (or cancel) a watch; a target already past phase 1 is reported at once.
+        A watcher gets exactly one ``ActorTerminated`` per target, however often it watches.
+        O(1) under the system lock."""
         if watcher is target:
             return
         with self.lock:
@@ -488,6 +526,9 @@ class Kernel:
             if target.state < FINALIZING:
                 target.watchers[watcher.rid] = watcher
                 return
+            if watcher.rid in target.notified:  # already told: exactly one notice per pair
+                return
+            target.notified.add(watcher.rid)
         self.deliver_terminated(watcher, target)
 
     def deliver_terminated(self, watcher: Cell, target: Cell) -> None:
@@ -587,3 +628,11 @@ class Kernel:
             "recorder_queue_depth": records.depth,
             "mailbox_depth": depth,
         }
+
+
+def _set_context(target: tuple[Any, ActorContext]) -> None:
+    actor, context = target
+    try:
+        actor._context = context
+    except AttributeError:  # __slots__ without _context: the actor runs without a context
+        logger.debug("papyra: cannot inject a context into %r", actor)

@@ -24,12 +24,13 @@ on the ``papyra`` logger (with the traceback for the first ten).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from papyra._describe import describe_error
-from papyra._locks import new_lock
+from papyra._locks import check_unlocked, new_lock
 from papyra._recorder import Recorder, log_record_failure
 from papyra.exceptions import BackPressureError, DurabilityError
 from papyra.persistence.base import PersistenceBackend, backend_capabilities
@@ -121,6 +122,8 @@ class RecordPath:
         (O(payload)) plus, directly, the backend's ``record_*`` (an encode and an O(1) enqueue;
         it blocks only while the backend's bounded queue is full, up to its back-pressure
         timeout), or, through the adapter, one O(1) enqueue under its lock."""
+        if not self._open:
+            return
         try:
             record = build()
         except Exception:
@@ -163,9 +166,10 @@ class RecordPath:
         deadline = None if timeout is None else time.monotonic() + timeout
         drained = True if self.adapter is None else self.adapter.flush(timeout)
         try:
-            stored = bool(self.backend.flush(time_left(deadline))) and drained
+            finished, result = self._bounded("flush", self.backend.flush, time_left(deadline))
         except Exception as exc:
             raise as_durability_error("flush", exc) from exc
+        stored = finished and _stored(result, "flush") and drained
         self.raise_if_lost("flush", self.failures + self.drops)
         return stored
 
@@ -184,29 +188,68 @@ class RecordPath:
             return False, None
         stored, error = self._close_backend(time_left(deadline))
         if error is None:
-            try:  # the backend refused records (drops at an abandoned close are a timeout)
-                self.raise_if_lost("close", self.failures + self._drops)
+            abandoned = adapter.abandoned if adapter is not None else 0
+            try:  # records refused or dropped (drops at an abandoned close are a timeout)
+                self.raise_if_lost("close", self.failures + self.drops - abandoned)
             except DurabilityError as exc:
                 error = exc
         return stored, error
 
     def _close_backend(self, timeout: float | None = None) -> tuple[bool, DurabilityError | None]:
-        backend = self.backend
         try:
-            if isinstance(backend, PersistenceBackend):
-                stored = backend.close(timeout)
-                failed = backend.failed
-                if failed is None:
-                    return stored, None
-                error = DurabilityError(f"persistence failed, records were lost: {describe_error(failed)}")
-                error.__cause__ = failed
-                return False, error
-            stored = backend.flush(timeout) is not False  # a duck-typed backend: flush, then close
-            backend.close()
-            return stored, None
+            finished, stored = self._bounded("close", self._close_now, timeout)
         except Exception as exc:
             logger.warning("papyra: persistence close failed", exc_info=True)
             return False, as_durability_error("close", exc)
+        if not finished:
+            logger.warning("papyra: the persistence backend did not close within %s s; it finishes on "
+                           "its own thread", timeout)
+            return False, None
+        backend = self.backend
+        failed = backend.failed if isinstance(backend, PersistenceBackend) else None
+        if failed is None:
+            return bool(stored), None
+        error = DurabilityError(f"persistence failed, records were lost: {describe_error(failed)}")
+        error.__cause__ = failed
+        return False, error
+
+    def _close_now(self, timeout: float | None) -> bool:
+        backend = self.backend
+        if isinstance(backend, PersistenceBackend):
+            return _stored(backend.close(timeout), "close")
+        stored = _stored(backend.flush(timeout), "flush")  # a duck-typed backend: flush, then close
+        backend.close()
+        return stored
+
+    def _bounded(
+        self, what: str, call: Callable[[float | None], Any], timeout: float | None
+    ) -> tuple[bool, Any]:
+        """``call(timeout)`` within ``timeout``: (finished?, its result); its error is raised.
+
+        The backends of this package bound their own waits and are called on this thread. Any
+        other backend may block for ever, so with a ``timeout`` it is called on a daemon thread
+        (``papyra-backend-<what>``) that is left to finish on its own when the time runs out.
+        Cost: one thread start per call for such a backend."""
+        if timeout is None or type(self.backend).__module__.startswith("papyra."):
+            return True, call(timeout)
+        outcome: list[Any] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, call(timeout)))
+            except BaseException as exc:
+                outcome.append((False, exc))
+
+        thread = threading.Thread(target=run, name=f"papyra-backend-{what}-{self._system_id}", daemon=True)
+        check_unlocked("backend call thread start")
+        thread.start()
+        thread.join(timeout)
+        if not outcome:
+            return False, None
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return True, value
 
     def raise_if_lost(self, what: str, lost: int) -> None:
         """Raise once for ``lost`` (a running total) records lost since the last report."""
@@ -217,6 +260,17 @@ class RecordPath:
                 f"{what}: {new} records never reached persistence (the backend refused them or the "
                 "queue was full; recorder_failures_total / recorder_drops_total, papyra log)"
             )
+
+
+def _stored(result: object, what: str) -> bool:
+    """A backend's flush/close answer: True (or None, from an older duck-typed backend) means
+    stored, False not; anything else is logged and counts as not stored."""
+    if result is True or result is None:
+        return True
+    if result is not False:
+        logger.warning("papyra: persistence %s returned %r, not True/False; counted as not stored",
+                       what, result)
+    return False
 
 
 def time_left(deadline: float | None) -> float | None:

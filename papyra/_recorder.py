@@ -57,7 +57,9 @@ class Recorder:
         self._finished = False
         self._on_abandon: Callable[[], object] | None = None
         self.failures = 0
-        self.drops = 0
+        self.drops = 0  # queue full, closed, or abandoned at close
+        self.abandoned = 0  # of which abandoned by a close that ran out of time
+        self._dropping = False  # inside a burst of drops (logged once per burst)
         self._thread = threading.Thread(
             target=self._run, name=f"papyra-recorder-{system_id}", daemon=True
         )
@@ -70,19 +72,25 @@ class Recorder:
         return len(self._queue)
 
     def submit(self, method: str, record: Any) -> bool:
-        """Queue ``backend.<method>(record)``; False (counted as a drop) if full or closed."""
+        """Queue ``backend.<method>(record)``; False (counted as a drop) if full or closed. The
+        first drop of a burst is logged (WARNING), the rest only counted until a record is
+        queued again. O(1) under the recorder's lock."""
         with self._lock:
-            if self._closing or len(self._queue) >= self._capacity:
+            dropped = self._closing or len(self._queue) >= self._capacity
+            first = dropped and not self._dropping
+            self._dropping = dropped
+            if dropped:
                 self.drops += 1
-                dropped = True
             else:
                 self._queue.append((method, record))
                 self._submitted += 1
                 if len(self._queue) == 1:
                     self._cond.notify_all()
-                dropped = False
-        if dropped:
-            logger.warning("papyra: persistence recorder dropped a %s record (queue full or closed)", method)
+        if first:
+            logger.warning(
+                "papyra: the persistence recorder queue is full or closed; %s records are dropped and "
+                "counted (recorder_drops_total) until it drains", method,
+            )
         return not dropped
 
     def _run(self) -> None:
@@ -116,6 +124,7 @@ class Recorder:
                 if self._abandoned:
                     with self._lock:
                         self.drops += len(batch) - index
+                        self.abandoned += len(batch) - index
                     break
                 try:
                     getattr(self._backend, method)(record)
@@ -167,6 +176,7 @@ class Recorder:
             dropped = len(self._queue)
             self._queue.clear()
             self.drops += dropped
+            self.abandoned += dropped
             self._cond.notify_all()
         logger.warning(
             "papyra: persistence recorder still busy after %s s; %d queued records abandoned "

@@ -69,7 +69,8 @@ class ActorContext:
 
     def watch(self, ref: ActorRef[Any]) -> None:
         """Receive exactly one ``ActorTerminated(ref)`` when ``ref`` terminates (at once if it
-        already has). Watches survive restarts of either side. O(1) under the system lock."""
+        already has) — one per watched actor, however often it is watched. Watches survive
+        restarts of either side. O(1) under the system lock."""
         _watch(self.self_ref, ref, True)
 
     def unwatch(self, ref: ActorRef[Any]) -> None:

@@ -3,23 +3,26 @@
 Any object works; each method is looked up by name and may be missing. Hooks run synchronously on
 the thread that produced the fact (an actor's worker, or the caller of ``tell``/``audit``/
 ``start``), never while the system holds a lock. They must be quick and thread-safe. Exceptions
-they raise are logged on the ``papyra`` logger and swallowed; an awaitable they return is closed
-and ignored (hooks are synchronous).
+they raise (also from looking the method up) are logged on the ``papyra`` logger and swallowed —
+on a worker thread even ``SystemExit``/``KeyboardInterrupt`` (:func:`run_callback`); an awaitable
+they return is closed and ignored (hooks are synchronous).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from papyra._locks import check_unlocked
 from papyra.address import ActorAddress
+from papyra.dispatcher import current_worker_dispatcher
 from papyra.supervision import Strategy
 from papyra.supervisor import SupervisorDecision
 
-__all__ = ["DefaultHooks", "FailureInfo", "SystemHooks", "call_hook"]
+__all__ = ["DefaultHooks", "FailureInfo", "SystemHooks", "call_hook", "run_callback"]
 
 logger = logging.getLogger("papyra")
 
@@ -77,19 +80,39 @@ class DefaultHooks:
         return None
 
 
-def call_hook(hooks: Any, name: str, arg: Any) -> None:
-    """Call ``hooks.<name>(arg)`` if it exists; log and swallow anything it raises."""
-    check_unlocked(f"hook {name}")
-    method = getattr(hooks, name, None)
-    if method is None:
-        return
+def run_callback(what: str, callback: Callable[[Any], object], arg: Any) -> object:
+    """Run a user callback (a system hook, ``on_dead_letter``) and return its result, or None
+    when it raised. An ``Exception`` is logged at WARNING and swallowed. A ``BaseException``
+    (``SystemExit``, ``KeyboardInterrupt``…) raised on a Papyra worker thread is logged at ERROR
+    and swallowed too, so it can never cut short the runtime's bookkeeping (a termination, a
+    supervision step); on the application's own thread it propagates as usual. Cost: the
+    callback's own; no lock is held (checked under ``PAPYRA_DEBUG_LOCKS``)."""
+    check_unlocked(what)
     try:
-        result = method(arg)
+        return callback(arg)
     except Exception:
-        logger.warning("papyra: hook %s raised; ignored", name, exc_info=True)
+        logger.warning("papyra: %s raised; ignored", what, exc_info=True)
+    except BaseException:
+        if current_worker_dispatcher() is None:
+            raise
+        logger.error("papyra: %s raised a fatal error on a worker thread; ignored", what, exc_info=True)
+    return None
+
+
+def call_hook(hooks: Any, name: str, arg: Any) -> None:
+    """Call ``hooks.<name>(arg)`` if it exists (a lookup that raises counts as the hook
+    raising), through :func:`run_callback`; an awaitable it returns is closed and ignored."""
+    if hooks is None:
         return
+    result = run_callback(f"hook {name}", _call_named, (hooks, name, arg))
     if result is not None and inspect.isawaitable(result):
         close = getattr(result, "close", None)
         if close is not None:
             close()
         logger.debug("papyra: hook %s returned an awaitable; hooks are synchronous, ignored", name)
+
+
+def _call_named(call: tuple[Any, str, Any]) -> object:
+    hooks, name, arg = call
+    method = getattr(hooks, name, None)
+    return None if method is None else method(arg)

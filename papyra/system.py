@@ -50,9 +50,10 @@ from papyra._dead_letters import DeadLetterMailbox
 from papyra._deadlock import current_cell
 from papyra._envelope import STOP, DeadLetter
 from papyra._kernel import Kernel, System
+from papyra._record_path import time_left
 from papyra.address import ActorAddress
 from papyra.audit import ActorInfo, AuditReport
-from papyra.conf.validation import check_int, check_name
+from papyra.conf.validation import check_int, check_name, check_timeout
 from papyra.events import ActorEvent
 from papyra.exceptions import ActorStopped, DurabilityError
 from papyra.hooks import DefaultHooks
@@ -74,6 +75,9 @@ A = TypeVar("A")
 
 #: The default policies (RESTART for named actors, STOP otherwise), built once.
 _DEFAULT_POLICY = {True: SupervisionPolicy(strategy=Strategy.RESTART), False: SupervisionPolicy()}
+
+#: What a duck-typed backend (not a ``PersistenceBackend``) must have.
+_BACKEND_METHODS = ("record_event", "record_audit", "record_dead_letter", "flush", "close")
 
 _live_systems: weakref.WeakSet[ActorSystem] = weakref.WeakSet()
 
@@ -127,7 +131,8 @@ class ActorSystem:
         terminated_history: int = 10_000,
         event_log_capacity: int = 100_000,
     ) -> None:
-        check_name("system_id", system_id)
+        system_id = check_name("system_id", system_id)
+        _check_collaborators(persistence, persistence_startup, time_fn)
         if max_workers is not None:
             check_int("max_workers", max_workers)
         check_int("recorder_capacity", recorder_capacity)
@@ -254,6 +259,8 @@ class ActorSystem:
         ``papyra-closer`` thread finishes it) and returns False. Cost: blocks up to ``timeout``;
         takes the system lock briefly.
         """
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
         kernel = self._kernel
         first = kernel.begin_close()
         running = current_cell()
@@ -264,7 +271,7 @@ class ActorSystem:
             done = self._closed_event.wait(timeout)
             closer = self._closer
             if closer is not None and closer is not threading.current_thread():
-                closer.join(timeout)
+                closer.join(time_left(deadline))
             if done and self._close_error is not None:
                 raise self._close_error
             return done and self._close_result
@@ -274,7 +281,7 @@ class ActorSystem:
             )
             self._closer.start()
             return False
-        ok = self._finish_close(timeout)
+        ok = self._finish_close(time_left(deadline))
         if self._close_error is not None:
             raise self._close_error
         return ok
@@ -298,7 +305,7 @@ class ActorSystem:
         ``record_*`` raised, or the queue stayed full). Blocks; do not call from an actor that
         other actors' records wait on.
         """
-        return self._kernel.records.flush(timeout)
+        return self._kernel.records.flush(check_timeout(timeout))
 
     def compact(self) -> Any:
         """``persistence.compact()``: its report; the backend's error (e.g. ``LockTimeout``,
@@ -346,7 +353,7 @@ class ActorSystem:
         elif not isinstance(policy, SupervisionPolicy):
             raise TypeError(f"policy must be a SupervisionPolicy, got {policy!r}")
         if name is not None:
-            check_name("name", name)
+            name = check_name("name", name)
         if not callable(factory):
             raise TypeError("factory must be a zero-argument callable returning an actor")
         if isinstance(factory, type):
@@ -376,6 +383,9 @@ class ActorSystem:
     def ref_for_name(self, name: str) -> ActorRef[Any]:
         """A fresh ref for the running actor registered under ``name`` (else ``ActorStopped``).
         Cost: O(1), one short system-lock section."""
+        if not isinstance(name, str):
+            raise TypeError(f"an actor name is a str, got {type(name).__name__}")
+        name = str.__str__(name)  # hashed under the lock: never a subclass's own __hash__
         kernel = self._kernel
         with kernel.lock:
             address = kernel.names.get(name)
@@ -491,6 +501,25 @@ class ActorSystem:
 
     def __repr__(self) -> str:
         return f"ActorSystem(system_id={self.system_id!r}, state={self._kernel.state.value})"
+
+
+def _check_collaborators(persistence: object, startup: object, time_fn: object) -> None:
+    """``TypeError`` for a backend, startup config or clock of the wrong kind, at construction
+    (not at the first record or event)."""
+    if time_fn is not None and not callable(time_fn):
+        raise TypeError(f"time_fn must be a callable returning epoch seconds, got {time_fn!r}")
+    if startup is not None:
+        from papyra.persistence.startup import PersistenceStartupConfig
+
+        if not isinstance(startup, PersistenceStartupConfig):
+            raise TypeError(f"persistence_startup must be a PersistenceStartupConfig, got {startup!r}")
+    if persistence is not None and not isinstance(persistence, PersistenceBackend):
+        missing = [m for m in _BACKEND_METHODS if not callable(getattr(persistence, m, None))]
+        if missing:
+            raise TypeError(
+                f"persistence must be a PersistenceBackend (or have {', '.join(_BACKEND_METHODS)}); "
+                f"{persistence!r} lacks {', '.join(missing)}"
+            )
 
 
 def _running_ref(cell: Any, missing: str) -> ActorRef[Any]:

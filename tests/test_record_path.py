@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,89 @@ def test_runtime_records_come_from_the_persistence_package_builders() -> None:
         assert stored[0].payload == {"error": "KeyError: 'boom'", "reason": "KeyError: 'boom'"}
         record = dead_letter_record("b", ref.address, {"k": 1}, 5.0)
         assert (record.target, record.message_type, record.payload) == ("b:1", "dict", {"k": 1})
+
+
+def test_records_before_start_and_after_close_are_ignored_not_counted_as_failures() -> None:
+    backend = InMemoryPersistence()
+    system = ActorSystem(persistence=backend)
+    system.audit()  # not started: nothing is recorded
+    with system:
+        ref = system.spawn(Echo)
+        ref.ask("x")
+    system.audit()  # closed
+    with pytest.raises(Exception, match="not running"):
+        ref.tell("late")  # a dead letter, kept in memory only
+    snap = system.metrics.snapshot()
+    assert snap["recorder_failures_total"] == 0 and snap["recorder_drops_total"] == 0
+    assert [e.event_type for e in backend.list_events()] == ["ActorStarted", "ActorStopped"]
+    assert list(backend.list_audits()) == [] and list(backend.list_dead_letters()) == []
+
+
+class _Gated(SynchronousMemoryPersistence):
+    """A third-party store whose writes wait for a gate (a slow disk)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def _record(self, record: PersistedRecord) -> None:
+        self.entered.set()
+        self.gate.wait(30)
+        super()._record(record)
+
+
+def test_records_the_full_recorder_queue_dropped_are_reported_by_close(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backend = _Gated()
+    system = ActorSystem(persistence=backend, recorder_capacity=1)
+    with caplog.at_level(logging.WARNING, logger="papyra"):
+        system.start()
+        system.audit(include_actor_details=False)
+        assert backend.entered.wait(30)  # the recorder thread is inside the first write
+        for _ in range(19):
+            system.audit(include_actor_details=False)  # one queued, 18 dropped
+        backend.gate.set()
+        with pytest.raises(DurabilityError, match="18 records never reached persistence"):
+            system.close(timeout=60)
+    assert caplog.text.count("recorder queue is full") == 1  # once for the burst
+    assert len(backend.list_audits()) == 2
+
+
+class _StuckOnClose(SynchronousMemoryPersistence):
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def _close(self, timeout: float | None) -> bool:
+        self.release.wait(60)
+        return True
+
+
+def test_close_is_bounded_even_when_a_third_party_backend_blocks_in_close() -> None:
+    backend = _StuckOnClose()
+    system = ActorSystem(system_id="stuck", persistence=backend).start()
+    system.spawn(Echo).ask("x")
+    try:
+        started = time.monotonic()
+        assert system.close(timeout=0.5) is False
+        assert time.monotonic() - started < 30  # bounded (a generous margin for a loaded machine)
+    finally:
+        backend.release.set()
+    for thread in threading.enumerate():
+        if thread.name.startswith("papyra-backend-"):
+            thread.join(30)
+
+
+class _Garbage(SynchronousMemoryPersistence):
+    def flush(self, timeout: float | None = None) -> Any:
+        return "maybe"
+
+
+def test_a_flush_answer_other_than_true_or_false_counts_as_not_stored(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="papyra"), ActorSystem(persistence=_Garbage()) as system:
+        assert system.flush(timeout=30) is False
+    assert "returned 'maybe'" in caplog.text

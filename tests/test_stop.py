@@ -241,11 +241,17 @@ def test_watch_notified_exactly_once(system: ActorSystem) -> None:
     notes = [e for e in watcher._cell.actor.events if isinstance(e, ActorTerminated)]
     assert len(notes) == 1 and notes[0].ref._rid == target._rid and notes[0].ref == target
     assert not notes[0].ref.is_alive()
-    # Watching an actor that is already dead notifies at once (exactly once per watch).
+    # Watching it again after its death tells nothing new: one notice per (watcher, target).
     assert watcher.ask(("watch", target)) == "watching"
     assert watcher.ask("sync") == "ok"
     notes = [e for e in watcher._cell.actor.events if isinstance(e, ActorTerminated)]
-    assert len(notes) == 2
+    assert len(notes) == 1
+    # A new watcher of the dead actor is told at once, and once however often it watches.
+    late = system.spawn(Watcher)
+    for _ in range(3):
+        assert late.ask(("watch", target)) == "watching"
+    assert late.ask("sync") == "ok"
+    assert len([e for e in late._cell.actor.events if isinstance(e, ActorTerminated)]) == 1
 
 
 def test_unwatch_and_restart_is_not_termination(system: ActorSystem) -> None:

@@ -537,7 +537,7 @@ def test_crash_restart_and_stop_events_present_when_ask_returns(system: ActorSys
 
 def test_wait_for_event_start_index_and_timeout(system: ActorSystem) -> None:
     fake = [1.0]
-    system._kernel.now = lambda: fake[0]
+    system._kernel.time_fn = lambda: fake[0]
     ref = system.spawn(Recorder, name="svc")
     with pytest.raises(RuntimeError):
         ref.ask("boom")

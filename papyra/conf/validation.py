@@ -105,7 +105,9 @@ def check_choice(name: str, value: object, choices: type[E]) -> E:
 
 
 def check_name(name: str, value: object) -> str:
-    """A non-empty ``str``."""
+    """A non-empty ``str``, returned as an exact ``str`` (a subclass such as a ``StrEnum`` member
+    becomes its plain value without calling its methods), so that hashing and comparing it later
+    — under Papyra's locks — never runs user code."""
     if not isinstance(value, str) or not value:
         raise ConfigurationError(f"{name} must be a non-empty string, got {value!r}")
-    return value
+    return value if type(value) is str else str.__str__(value)

@@ -20,8 +20,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from papyra._locks import check_unlocked
 from papyra.exceptions import PersistenceStartupError
+from papyra.hooks import call_hook
 from papyra.persistence.models import (
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
@@ -79,17 +79,6 @@ class StartupOutcome:
     messages: list[str] = field(default_factory=list)
 
 
-def _call_hook(hooks: Any, name: str, arg: Any) -> None:
-    method = getattr(hooks, name, None) if hooks is not None else None
-    if method is None:
-        return
-    check_unlocked(f"hook {name}")
-    try:
-        method(arg)
-    except Exception:
-        logger.warning("papyra: hook %s raised; ignored", name, exc_info=True)
-
-
 def run_startup_check(
     backend: Any,
     config: PersistenceStartupConfig,
@@ -109,7 +98,7 @@ def run_startup_check(
         return outcome
     scan: PersistenceScanReport = backend.scan()
     outcome.scan = scan
-    _call_hook(hooks, "on_persistence_scan", scan)
+    call_hook(hooks, "on_persistence_scan", scan)
     if not scan.has_anomalies:
         return outcome
     if mode is PersistenceStartupMode.SCAN_ONLY:
@@ -135,10 +124,10 @@ def run_startup_check(
     recovery_cfg = config.recovery or PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR)
     report: PersistenceRecoveryReport = backend.recover(recovery_cfg)
     outcome.recovery = report
-    _call_hook(hooks, "on_persistence_recovery", report)
+    call_hook(hooks, "on_persistence_recovery", report)
     post: PersistenceScanReport = backend.scan()
     outcome.post_scan = post
-    _call_hook(hooks, "on_persistence_scan", post)
+    call_hook(hooks, "on_persistence_scan", post)
     if post.has_anomalies:
         outcome.passed = False
         outcome.exit_code = 2
