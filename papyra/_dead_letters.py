@@ -52,6 +52,11 @@ class DeadLetterMailbox:
         """Dead letters currently retained. O(1), no lock."""
         return len(self._ring)
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held by a thread that
+        does not exist here)."""
+        self._lock = new_lock()
+
     def push(self, dead_letter: DeadLetter) -> None:
         """Record one dead letter, then call the ``on_dead_letter`` callback.
         O(1) under the ring's lock; the callback runs outside it, on the caller's thread."""

@@ -59,6 +59,11 @@ class EventLog:
     def __len__(self) -> int:
         return len(self._ring)
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh condition (the parent's lock may have been held by a
+        thread that does not exist here)."""
+        self._cond = threading.Condition(new_lock())
+
     def append(self, event: ActorEvent) -> None:
         """Add one event (evicting the oldest when full) and wake waiters. O(1)."""
         with self._cond:

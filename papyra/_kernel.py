@@ -221,6 +221,9 @@ class Kernel:
         self.state_changed = threading.Condition(self.lock)
         self.dispatcher = None
         self.records.after_fork()
+        self.dead_letters.after_fork()
+        self.event_log.after_fork()
+        self.metrics.after_fork()
         for cell in self.cells.values():
             if cell.state < STOPPING:
                 cell.state = STOPPING

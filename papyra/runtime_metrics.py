@@ -84,6 +84,12 @@ class RuntimeMetrics:
         self._reset_lock = threading.Lock()
         self._listeners: tuple[Callable[[str, float], None], ...] = ()
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks (the parent's may have been held by a thread that
+        does not exist here)."""
+        self._hist_lock = threading.Lock()
+        self._reset_lock = threading.Lock()
+
     def add_listener(self, listener: Callable[[str, float], None]) -> None:
         """Also pass every ask latency to ``listener("ask_latency_seconds", seconds)`` (used by
         the OpenTelemetry bridge). Called on the asking thread; must be fast and thread-safe.
