@@ -31,8 +31,10 @@ def test_schedule_flag_protocol() -> None:
     assert mb.put((1, None)) is PutResult.SCHEDULE
     assert mb.put((2, None)) is PutResult.ACCEPTED
     assert mb.pop() == (1, None)
-    assert mb.reschedule() is True  # one left: stay scheduled
+    assert mb.idle() is False  # one left: stay scheduled
+    assert mb.put((3, None)) is PutResult.ACCEPTED
     assert mb.pop() == (2, None)
+    assert mb.pop() == (3, None)
     assert mb.pop() is None  # empty: unscheduled
     assert mb.put_control("ctl") is PutResult.SCHEDULE
 
