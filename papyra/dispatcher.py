@@ -93,24 +93,22 @@ class Dispatcher:
         """Hand ``task`` to a parked worker, or queue it (starting a worker, bounded by
         ``max_workers``, when none is idle). O(1) under the dispatcher lock (plus a thread start,
         after the lock, when the pool grows)."""
-        thread = None
+        thread = spot = None
         lock = self._lock
         lock.acquire()
         try:
-            parked = self._parked
-            if parked:
-                spot = parked.pop()
+            if self._parked:
+                spot = self._parked.pop()
                 spot.task = task
-                spot.wake.release()
-                return
-            if self._shutdown and not self._alive:
-                return
-            self._queue.append(task)
-            if self._alive - self._blocked < self.max_workers:
-                thread = self._new_worker_locked()
+            elif not self._shutdown or self._alive:
+                self._queue.append(task)
+                if self._alive - self._blocked < self.max_workers:
+                    thread = self._new_worker_locked()
         finally:
             lock.release()
-        if thread is not None:
+        if spot is not None:
+            spot.wake.release()  # after the lock: the worker wakes to no contention
+        elif thread is not None:
             self._start(thread)
 
     def _new_worker_locked(self) -> threading.Thread | None:
