@@ -101,8 +101,13 @@ class Mailbox:
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
     ) -> None:
-        self.capacity = None if capacity is None else check_int("mailbox_capacity", capacity)
-        self.overflow = check_choice("overflow", overflow, OverflowPolicy)
+        # Spawn cost: the defaults (an int capacity, the BLOCK member) skip the general checks.
+        if capacity is not None and (type(capacity) is not int or capacity < 1):
+            capacity = check_int("mailbox_capacity", capacity)
+        self.capacity = capacity
+        if overflow is not OverflowPolicy.BLOCK:
+            overflow = check_choice("overflow", overflow, OverflowPolicy)
+        self.overflow: OverflowPolicy = overflow
         self.put_timeout = None if put_timeout is None else check_number("put_timeout", put_timeout)
         self._lock = new_lock()
         self.user_lane: deque[tuple[Any, Any]] = deque()
