@@ -199,56 +199,61 @@ class Cell:
     # ------------------------------------------------------------------ run loop
 
     def run(self) -> None:
-        """Process up to ``THROUGHPUT`` items, then yield the worker (resubmitting if needed).
+        """Process items until the mailbox is empty, yielding the worker after ``THROUGHPUT``
+        of them when another task waits for one (resubmitting itself: fairness).
 
-        Envelopes are taken in batches (one mailbox lock per batch). A batch is cut short, and
-        its unprocessed rest handed back to the mailbox, when a control item arrives or an
-        immediate stop is requested, so neither waits behind the batch.
+        The control lane is served before every user message, so neither a control item nor an
+        immediate stop waits behind queued messages. Pops take no lock (this worker is the
+        mailbox's only consumer); the mailbox lock is taken to go idle, and to wake a sender
+        blocked on a full mailbox.
         """
         prev = set_current_cell(self)
         try:
             mailbox = self.mailbox
+            control = mailbox.control_lane
+            user = mailbox.user_lane
             budget = THROUGHPUT
-            while budget > 0:
-                batch = mailbox.take(budget)
-                if batch is None:
-                    return
-                if DEBUG_LOCKS:
-                    check_unlocked("receive")
-                budget -= len(batch)
-                for index, item in enumerate(batch):
-                    if type(item) is not tuple:
-                        self._handle_control(item)
-                    else:
-                        mailbox.started(index + 1)
-                        message, slot = item
-                        if slot is None and message is not STOP and type(message) is not ProxyOp:
-                            # Fast path: a plain tell.
-                            try:
-                                self.actor.receive(message)
-                            except BaseException as exc:
-                                self._on_failure(exc)
-                            self.processed += 1
-                        elif self._handle_envelope(message, slot, batch, index):
-                            return
-                    state = self.state
-                    if state >= STOPPING_NOW:
-                        if state is STOPPING_NOW:  # an immediate stop: after this message
-                            mailbox.unpop(batch[index + 1 :])
-                            self._terminate()
+            while True:
+                if control:
+                    self._handle_control(control.popleft())
+                elif user:
+                    message, slot = user.popleft()
+                    if mailbox.blocked_senders:
+                        mailbox.wake_sender()
+                    if DEBUG_LOCKS:
+                        check_unlocked("receive")
+                    if slot is None and message is not STOP and type(message) is not ProxyOp:
+                        # Fast path: a plain tell.
+                        try:
+                            self.actor.receive(message)
+                        except BaseException as exc:
+                            self._on_failure(exc)
+                        self.processed += 1
+                    elif self._handle_envelope(message, slot):
                         return
-                    if mailbox.has_control:
-                        mailbox.unpop(batch[index + 1 :])
-                        break
-            if mailbox.reschedule():
-                self.kernel.submit(self)
+                elif mailbox.idle():
+                    return
+                else:
+                    continue
+                state = self.state
+                if state >= STOPPING_NOW:
+                    if state is STOPPING_NOW:  # an immediate stop: after this message
+                        self._terminate()
+                    return
+                budget -= 1
+                if not budget:
+                    budget = THROUGHPUT
+                    dispatcher = current_worker_dispatcher()
+                    if dispatcher is None or dispatcher.queued:
+                        if not mailbox.idle():
+                            self.kernel.submit(self)
+                        return
         finally:
             set_current_cell(prev)
 
-    def _handle_envelope(self, message: Any, slot: ReplySlot | None, batch: list[Any], index: int) -> bool:
+    def _handle_envelope(self, message: Any, slot: ReplySlot | None) -> bool:
         """Asks, proxy operations and the STOP sentinel. True when the cell is done."""
         if message is STOP:
-            self.mailbox.unpop(batch[index + 1 :])
             self._terminate()
             return True
         try:
@@ -263,7 +268,6 @@ class Cell:
         done = False
         if self.state is STOPPING_NOW:
             # Finalize before the reply (when no child is left to wait for).
-            self.mailbox.unpop(batch[index + 1 :])
             self._terminate()
             done = True
         if slot is not None:

@@ -7,7 +7,7 @@ wake-up, escalated failure) travel on the mailbox's control lane.
 
 from __future__ import annotations
 
-import threading
+from _thread import allocate_lock
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -40,42 +40,43 @@ class _Stop:
 #: Telling ``STOP`` to an actor is a graceful stop request (same as ``ref.stop()``).
 STOP: Final = _Stop()
 
-_PENDING, _DONE, _ABANDONED = 0, 1, 2
-
-
 class ReplySlot:
     """One-shot reply channel of an ``ask``: pending → done (value or error) or abandoned.
 
-    ``set`` after ``abandon`` (a late reply after a timeout) is a silent no-op. Costs two small
-    locks; waiting is a lock acquire with a timeout.
+    Two plain locks (never Papyra locks, so holding them is no "lock held" for the debug
+    checks): ``_waiter``, acquired at creation and released by :meth:`set`, is what the asker
+    blocks on; ``_claim``, acquired without blocking by whoever finishes the slot first — the
+    replier in :meth:`set`, or an asker whose wait timed out — makes the slot one-shot. ``set``
+    after ``abandon`` (a late reply after a timeout) is a silent no-op.
+
+    Cost: creating one allocates two locks; ``set`` is two lock operations (plus the future's
+    callbacks for ``ask_future``); waiting is one lock acquire with a timeout.
     """
 
-    __slots__ = ("_mutex", "_state", "_waiter", "error", "future", "value")
+    __slots__ = ("_claim", "_waiter", "error", "future", "value")
 
     #: True for a :class:`DecisionSlot` (a child waiting for its parent's supervision decision).
     supervision = False
 
     def __init__(self, future: Future[Any] | None = None) -> None:
-        self._mutex = threading.Lock()
-        self._waiter = threading.Lock()
+        self._waiter = allocate_lock()
         self._waiter.acquire()
-        self._state = _PENDING
+        self._claim = allocate_lock()
         self.value: Any = None
         self.error: BaseException | None = None
         self.future = future
 
     @property
     def done(self) -> bool:
-        return self._state != _PENDING
+        """A reply was delivered (or is being delivered right now), or the asker gave up."""
+        return self._claim.locked()
 
     def set(self, value: Any, error: BaseException | None = None) -> bool:
         """Deliver the reply; False (and nothing happens) if already done or abandoned."""
-        with self._mutex:
-            if self._state != _PENDING:
-                return False
-            self.value = value
-            self.error = error
-            self._state = _DONE
+        if not self._claim.acquire(False):
+            return False
+        self.value = value
+        self.error = error
         self._waiter.release()
         future = self.future
         if future is not None:
@@ -91,14 +92,13 @@ class ReplySlot:
 
     def wait(self, timeout: float | None) -> bool:
         """Block until the reply arrives (True) or ``timeout`` elapses (False, slot abandoned)."""
-        got = self._waiter.acquire(True, -1 if timeout is None else max(timeout, 0.0))
-        if got:
+        if self._waiter.acquire(True, -1 if timeout is None else max(timeout, 0.0)):
             return True
-        with self._mutex:
-            if self._state == _DONE:
-                return True
-            self._state = _ABANDONED
-            return False
+        if self._claim.acquire(False):
+            return False  # abandoned: a late set() is a no-op
+        # The replier claimed the slot just before the deadline: its release is imminent.
+        self._waiter.acquire()
+        return True
 
 
 class DecisionSlot(ReplySlot):

@@ -2,17 +2,23 @@
 
 * A *task* is anything with ``run()``; for actors it is the actor's cell, submitted when its
   mailbox goes from idle to non-empty. The cell processes up to ``throughput`` messages per turn
-  and resubmits itself if more are queued (fairness); the mailbox's scheduled flag guarantees an
-  actor is never run by two threads at once.
+  and resubmits itself if more are queued and another task waits (fairness); the mailbox's
+  scheduled flag guarantees an actor is never run by two threads at once.
 * Workers are daemon threads named ``papyra-worker-N``, created on demand (only when no idle
   worker can take the task) up to ``max_workers``, and retired after ``keep_alive`` idle seconds.
+* **Parked workers**: an idle worker waits on a lock of its own (acquired when it parks, held by
+  nobody else), pushed on a stack. ``submit`` pops the most recently parked worker, hands it the
+  task and releases its lock: one wake-up, and the worker runs the task without taking the
+  dispatcher lock again. Last in, first out keeps the busy set small, so surplus workers reach
+  ``keep_alive`` and retire.
 * **Compensation**: a worker blocked inside ``ask`` (or a blocking put) calls
   :meth:`begin_blocking`/:meth:`end_blocking`; blocked workers do not count against
   ``max_workers``, so a chain of nested asks deeper than the pool still makes progress. The
   excess threads retire once the blocked ones resume and the queue is empty.
 
-Cost: one lock acquire per submit (plus a notify or a thread start when needed); workers wait on
-a condition when idle.
+Cost: one dispatcher-lock section per submit (plus a lock release to wake a parked worker, or a
+thread start when the pool grows); a worker takes the dispatcher lock once per task it dequeues
+or before it parks.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import itertools
 import logging
 import threading
 import time
+from _thread import allocate_lock
 from collections import deque
 from typing import Protocol
 
@@ -50,6 +57,18 @@ def current_worker_dispatcher() -> Dispatcher | None:
     return _tls.dispatcher
 
 
+class _Parking:
+    """A worker's parking spot: ``wake`` is held while the worker is parked (a plain signal, not a
+    Papyra lock: released by the submitter that hands over ``task``; ``None`` means exit)."""
+
+    __slots__ = ("task", "wake")
+
+    def __init__(self) -> None:
+        self.wake = allocate_lock()
+        self.wake.acquire()
+        self.task: Task | None = None
+
+
 class Dispatcher:
     """Elastic worker pool (see the module docstring)."""
 
@@ -60,11 +79,10 @@ class Dispatcher:
         self.keep_alive = keep_alive
         self._name = name
         self._lock = new_lock()
-        self._cond = threading.Condition(self._lock)
         self._queue: deque[Task] = deque()
+        self._parked: list[_Parking] = []  # idle workers, most recently parked last
         self._threads: list[threading.Thread] = []
         self._alive = 0  # worker threads that have not exited
-        self._idle = 0  # workers waiting for a task
         self._blocked = 0  # workers inside begin_blocking/end_blocking
         self._shutdown = False
         self.peak_threads = 0
@@ -72,18 +90,25 @@ class Dispatcher:
     # ------------------------------------------------------------------ submitting
 
     def submit(self, task: Task) -> None:
-        """Queue ``task``; wake an idle worker or start one (bounded by ``max_workers``).
-        O(1) under the dispatcher lock (plus a thread start, after the lock, when the pool grows)."""
-        thread = None
-        with self._lock:
-            if self._shutdown and not self._alive:
-                return
-            self._queue.append(task)
-            if self._idle:
-                self._cond.notify()
-            if len(self._queue) > self._idle and self._alive - self._blocked < self.max_workers:
-                thread = self._new_worker_locked()
-        if thread is not None:
+        """Hand ``task`` to a parked worker, or queue it (starting a worker, bounded by
+        ``max_workers``, when none is idle). O(1) under the dispatcher lock (plus a thread start,
+        after the lock, when the pool grows)."""
+        thread = spot = None
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._parked:
+                spot = self._parked.pop()
+                spot.task = task
+            elif not self._shutdown or self._alive:
+                self._queue.append(task)
+                if self._alive - self._blocked < self.max_workers:
+                    thread = self._new_worker_locked()
+        finally:
+            lock.release()
+        if spot is not None:
+            spot.wake.release()  # after the lock: the worker wakes to no contention
+        elif thread is not None:
             self._start(thread)
 
     def _new_worker_locked(self) -> threading.Thread | None:
@@ -107,12 +132,13 @@ class Dispatcher:
     # ------------------------------------------------------------------ compensation
 
     def begin_blocking(self) -> None:
-        """The calling worker is about to block; start a replacement if work is waiting."""
+        """The calling worker is about to block; start a replacement if work is waiting (a
+        queued task means no worker is parked). O(1) under the dispatcher lock, plus a thread
+        start after it when one is needed."""
         thread = None
         with self._lock:
             self._blocked += 1
-            starved = self._queue and self._idle < len(self._queue)
-            if starved and self._alive - self._blocked < self.max_workers:
+            if self._queue and self._alive - self._blocked < self.max_workers:
                 thread = self._new_worker_locked()
         if thread is not None:
             self._start(thread)
@@ -126,34 +152,52 @@ class Dispatcher:
 
     def _worker(self) -> None:
         _tls.dispatcher = self
-        lock = self._lock
-        queue = self._queue
+        spot = _Parking()
         retired = False
         try:
             while True:
-                with lock:
-                    while not queue:
-                        if self._shutdown or self._alive - self._blocked > self.max_workers:
-                            retired = True
-                        else:
-                            self._idle += 1
-                            notified = self._cond.wait(self.keep_alive)
-                            self._idle -= 1
-                            retired = not notified and not queue  # idle for keep_alive
-                        if retired:
-                            # Leave the pool under the same lock that saw the empty queue, so a
-                            # concurrent submit never counts on this thread.
-                            self._alive -= 1
-                            return
-                    task = queue.popleft()
+                task = self._next_task(spot)
+                if task is None:
+                    retired = True
+                    return
                 try:
                     task.run()
                 except BaseException:  # a task must never kill its worker
                     logger.exception("papyra: dispatcher task raised")
+                task = None  # drop the reference while parked
         finally:
             if not retired:
-                with lock:
+                with self._lock:
                     self._alive -= 1
+
+    def _next_task(self, spot: _Parking) -> Task | None:
+        """The next task of the calling worker: a queued one, or one handed over while parked.
+        ``None`` once the worker left the pool (shutdown, surplus, or idle for ``keep_alive``);
+        it is then no longer counted, under the same lock that saw nothing to do, so a
+        concurrent submit never counts on it."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._queue:
+                return self._queue.popleft()
+            if self._shutdown or self._alive - self._blocked > self.max_workers:
+                self._alive -= 1
+                return None
+            self._parked.append(spot)
+        finally:
+            lock.release()
+        if not spot.wake.acquire(True, self.keep_alive):
+            with self._lock:
+                if spot in self._parked:  # idle for keep_alive: retire
+                    self._parked.remove(spot)
+                    self._alive -= 1
+                    return None
+            spot.wake.acquire()  # a submitter took this spot: its task is being handed over
+        task, spot.task = spot.task, None
+        if task is None:  # shutdown
+            with self._lock:
+                self._alive -= 1
+        return task
 
     # ------------------------------------------------------------------ introspection / shutdown
 
@@ -178,7 +222,9 @@ class Dispatcher:
         with self._lock:
             self._shutdown = True
             self._queue.clear()
-            self._cond.notify_all()
+            for spot in self._parked:
+                spot.wake.release()  # no task: the worker exits
+            self._parked.clear()
             threads = list(self._threads)
         me = threading.current_thread()
         ok = True

@@ -1,4 +1,4 @@
-"""Actor mailboxes: a bounded user lane plus an unbounded control lane, one lock, one condition.
+"""Actor mailboxes: a bounded user lane plus an unbounded control lane, one lock.
 
 * **User lane** — ``(message, reply_slot)`` envelopes, strictly FIFO. ``capacity=None`` is
   unbounded; a positive int bounds it; anything else is a ``ConfigurationError`` (a
@@ -9,23 +9,26 @@
   user lane (FIFO with user messages) but bypass capacity, so a stop can never deadlock on a full
   mailbox.
 
-**Depth and capacity count the worker's batch.** A worker takes up to 32 envelopes at once
-(:meth:`Mailbox.take`) and reports, per envelope, that it starts processing it
-(:meth:`Mailbox.started`). ``len(mailbox)`` — and the capacity bound — count the envelopes still
-queued *plus* the ones taken but not yet started, so a bound of ``N`` really means at most ``N``
-accepted-but-unstarted messages (the message being processed right now is not counted).
+**One producer protocol, one consumer.** Senders append under the mailbox lock (closed check,
+capacity check, append and the *scheduled* flag in one O(1) section). The one consumer — the
+worker running the actor — pops from :attr:`Mailbox.control_lane` and :attr:`Mailbox.user_lane`
+directly, without the lock (a ``deque`` pop is atomic), and takes the lock only to go idle
+(:meth:`Mailbox.idle`) or to wake a blocked sender (:meth:`Mailbox.wake_sender`). A message is
+popped right before it is handed to ``receive``, so ``len(mailbox)`` — and the capacity bound —
+count exactly the accepted messages not yet started: a bound of ``N`` means at most ``N`` of them.
 
-The mailbox also carries the actor's *scheduled* flag: a put on an idle mailbox returns
-``SCHEDULE`` and the caller submits the actor to the dispatcher; the worker clears the flag
-atomically when it finds the mailbox empty. Every operation is O(1) under one lock; only a
-blocking put on a full lane waits (on the condition).
+The *scheduled* flag: a put on an idle mailbox returns ``SCHEDULE`` and the caller submits the
+actor to the dispatcher; the consumer clears the flag under the lock only when it sees both lanes
+empty there. A sender that must wait for space (overflow BLOCK) parks on a lock of its own, queued
+in :attr:`Mailbox.blocked_senders`; the consumer releases one per message it pops while any
+waits, so a full mailbox costs one wake-up per blocked sender, not one per message.
 """
 
 from __future__ import annotations
 
 import enum
-import threading
 import time
+from _thread import allocate_lock
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -61,23 +64,34 @@ class PutResult(enum.IntEnum):
     CLOSED = 3
 
 
+_ACCEPTED = PutResult.ACCEPTED
+_SCHEDULE = PutResult.SCHEDULE
+_FULL = PutResult.FULL
+_CLOSED = PutResult.CLOSED
+
+
 class Mailbox:
-    """Deque-based mailbox (see the module docstring). Thread-safe; every operation is O(1) under
-    the mailbox's own lock (``close``/``unpop``: O(items)); only a blocking put waits."""
+    """Deque-based mailbox (see the module docstring). Thread-safe for any number of senders and
+    one consumer; every put is O(1) under the mailbox's own lock, the consumer's pops take no
+    lock; only a blocking put on a full lane waits.
+
+    ``user_lane`` / ``control_lane``: the two ``deque`` lanes. Only the consumer pops from them
+    (``popleft``, no lock) and only while the mailbox is scheduled; everything else goes through
+    the methods. ``blocked_senders``: the wake-up locks of senders waiting for space (truthy while
+    one waits; a racy read).
+    """
 
     __slots__ = (
         "_closed",
-        "_control",
-        "_cursor",
         "_lock",
-        "_not_full",
         "_putters",
         "_scheduled",
-        "_taken",
-        "_user",
+        "blocked_senders",
         "capacity",
+        "control_lane",
         "overflow",
         "put_timeout",
+        "user_lane",
     )
 
     def __init__(
@@ -87,32 +101,51 @@ class Mailbox:
         overflow: OverflowPolicy | str = OverflowPolicy.BLOCK,
         put_timeout: float | None = None,
     ) -> None:
-        self.capacity = None if capacity is None else check_int("mailbox_capacity", capacity)
-        self.overflow = check_choice("overflow", overflow, OverflowPolicy)
+        # Spawn cost: the defaults (an int capacity, the BLOCK member) skip the general checks.
+        if capacity is not None and (type(capacity) is not int or capacity < 1):
+            capacity = check_int("mailbox_capacity", capacity)
+        self.capacity = capacity
+        if overflow is not OverflowPolicy.BLOCK:
+            overflow = check_choice("overflow", overflow, OverflowPolicy)
+        self.overflow: OverflowPolicy = overflow
         self.put_timeout = None if put_timeout is None else check_number("put_timeout", put_timeout)
         self._lock = new_lock()
-        # Made by the first sender that has to wait (most mailboxes never need one: spawn cost).
-        self._not_full: threading.Condition | None = None
-        self._user: deque[tuple[Any, Any]] = deque()
-        self._control: deque[Any] = deque()
+        self.user_lane: deque[tuple[Any, Any]] = deque()
+        self.control_lane: deque[Any] = deque()
+        self.blocked_senders: deque[Any] = deque()
         self._closed = False
         self._scheduled = False
-        self._putters = 0
-        self._taken = 0  # user envelopes in the worker's current batch
-        self._cursor = 0  # ... of which the worker has started this many
+        self._putters = 0  # senders inside a blocking put (introspection and tests)
 
     def __len__(self) -> int:
-        """User messages accepted and not yet started: queued plus taken by the worker's current
-        batch but not yet handed to ``receive``. O(1), a racy read (no lock)."""
-        return len(self._user) + self._taken - self._cursor
-
-    def _occupancy(self) -> int:
-        return len(self._user) + self._taken - self._cursor
+        """User messages accepted and not yet started. O(1), a racy read (no lock)."""
+        return len(self.user_lane)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` ran. O(1), no lock."""
         return self._closed
+
+    # ------------------------------------------------------------------ senders
+
+    def offer(self, envelope: tuple[Any, Any]) -> PutResult:
+        """Non-blocking put (the ``tell``/``ask`` fast path): ``FULL`` instead of applying the
+        overflow policy. O(1) under the mailbox lock."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self._closed:
+                return _CLOSED
+            cap = self.capacity
+            if cap is not None and len(self.user_lane) >= cap:
+                return _FULL
+            self.user_lane.append(envelope)  # _append_locked, inlined: one call less per tell
+            if self._scheduled:
+                return _ACCEPTED
+            self._scheduled = True
+            return _SCHEDULE
+        finally:
+            lock.release()
 
     def put(
         self,
@@ -132,69 +165,81 @@ class Mailbox:
 
         Cost: O(1) under the mailbox lock; blocks only when the lane is full and ``block``.
         """
+        if not bypass:
+            result = self.offer(envelope)
+            if result is not _FULL:
+                return result
+            if block is None:
+                block = self.overflow is OverflowPolicy.BLOCK
+            if not block:
+                return _FULL
         blocked = False
+        lock = self._lock
+        lock.acquire()
         try:
-            with self._lock:
-                if self._closed:
-                    return PutResult.CLOSED
-                cap = self.capacity
-                if not bypass and cap is not None and self._occupancy() >= cap:
-                    if block is None:
-                        block = self.overflow is OverflowPolicy.BLOCK
-                    if not block:
-                        return PutResult.FULL
-                    blocked = on_block is not None
-                    if not self._wait_for_space(cap, timeout, on_block):
-                        return PutResult.CLOSED if self._closed else PutResult.FULL
-                self._user.append(envelope)
-                if self._scheduled:
-                    return PutResult.ACCEPTED
-                self._scheduled = True
-                return PutResult.SCHEDULE
+            if not bypass:  # the lane was full (so bounded) a moment ago: wait for a place
+                blocked = on_block is not None
+                if not self._wait_for_space(self.capacity, timeout, on_block):  # type: ignore[arg-type]
+                    return _CLOSED if self._closed else _FULL
+            elif self._closed:
+                return _CLOSED
+            return self._append_locked(self.user_lane, envelope)
         finally:
+            lock.release()
             if blocked:
                 on_block(False)  # type: ignore[misc]  # blocked implies on_block
 
-    def offer(self, envelope: tuple[Any, Any]) -> PutResult:
-        """Non-blocking put (the ``tell`` fast path): ``FULL`` instead of applying the policy.
-        O(1) under the mailbox lock."""
-        with self._lock:
-            if self._closed:
-                return PutResult.CLOSED
-            cap = self.capacity
-            if cap is not None and self._occupancy() >= cap:
-                return PutResult.FULL
-            self._user.append(envelope)
-            if self._scheduled:
-                return PutResult.ACCEPTED
-            self._scheduled = True
-            return PutResult.SCHEDULE
+    def _append_locked(self, lane: deque[Any], item: Any) -> PutResult:
+        # Under the lock, the mailbox open: append, and claim the scheduled flag if idle.
+        lane.append(item)
+        if self._scheduled:
+            return _ACCEPTED
+        self._scheduled = True
+        return _SCHEDULE
 
     def _wait_for_space(
         self, cap: int, timeout: float | None, on_block: Callable[[bool], None] | None
     ) -> bool:
-        # Called with the lock held; returns True when there is space and the mailbox is open.
+        # Called with the lock held; returns (lock held) True when there is space and the
+        # mailbox is open (at once if there is by now), False on timeout or closure.
         deadline = None if timeout is None else time.monotonic() + timeout
-        not_full = self._not_full
-        if not_full is None:
-            not_full = self._not_full = threading.Condition(self._lock)
+        wake = allocate_lock()  # a plain signal, never a Papyra lock: released by the consumer
+        wake.acquire()
+        senders = self.blocked_senders
         self._putters += 1
         try:
             if on_block is not None:
                 self._unlocked(on_block, True)
-            while self._occupancy() >= cap and not self._closed:
-                # Space is freed by started() without this lock; it notifies when it sees a
-                # waiting putter. The bounded wait is a safety net should that read be stale.
-                if deadline is None:
-                    not_full.wait(_RECHECK)
-                else:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
+            while True:
+                # Registered before the check: the consumer pops without the lock, then looks
+                # at blocked_senders; a pop after this check therefore sees (and wakes) us.
+                senders.append(wake)
+                if self._closed or len(self.user_lane) < cap:
+                    self._unregister(wake)
+                    return not self._closed
+                wait = _RECHECK  # a safety net: a wake-up is never expected to be missed
+                if deadline is not None:
+                    wait = min(deadline - time.monotonic(), wait)
+                    if wait <= 0:
+                        self._unregister(wake)
                         return False
-                    not_full.wait(min(remaining, _RECHECK))
-            return not self._closed
+                self._lock.release()
+                try:
+                    woken = wake.acquire(True, wait)
+                finally:
+                    self._lock.acquire()
+                if not woken:
+                    self._unregister(wake)
         finally:
             self._putters -= 1
+
+    def _unregister(self, wake: Any) -> None:
+        # Under the lock: take ``wake`` out of the queue, or, when a consumer already popped and
+        # released it (also under the lock), consume that release so the lock is armed again.
+        try:
+            self.blocked_senders.remove(wake)
+        except ValueError:
+            wake.acquire()
 
     def _unlocked(self, on_block: Callable[[bool], None], blocking: bool) -> None:
         # The compensation hook may start a worker thread: never under the mailbox lock. The
@@ -208,85 +253,54 @@ class Mailbox:
     def put_control(self, item: Any) -> PutResult:
         """Append a control item (never bounded). ``CLOSED`` if the mailbox is closed.
         O(1) under the mailbox lock; never blocks."""
-        with self._lock:
-            if self._closed:
-                return PutResult.CLOSED
-            self._control.append(item)
-            if self._scheduled:
-                return PutResult.ACCEPTED
-            self._scheduled = True
-            return PutResult.SCHEDULE
+        lock = self._lock
+        lock.acquire()
+        try:
+            return _CLOSED if self._closed else self._append_locked(self.control_lane, item)
+        finally:
+            lock.release()
+
+    # ------------------------------------------------------------------ the consumer
+
+    def idle(self) -> bool:
+        """The consumer found both lanes empty: True (and the scheduled flag cleared) if they
+        still are under the lock, False (stay scheduled, pop again) if an item arrived
+        meanwhile. O(1) under the mailbox lock."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self.control_lane or self.user_lane:
+                return False
+            self._scheduled = False
+            return True
+        finally:
+            lock.release()
+
+    def wake_sender(self) -> None:
+        """The consumer freed a place: wake the longest-waiting blocked sender (if one is still
+        queued). Called after a pop when :attr:`blocked_senders` is non-empty. O(1) under the
+        mailbox lock."""
+        lock = self._lock
+        lock.acquire()
+        try:
+            if self.blocked_senders:
+                self.blocked_senders.popleft().release()
+        finally:
+            lock.release()
 
     def pop(self) -> Any:
         """Next item (control lane first) or ``None``; ``None`` also clears the scheduled flag.
-        O(1) under the mailbox lock (tests and tools; the runtime uses :meth:`take`)."""
-        with self._lock:
-            if self._control:
-                return self._control.popleft()
-            if self._user:
-                item = self._user.popleft()
-                self._notify_putter()
+        Consumer side, O(1) (tests and tools; the runtime pops the lanes itself)."""
+        while True:
+            if self.control_lane:
+                return self.control_lane.popleft()
+            if self.user_lane:
+                item = self.user_lane.popleft()
+                if self.blocked_senders:
+                    self.wake_sender()
                 return item
-            self._scheduled = False
-            return None
-
-    def take(self, limit: int) -> list[Any] | None:
-        """Up to ``limit`` items: one control item if any, else user envelopes in FIFO order.
-        ``None`` (and the scheduled flag cleared) when empty. Only the consumer calls this; the
-        envelopes taken keep counting towards depth and capacity until :meth:`started`.
-        O(limit) under the mailbox lock."""
-        with self._lock:
-            if self._control:
-                return [self._control.popleft()]
-            user = self._user
-            n = len(user)
-            if not n:
-                self._scheduled = False
+            if self.idle():
                 return None
-            if n > limit:
-                n = limit
-            popleft = user.popleft
-            batch = [popleft() for _ in range(n)]
-            self._taken = n
-            self._cursor = 0
-            return batch
-
-    def started(self, count: int) -> None:
-        """The consumer started the ``count``-th envelope of its current batch (1-based): it no
-        longer counts towards depth or capacity. O(1) and lock-free, unless a sender waits for
-        space (then one lock acquire and a notify)."""
-        self._cursor = count
-        if self._putters:
-            with self._lock:
-                self._notify_putter()
-
-    def _notify_putter(self) -> None:
-        # Under the lock. A waiting putter made the condition before counting itself.
-        not_full = self._not_full
-        if self._putters and not_full is not None:
-            not_full.notify()
-
-    def unpop(self, items: list[Any]) -> None:
-        """Give back envelopes taken but not processed (they return to the front, in order).
-        Only the consumer calls this, and never after closing. O(len(items)) under the mailbox lock."""
-        if items:
-            with self._lock:
-                self._user.extendleft(reversed(items))
-                self._taken -= len(items)
-
-    @property
-    def has_control(self) -> bool:
-        """A control item is waiting (racy read; no lock)."""
-        return bool(self._control)
-
-    def reschedule(self) -> bool:
-        """After a fairness quantum: True (stay scheduled) if items remain, else go idle.
-        O(1) under the mailbox lock."""
-        with self._lock:
-            if self._control or self._user:
-                return True
-            self._scheduled = False
-            return False
 
     def close(self) -> list[tuple[Any, Any]]:
         """Refuse further puts, wake blocked senders, and return the user envelopes left (the
@@ -294,15 +308,19 @@ class Mailbox:
         return self.close_all()[0]
 
     def close_all(self) -> tuple[list[tuple[Any, Any]], list[Any]]:
-        """:meth:`close`, returning the user envelopes and the control items left.
-        O(queued) under the mailbox lock."""
-        with self._lock:
+        """:meth:`close`, returning the user envelopes and the control items left. Consumer
+        side (the lanes are drained). O(queued) under the mailbox lock."""
+        lock = self._lock
+        lock.acquire()
+        try:
             self._closed = True
-            leftovers = list(self._user)
-            control = list(self._control)
-            self._user.clear()
-            self._control.clear()
-            self._taken = self._cursor = 0
-            if self._not_full is not None:
-                self._not_full.notify_all()
+            leftovers = list(self.user_lane)
+            control = list(self.control_lane)
+            self.user_lane.clear()
+            self.control_lane.clear()
+            senders = self.blocked_senders
+            while senders:
+                senders.popleft().release()
             return leftovers, control
+        finally:
+            lock.release()

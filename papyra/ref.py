@@ -157,6 +157,7 @@ class ActorRef(Generic[A_co]):
             raise AskDeadlock(
                 f"actor {cell.address} asked itself; the reply can never arrive. Use tell()."
             )
+        on_worker = current_worker_dispatcher()
         started = time.perf_counter()
         slot = ReplySlot()
         if caller is not None:
@@ -165,24 +166,28 @@ class ActorRef(Generic[A_co]):
             mailbox = cell.mailbox
             envelope = (message, slot)
             result = mailbox.offer(envelope)
-            if result is PutResult.FULL and mailbox.overflow is OverflowPolicy.BLOCK:
-                result = mailbox.put(envelope, block=True, timeout=timeout, on_block=_on_block)
+            remaining = timeout
             if result is _SCHEDULE:
                 kernel.submit(cell)
             elif result is not _ACCEPTED:
-                kernel.put_failed(
-                    self, message, result, expects_reply=True, ask_timeout=timeout, from_ask=True
-                )
-            remaining = None if timeout is None else timeout - (time.perf_counter() - started)
-            on_worker = current_worker_dispatcher()
-            if on_worker is not None:
+                if result is PutResult.FULL and mailbox.overflow is OverflowPolicy.BLOCK:
+                    result = mailbox.put(envelope, block=True, timeout=timeout, on_block=_on_block)
+                if result is _SCHEDULE:
+                    kernel.submit(cell)
+                elif result is not _ACCEPTED:
+                    kernel.put_failed(
+                        self, message, result, expects_reply=True, ask_timeout=timeout, from_ask=True
+                    )
+                if timeout is not None:
+                    remaining = timeout - (time.perf_counter() - started)
+            if on_worker is None:
+                ok = slot.wait(remaining)
+            else:
                 on_worker.begin_blocking()
                 try:
                     ok = slot.wait(remaining)
                 finally:
                     on_worker.end_blocking()
-            else:
-                ok = slot.wait(remaining)
         finally:
             if caller is not None:
                 WAITS.leave(caller)

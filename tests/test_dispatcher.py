@@ -145,3 +145,90 @@ def test_task_exception_does_not_kill_the_worker() -> None:
     dispatcher.submit(Good())
     assert ok.wait(30)
     assert dispatcher.shutdown(30)
+
+
+class _Done:
+    """A task that opens an event when it ran."""
+
+    def __init__(self) -> None:
+        self.ran = threading.Event()
+
+    def run(self) -> None:
+        self.ran.set()
+
+
+def test_a_parked_worker_takes_the_next_task_without_a_new_thread() -> None:
+    dispatcher = Dispatcher(max_workers=4)
+    for _ in range(50):
+        task = _Done()
+        dispatcher.submit(task)
+        assert task.ran.wait(30)
+        wait_until(lambda: dispatcher._parked, what="the worker to park")
+    assert dispatcher.peak_threads == 1
+    assert dispatcher.shutdown(30)
+    assert dispatcher.thread_count == 0
+
+
+def test_retiring_at_keep_alive_never_loses_a_handed_over_task() -> None:
+    # keep_alive=0: every parked worker times out at once, racing the next submit's hand-over.
+    dispatcher = Dispatcher(max_workers=1, keep_alive=0.0)
+    for _ in range(300):
+        task = _Done()
+        dispatcher.submit(task)
+        assert task.ran.wait(30)
+    wait_until(lambda: dispatcher.thread_count == 0, what="the worker to retire")
+    assert dispatcher.peak_threads == 1
+    assert dispatcher.shutdown(30)
+
+
+def test_shutdown_wakes_and_joins_parked_workers() -> None:
+    dispatcher = Dispatcher(max_workers=3)
+    gate = threading.Event()
+    started = threading.Barrier(4)
+
+    class Hold:
+        def run(self) -> None:
+            started.wait(30)
+            gate.wait(30)
+
+    for _ in range(3):
+        dispatcher.submit(Hold())
+    started.wait(30)  # three workers exist
+    gate.set()
+    wait_until(lambda: len(dispatcher._parked) == 3, what="three parked workers")
+    assert dispatcher.shutdown(30)
+    assert dispatcher.thread_count == 0
+    assert not any(t.is_alive() for t in dispatcher._threads)
+
+
+def test_a_busy_actor_keeps_its_worker_while_no_other_task_waits() -> None:
+    # One worker, one actor: after each quantum the actor goes on instead of going through the
+    # dispatcher queue, so its messages are all processed in one turn of the same thread.
+    with ActorSystem(max_workers=1) as system:
+        class Count(Actor):
+            def __init__(self) -> None:
+                self.count = 0
+
+            def receive(self, message: Any) -> Any:
+                if isinstance(message, threading.Event):
+                    message.wait(30)
+                self.count += 1
+                return self.count
+
+        ref = system.spawn(Count)
+        gate = threading.Event()
+        ref.tell(gate)
+        for _ in range(500):
+            ref.tell("x")
+        runs: list[int] = []
+        cell = system._by_id[ref._rid]
+        original = cell.run
+
+        def counting_run() -> None:
+            runs.append(1)
+            original()
+
+        cell.run = counting_run  # type: ignore[method-assign]
+        gate.set()
+        assert ref.ask("count", timeout=30) == 502
+        assert len(runs) <= 2  # the turn in progress, then at most the one the ask scheduled

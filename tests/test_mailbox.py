@@ -31,8 +31,10 @@ def test_schedule_flag_protocol() -> None:
     assert mb.put((1, None)) is PutResult.SCHEDULE
     assert mb.put((2, None)) is PutResult.ACCEPTED
     assert mb.pop() == (1, None)
-    assert mb.reschedule() is True  # one left: stay scheduled
+    assert mb.idle() is False  # one left: stay scheduled
+    assert mb.put((3, None)) is PutResult.ACCEPTED
     assert mb.pop() == (2, None)
+    assert mb.pop() == (3, None)
     assert mb.pop() is None  # empty: unscheduled
     assert mb.put_control("ctl") is PutResult.SCHEDULE
 
@@ -81,6 +83,37 @@ def test_close_wakes_blocked_producers_and_returns_leftovers() -> None:
     assert results == [PutResult.CLOSED]
     assert mb.put(("c", None)) is PutResult.CLOSED
     assert mb.put_control("x") is PutResult.CLOSED
+
+
+def test_each_freed_place_wakes_one_blocked_sender_in_arrival_order() -> None:
+    mb = Mailbox(1)
+    mb.put(("first", None))
+    threads = []
+    for i in range(3):
+        t = threading.Thread(target=mb.put, args=((i, None),), name=f"papyra-test-producer-{i}")
+        t.start()
+        threads.append(t)
+        wait_until(lambda n=i + 1: len(mb.blocked_senders) == n, what=f"sender {i} to block")
+    got = [mb.pop()]
+    for _ in range(3):
+        # one pop frees one place: exactly one sender gets in, the others stay parked
+        wait_until(lambda: len(mb) == 1, what="a woken sender to take the freed place")
+        assert len(mb) <= mb.capacity  # type: ignore[operator]
+        got.append(mb.pop())
+    for t in threads:
+        t.join(10)
+    assert got == [("first", None), (0, None), (1, None), (2, None)]
+    assert not mb.blocked_senders and mb._putters == 0
+    assert mb.pop() is None
+
+
+def test_a_timed_out_sender_leaves_no_wake_up_behind() -> None:
+    mb = Mailbox(1)
+    mb.put(("a", None))
+    assert mb.put(("b", None), timeout=0.01) is PutResult.FULL
+    assert not mb.blocked_senders and mb._putters == 0
+    assert mb.pop() == ("a", None)
+    assert mb.put(("c", None), timeout=0.01) is PutResult.ACCEPTED
 
 
 # ----------------------------------------------------------------------------- through the system
@@ -175,6 +208,40 @@ def test_drop_policy(system: ActorSystem) -> None:
     wait_until(lambda: len(mailbox) == 0, what="the mailbox to drain")  # DROP: an ask on a full one fails
     assert ref.ask("end", timeout=5) == "end"
     assert ref._cell.actor.seen[1:] == [0, 1, "end"]
+
+
+def test_fan_in_on_a_small_blocking_mailbox_loses_nothing_and_keeps_each_senders_order(
+    system: ActorSystem,
+) -> None:
+    class Recorder(Actor):
+        def __init__(self) -> None:
+            self.seen: list[tuple[int, int]] = []
+
+        def receive(self, message: Any) -> Any:
+            if message == "count":
+                return len(self.seen)
+            self.seen.append(message)
+            return None
+
+    ref = system.spawn(Recorder, mailbox_capacity=4)
+    senders, each = 8, 2000
+
+    def send(k: int) -> None:
+        for i in range(each):
+            ref.tell((k, i))  # blocks while the 4 places are taken
+
+    threads = [threading.Thread(target=send, args=(k,), name=f"papyra-test-{k}") for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert ref.ask("count", timeout=60) == senders * each
+    seen = system._by_id[ref._rid].actor.seen
+    for k in range(senders):
+        assert [i for (j, i) in seen if j == k] == list(range(each))
+    mailbox = system._by_id[ref._rid].mailbox
+    assert not mailbox.blocked_senders and mailbox._putters == 0
+    assert system.dead_letters.total == 0
 
 
 def test_self_tell_bypasses_capacity(system: ActorSystem) -> None:
