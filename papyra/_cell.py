@@ -491,20 +491,25 @@ class Cell:
         """Phase 1: close the mailbox, dead-letter the leftovers, then finalize (or wait for children)."""
         if self.done:
             return
-        kernel = self.kernel
-        leftovers, control, watchers = kernel.begin_termination(self)
+        leftovers, control, watchers = self.kernel.begin_termination(self)
+        self.dispose_of(leftovers, control, "Actor stopped before processing the message.")
+        if watchers is not None:  # else the last child to terminate schedules phase 2
+            self._finalize(watchers)
+
+    def dispose_of(self, leftovers: list[tuple[Any, Any]], control: list[Any], why: str) -> None:
+        """What a closed mailbox held: every user message becomes one dead letter and every
+        pending ask fails with ``ActorStopped(why)``; a child waiting for this actor's decision
+        gets none (its own policy applies)."""
         for item in control:
             if type(item) is ChildFailure:
                 item.slot.set(None)  # a terminating parent decides nothing
-        if leftovers:
-            for message, slot in leftovers:
-                if message is STOP or type(message) is ActorTerminated:
-                    continue
-                kernel.dead_letter(self.self_ref, message, slot is not None, "unprocessed")
-                if slot is not None:
-                    slot.set(None, self._stopped_error("Actor stopped before processing the message."))
-        if watchers is not None:  # else the last child to terminate schedules phase 2
-            self._finalize(watchers)
+        kernel = self.kernel
+        for message, slot in leftovers:
+            if message is STOP or type(message) is ActorTerminated:
+                continue
+            kernel.dead_letter(self.self_ref, message, slot is not None, "unprocessed")
+            if slot is not None:
+                slot.set(None, self._stopped_error(why))
 
     def _finalize(self, watchers: list[Cell] | None = None) -> None:
         """Phase 2: watchers, ``on_stop``, ``ActorStopped`` event, bookkeeping. Runs once."""

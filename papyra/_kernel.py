@@ -197,6 +197,8 @@ class Kernel:
             logger.warning("papyra: close() timed out; actors still running: %s", ", ".join(stragglers[:20]))
         if self.dispatcher is not None:
             ok = self.dispatcher.shutdown(time_left(deadline)) and ok
+            for task in self.dispatcher.dropped:
+                self.abandon(task)
         stored, error = self.records.close(time_left(deadline))
         with self.lock:
             self.state = System.CLOSED
@@ -341,10 +343,25 @@ class Kernel:
     # ================================================================== scheduling
 
     def submit(self, cell: Any) -> None:
-        """Hand a runnable cell (or finalize task) to the dispatcher. No system lock."""
+        """Hand a runnable cell (or finalize task) to the dispatcher; one the dispatcher refuses
+        (shut down by a close that ran out of time) is abandoned at once. No system lock."""
         dispatcher = self.dispatcher
-        if dispatcher is not None:
-            dispatcher.submit(cell)
+        if dispatcher is not None and not dispatcher.submit(cell):
+            self.abandon(cell)
+
+    def abandon(self, task: Any) -> None:
+        """A scheduled task no worker will ever run (``close(timeout)`` ran out and shut the
+        workers down): nobody else runs this cell, so its mailbox is emptied here — every
+        message becomes one dead letter and every pending ask fails with ``ActorStopped`` — and
+        the cell is marked stopping. No actor code runs (no ``on_stop``): the actor is abandoned,
+        not terminated. O(queued messages)."""
+        if not isinstance(task, Cell):
+            return  # a parent's deferred phase 2: nothing waits on it
+        with self.lock:
+            if task.state < STOPPING_NOW:
+                task.state = STOPPING_NOW
+            leftovers, control = task.mailbox.close_all()
+        task.dispose_of(leftovers, control, "The actor system closed before the actor processed the message.")
 
     def _submit_all(self, cells: list[Cell]) -> None:
         for cell in cells:

@@ -86,14 +86,17 @@ class Dispatcher:
         self._blocked = 0  # workers inside begin_blocking/end_blocking
         self._shutdown = False
         self.peak_threads = 0
+        self.dropped: list[Task] = []  # queued tasks a shutdown took away (never run)
 
     # ------------------------------------------------------------------ submitting
 
-    def submit(self, task: Task) -> None:
+    def submit(self, task: Task) -> bool:
         """Hand ``task`` to a parked worker, or queue it (starting a worker, bounded by
-        ``max_workers``, when none is idle). O(1) under the dispatcher lock (plus a thread start,
-        after the lock, when the pool grows)."""
+        ``max_workers``, when none is idle). False when it was refused: after :meth:`shutdown`
+        with no worker left to run it (the caller then owns the task). O(1) under the dispatcher
+        lock (plus a thread start, after the lock, when the pool grows)."""
         thread = spot = None
+        accepted = True
         lock = self._lock
         lock.acquire()
         try:
@@ -104,12 +107,15 @@ class Dispatcher:
                 self._queue.append(task)
                 if self._alive - self._blocked < self.max_workers:
                     thread = self._new_worker_locked()
+            else:
+                accepted = False
         finally:
             lock.release()
         if spot is not None:
             spot.wake.release()  # after the lock: the worker wakes to no contention
         elif thread is not None:
             self._start(thread)
+        return accepted
 
     def _new_worker_locked(self) -> threading.Thread | None:
         """A new worker, counted as alive; the caller starts it once the lock is released."""
@@ -215,12 +221,14 @@ class Dispatcher:
         """Stop accepting work, let workers finish their current task, and join them.
 
         Returns False if some worker was still busy (e.g. stuck in user code) at the deadline;
-        those are daemon threads and exit when their task returns.
+        those are daemon threads and exit when their task returns. Tasks still queued are not run:
+        they are moved to :attr:`dropped` for the caller to dispose of.
         Blocks up to ``timeout`` joining the workers.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             self._shutdown = True
+            self.dropped.extend(self._queue)
             self._queue.clear()
             for spot in self._parked:
                 spot.wake.release()  # no task: the worker exits

@@ -11,6 +11,7 @@ import pytest
 
 from papyra.actor import Actor
 from papyra.events import ActorCrashed, ActorRestarted, ActorStarted
+from papyra.exceptions import ActorStopped
 from papyra.persistence.models import PersistedRecord
 from papyra.system import ActorSystem
 from tests.support.backends import SynchronousMemoryPersistence
@@ -118,3 +119,36 @@ def test_coroutine_refusal_names_the_actor_class() -> None:
 
         with pytest.raises(TypeError, match="'NoReceive' has no receive"):
             system.spawn(NoReceive)
+
+
+class _Held(Actor):
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def receive(self, message: Any) -> Any:
+        self.entered.set()
+        self.release.wait(60)
+        return message
+
+
+def test_a_close_that_runs_out_of_time_never_strands_an_ask_queued_for_a_worker() -> None:
+    held = _Held()
+    system = ActorSystem(system_id="strand", max_workers=1).start()
+    busy = system.spawn(lambda: held)
+    waiting = system.spawn(Echo)
+    assert waiting.ask("warm", timeout=30) == "warm"
+    busy.tell("hold")
+    assert held.entered.wait(30)  # the only worker is inside busy's receive
+    pending = [waiting.ask_future(i) for i in range(3)]  # queued: waiting needs a worker
+    try:
+        assert system.close(timeout=0.2) is False
+        for future in pending:  # the worker pool is gone: the asks fail instead of hanging
+            with pytest.raises(ActorStopped, match="closed before the actor processed"):
+                future.result(timeout=30)
+        assert len([d for d in system.dead_letters.messages if d.target == waiting]) == 3
+    finally:
+        held.release.set()
+    for thread in threading.enumerate():
+        if thread.name.startswith("papyra-worker"):
+            thread.join(30)
