@@ -59,6 +59,7 @@ from typing import Any, BinaryIO, TypeVar, Union
 
 import msgspec
 
+from papyra.address import ActorAddress
 from papyra.conf.validation import is_finite_number
 from papyra.exceptions import EncodingError
 from papyra.persistence.models import (
@@ -338,60 +339,29 @@ def normalize_address(value: Any) -> str | None:
 
 # --------------------------------------------------------------------------- encode
 
-_INF = math.inf
-
-
-_INT_MIN, _INT_END = -(1 << 63), 1 << 64  # what msgspec encodes natively
-_PLAIN_WALK_LIMIT = 10_000  # values looked at before leaving a payload to the slow path
-
-
-def _is_plain(payload: Any) -> bool:
-    """True when msgspec's native encoding of ``payload`` is already :func:`to_plain`'s: str-keyed
-    dicts, lists and tuples (at most :data:`MAX_NESTING_DEPTH` deep) of finite floats, 64-bit
-    ints, strings, booleans and None. An iterative walk (no recursion; cycles and huge payloads
-    stop it after ``_PLAIN_WALK_LIMIT`` values and take the slow path, which reports them),
-    O(size of payload)."""
-    stack = [(payload, 2)]  # the record object is level 1
-    budget = _PLAIN_WALK_LIMIT
-    while stack:
-        budget -= 1
-        if budget < 0:
-            return False
-        value, depth = stack.pop()
-        t = type(value)
-        if t is str or t is bool or value is None:
-            continue
-        if t is int:
-            if _INT_MIN <= value < _INT_END:
-                continue
-            return False
-        if t is float:
-            if -_INF < value < _INF:
-                continue
-            return False
-        if depth > MAX_NESTING_DEPTH:
-            return False
-        if t is dict:
-            for key, item in value.items():
-                if type(key) is not str:
-                    return False
-                stack.append((item, depth + 1))
-            continue
-        if t is list or t is tuple:
-            stack.extend((item, depth + 1) for item in value)
-            continue
-        return False
-    return True
-
-
 _AUDIT_COUNTS = tuple(
     name for name, kind in PersistedAudit.__annotations__.items() if kind == "int"
 )
+_TEXT = "a str"
+_ADDRESS = "a str 'system:actor_id', an ActorAddress or None"
+_COUNT = "an int (not a bool)"
+_NAMES = "a tuple or list of str"
+#: What each record field (payload and timestamp aside) must be, as the error states it.
+_FIELD_RULES: dict[str, tuple[tuple[str, str], ...]] = {
+    kind: tuple(
+        (name, _TEXT if name in ("system_id", "event_type", "message_type")
+         else _ADDRESS if name in ("actor_address", "target")
+         else _COUNT if name in _AUDIT_COUNTS else _NAMES)
+        for name in fields
+        if name not in ("payload", "timestamp")
+    )
+    for kind, fields in _FIELDS.items()
+}
 
 
 def _fields_typed(record: PersistedRecord) -> bool:
-    """True when the record's own fields (not the payload) have their declared types, so the
-    reader's typed decode accepts the line as is. O(number of fields)."""
+    """True when the record's own fields (not the payload) have exactly their declared types,
+    so the reader's typed decode reads them back as they are. O(number of fields)."""
     if type(record.system_id) is not str:
         return False
     if type(record) is PersistedEvent:
@@ -406,6 +376,54 @@ def _fields_typed(record: PersistedRecord) -> bool:
     )
 
 
+_WRONG = object()
+
+
+def _field_value(rule: str, value: Any) -> Any:
+    """``value`` as its field's declared type, or ``_WRONG``: str subclasses (str enums) become
+    their text, int subclasses (int enums) their int, an ActorAddress its ``"system:actor_id"``,
+    a list of names a tuple. Nothing else is converted (an object, a dict or a number is never
+    taken for an address: the reader would not give it back)."""
+    if rule is _COUNT:
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if rule is _NAMES:
+        if isinstance(value, (tuple, list)) and all(isinstance(n, str) for n in value):
+            return tuple(str.__str__(n) for n in value)
+        return _WRONG
+    if rule is _ADDRESS:
+        if value is None:
+            return None
+        if isinstance(value, ActorAddress):
+            return str(value)
+    return str.__str__(value) if isinstance(value, str) else _WRONG
+
+
+def _typed_record(record: PersistedRecord, kind: str) -> PersistedRecord:
+    """``record`` with its own fields as their declared types (see :func:`_field_value`), or
+    raise :class:`~papyra.exceptions.EncodingError` naming the first field of a wrong type.
+    O(number of fields); only for records :func:`_fields_typed` does not pass."""
+    changes: dict[str, Any] = {}
+    for name, rule in _FIELD_RULES[kind]:
+        value = getattr(record, name)
+        fixed = _field_value(rule, value)
+        if fixed is _WRONG:
+            raise EncodingError(
+                f"cannot encode {kind} record: field {name!r} must be {rule}, "
+                f"got {type(value).__name__} {_short_repr(value)}"
+            )
+        if fixed is not value:
+            changes[name] = fixed
+    return msgspec.structs.replace(record, **changes)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__: the type name says enough
+        return "(unprintable)"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _encode_plain(record: PersistedRecord) -> bytes:
     fields = {"kind": record_kind(record)}
     fields.update((name, getattr(record, name)) for name in record.__struct_fields__)
@@ -416,52 +434,83 @@ def _encode_plain(record: PersistedRecord) -> bytes:
         return json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _encode(record: PersistedRecord) -> bytes:
-    payload = getattr(record, "payload", None)
-    if _is_plain(payload):
+#: Shortest line that can nest deeper than the limit (one opening and one closing bracket per
+#: level): the encoder writes only balanced JSON, so shorter lines need no depth count.
+_DEEP_LINE = 2 * (MAX_NESTING_DEPTH + 1)
+
+
+def _native_body(record: PersistedRecord) -> bytes | None:
+    """msgspec's native encoding of ``record`` when the reader's own typed decode of it gives
+    back a record equal to ``record`` (then every field had its declared type and the payload
+    was plain JSON data — str-keyed dicts, lists, strings, numbers, booleans, None — so the bytes
+    are exactly :func:`to_plain`'s); None otherwise (tuples, sets, bytes, datetimes, objects,
+    NaN, lone surrogates, cycles, fields of other types)."""
+    try:
+        body = _encoder.encode(record)
+        if _typed_decoder.decode(body) == record:
+            return body
+    except Exception:  # not encodable natively, not read back alike, or a raising __eq__
+        pass
+    return None
+
+
+def _checked_body(record: PersistedRecord, kind: str) -> bytes:
+    """The slow path of :func:`encode_record_body`: check the fields (named errors), convert the
+    payload by :func:`to_plain`, encode."""
+    ts = record.timestamp
+    if not is_finite_number(ts):
+        raise EncodingError(
+            f"cannot encode {kind} record: field 'timestamp' must be a finite number, "
+            f"got {_short_repr(ts)}"
+        )
+    if not _fields_typed(record):
+        record = _typed_record(record, kind)
+    try:
         try:
-            return _encoder.encode(record)
-        except (TypeError, ValueError, msgspec.EncodeError):  # e.g. surrogates, odd audit fields
-            pass
-    return _encode_plain(record)
+            return _encode_plain(record)
+        except RecursionError:  # the caller's stack is nearly exhausted
+            return _off_stack(_encode_plain, record)
+    except EncodingError as exc:
+        raise EncodingError(f"cannot encode {kind} record: {exc}") from None
+    except Exception as exc:  # e.g. a payload object whose __repr__ raises
+        raise EncodingError(f"cannot encode {kind} record: {exc}") from exc
 
 
 def encode_record_body(record: PersistedRecord) -> bytes:
     """Encode one record as compact JSON, ``kind`` first, without the newline (the Redis
     ``data`` field; :func:`encode_record` adds the newline).
 
+    The record's own fields must have their declared types: ``system_id``, ``event_type`` and
+    ``message_type`` a ``str``; ``actor_address`` and ``target`` a ``str``, an
+    :class:`~papyra.address.ActorAddress` (written as ``"system:actor_id"``) or ``None``; the
+    audit counts an ``int`` (not a ``bool``); ``registry_orphans``/``registry_dead`` a tuple or
+    list of ``str``; ``timestamp`` a finite ``int``/``float``. The payload may be anything
+    (:func:`to_plain`).
+
     Raises ``TypeError`` for a non-record and :class:`~papyra.exceptions.EncodingError` (a
-    ``ValueError``) for a record the reader would not accept: a non-finite timestamp, a cyclic
-    payload, nesting deeper than :data:`MAX_NESTING_DEPTH`, colliding keys, more than
-    :data:`MAX_LINE_BYTES` bytes. Cost: one type walk and one msgspec encode for plain JSON
-    payloads, plus an iterative :func:`to_plain` conversion otherwise; O(record size).
+    ``ValueError``) naming the field for a field of a wrong type, and for a record the reader
+    would not accept: a non-finite timestamp, a cyclic payload, nesting deeper than
+    :data:`MAX_NESTING_DEPTH`, colliding keys, more than :data:`MAX_LINE_BYTES` bytes.
+
+    Cost, O(record size), no lock: for a record of typed fields and a plain JSON payload, one
+    msgspec encode and one typed msgspec decode (the reader's, checking that the bytes read back
+    as the record); otherwise the field checks and an iterative :func:`to_plain` conversion
+    before the encode.
     """
     kind = _KIND_OF.get(type(record))
     if kind is None:
         raise TypeError(
             f"expected PersistedEvent, PersistedAudit or PersistedDeadLetter, got {type(record)!r}"
         )
-    ts = record.timestamp
-    if not (type(ts) is float and -_INF < ts < _INF) and not is_finite_number(ts):
-        raise EncodingError(f"record timestamp must be a finite number, got {repr(ts)[:40]}")
-    try:
-        try:
-            body = _encode(record)
-        except RecursionError:  # the caller's stack is nearly exhausted
-            body = _off_stack(_encode, record)
-    except EncodingError as exc:
-        raise EncodingError(f"cannot encode {kind} record: {exc}") from None
-    except Exception as exc:  # e.g. a payload object whose __repr__ raises
-        raise EncodingError(f"cannot encode {kind} record: {exc}") from exc
-    if len(body) > MAX_LINE_BYTES or body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH:
+    body = _native_body(record)
+    if body is None:
+        body = _checked_body(record, kind)
+    if len(body) >= _DEEP_LINE and (
+        len(body) > MAX_LINE_BYTES or body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH
+    ):
         problem = _limit_error(body)  # the reader's verdict on this line
         if problem is not None:
             raise EncodingError(f"cannot encode {kind} record: {problem}")
-    if not _fields_typed(record):  # e.g. an address object or a count given as text: ask the reader
-        try:
-            decode_record(body)
-        except LineError as exc:
-            raise EncodingError(f"cannot encode {kind} record: {exc.reason}") from None
     return body
 
 
