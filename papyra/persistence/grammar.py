@@ -54,7 +54,8 @@ import re
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from itertools import accumulate
+from itertools import accumulate, count, repeat
+from operator import add
 from typing import Any, BinaryIO, TypeVar, Union
 
 import msgspec
@@ -171,6 +172,11 @@ def _too_deep(data: bytes) -> bool:
     if data.count(b"[") + data.count(b"{") <= MAX_NESTING_DEPTH:
         return False
     return nesting_depth(data) > MAX_NESTING_DEPTH
+
+
+#: Shortest valid JSON that can nest deeper than the limit (an opening and a closing bracket
+#: per level): a shorter line that decodes, or that the encoder wrote, needs no depth count.
+_DEEP_LINE = 2 * (MAX_NESTING_DEPTH + 1)
 
 
 def _limit_error(data: bytes) -> str | None:
@@ -434,11 +440,6 @@ def _encode_plain(record: PersistedRecord) -> bytes:
         return json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-#: Shortest line that can nest deeper than the limit (one opening and one closing bracket per
-#: level): the encoder writes only balanced JSON, so shorter lines need no depth count.
-_DEEP_LINE = 2 * (MAX_NESTING_DEPTH + 1)
-
-
 def _native_body(record: PersistedRecord) -> bytes | None:
     """msgspec's native encoding of ``record`` when the reader's own typed decode of it gives
     back a record equal to ``record`` (then every field had its declared type and the payload
@@ -535,12 +536,13 @@ def parse_line(data: bytes) -> PersistedRecord | None:
     """The record on one line (newline excluded), ``None`` for a blank line; raises
     :class:`LineError` for an unreadable one. Never raises anything else (no ``RecursionError``).
 
-    Cost: one msgspec decode for lines in the current format; lines in other styles take a
-    ``json.loads`` and normalisation.
+    Cost: one msgspec decode for lines in the current format (plus a count of brackets for lines
+    long enough to nest past the limit); lines in other styles take a ``json.loads`` and
+    normalisation.
     """
     if not data or (data[0] in _BLANK_FIRST and is_blank(data)):
         return None
-    return decode_record(data)
+    return _decode_bytes(data if type(data) is bytes else bytes(data))
 
 
 def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord:
@@ -552,20 +554,30 @@ def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord
         data = line.encode("utf-8", "surrogatepass")
     else:
         data = bytes(line)
-    if len(data) > MAX_LINE_BYTES or data.count(b"[") + data.count(b"{") > MAX_NESTING_DEPTH:
-        problem = _limit_error(data)  # the exact verdict, only for lines that may break a limit
-        if problem is not None:
-            raise LineError(problem)
-    try:
+    return _decode_bytes(data)
+
+
+def _decode_bytes(data: bytes) -> PersistedRecord:
+    size = len(data)
+    syntax: str | None = None
+    if size <= MAX_LINE_BYTES:
         try:
             record: PersistedRecord = _typed_decoder.decode(data)  # the current format: one decode
-            return record
         except msgspec.ValidationError:
-            syntax = None
+            pass
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            if data.startswith(_BOM):  # a file's first line, as editors write it: rare, slow path
-                return _decode_slow(data[3:])
             syntax = str(exc)  # kept for the detail if json.loads fails too
+        except RecursionError:  # nested very deeply, or the caller's stack is nearly exhausted
+            pass
+        else:  # valid JSON is balanced: a line shorter than _DEEP_LINE cannot nest too deeply
+            if size < _DEEP_LINE or not _too_deep(data):
+                return record
+    problem = _limit_error(data)  # before any recursive decoding
+    if problem is not None:
+        raise LineError(problem)
+    try:
+        if syntax is not None and data.startswith(_BOM):  # a first line as editors write it: rare
+            return _decode_slow(data[3:])
         return _decode_slow(data, syntax)
     except RecursionError:  # the caller's stack is nearly exhausted
         return _off_stack(_decode_slow, data)
@@ -684,13 +696,20 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             data = b"".join((*pending, block[:cut])) if pending else block[:cut]
             pending = [block[cut + 1 :]]
             pending_len = len(pending[0])
-            for line in data.split(b"\n"):
-                number += 1
-                if len(line) > max_line:
-                    yield (number, offset, b"", True, True)
-                else:
-                    yield (number, offset, line, True, False)
-                offset += len(line) + 1
+            lines = data.split(b"\n")
+            if len(data) <= max_line:  # no line over the limit: the tuples are made in C
+                starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=offset))
+                yield from zip(count(number + 1), starts, lines, repeat(True), repeat(False))
+                number += len(lines)
+                offset = starts[-1]
+            else:
+                for line in lines:
+                    number += 1
+                    if len(line) > max_line:
+                        yield (number, offset, b"", True, True)
+                    else:
+                        yield (number, offset, line, True, False)
+                    offset += len(line) + 1
         if pending_len > max_line:
             skipping = True
             skip_offset = offset
