@@ -53,6 +53,7 @@ import os
 import re
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import accumulate, count, repeat
 from operator import add
@@ -76,6 +77,7 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "REQUIRED_FIELDS",
     "LineError",
+    "LineTally",
     "RawLine",
     "decode_record",
     "encode_record",
@@ -83,6 +85,7 @@ __all__ = [
     "is_blank",
     "iter_lines",
     "iter_lines_reversed",
+    "iter_unreadable_lines",
     "nesting_depth",
     "normalize_address",
     "parse_line",
@@ -655,18 +658,20 @@ def _decode_slow(data: bytes, syntax: str | None = None) -> PersistedRecord:
 RawLine = tuple[int, int, bytes, bool, bool]
 
 
-def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterator[RawLine]:
-    """Yield the lines of ``f`` from byte ``start`` up to ``end`` (default: EOF as read).
+#: A run of complete lines within :data:`MAX_LINE_BYTES` — ``(number, offset, lines, tail)``:
+#: ``lines`` (newlines excluded, possibly none) start at line ``number`` and byte ``offset``;
+#: ``tail`` is a line outside any run (oversized, or the final fragment), or None.
+_Run = tuple[int, int, list[bytes], Union[RawLine, None]]  # noqa: UP007
 
-    Splits whole 1 MiB blocks in C; memory is bounded by the block plus :data:`MAX_LINE_BYTES`
-    (an oversized line is skipped, not buffered). Line numbers count from 1 at ``start``.
-    Cost: one sequential read of the range.
-    """
+
+def _iter_runs(f: BinaryIO, start: int, end: int | None) -> Iterator[_Run]:
+    """The lines of ``f`` from ``start`` to ``end`` as runs (one per block read, split in C):
+    see :func:`iter_lines`, which flattens them."""
     max_line = MAX_LINE_BYTES
     f.seek(start)
     remaining = None if end is None else max(0, end - start)
-    number = 0
-    offset = start  # offset of the pending (unfinished) line
+    number = 1  # number of the pending (unfinished) line
+    offset = start  # its offset
     pending: list[bytes] = []  # its pieces, joined once its newline arrives (linear, not quadratic)
     pending_len = 0
     skipping = False  # inside a line longer than max_line
@@ -683,8 +688,8 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             if nl < 0:
                 offset += len(block)
                 continue
+            yield number, offset, [], (number, skip_offset, b"", True, True)
             number += 1
-            yield (number, skip_offset, b"", True, True)
             skipping = False
             offset += nl + 1
             block = block[nl + 1 :]
@@ -696,19 +701,18 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             data = b"".join((*pending, block[:cut])) if pending else block[:cut]
             pending = [block[cut + 1 :]]
             pending_len = len(pending[0])
-            lines = data.split(b"\n")
-            if len(data) <= max_line:  # no line over the limit: the tuples are made in C
-                starts = list(accumulate(map(add, map(len, lines), repeat(1)), initial=offset))
-                yield from zip(count(number + 1), starts, lines, repeat(True), repeat(False))
+            if len(data) <= max_line:  # no line over the limit: one run
+                lines = data.split(b"\n")
+                yield number, offset, lines, None
                 number += len(lines)
-                offset = starts[-1]
+                offset += len(data) + 1
             else:
-                for line in lines:
-                    number += 1
+                for line in data.split(b"\n"):
                     if len(line) > max_line:
-                        yield (number, offset, b"", True, True)
+                        yield number, offset, [], (number, offset, b"", True, True)
                     else:
-                        yield (number, offset, line, True, False)
+                        yield number, offset, [line], None
+                    number += 1
                     offset += len(line) + 1
         if pending_len > max_line:
             skipping = True
@@ -716,9 +720,80 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             offset += pending_len
             pending, pending_len = [], 0
     if skipping:
-        yield (number + 1, skip_offset, b"", False, True)
+        yield number, offset, [], (number, skip_offset, b"", False, True)
     elif pending_len:
-        yield (number + 1, offset, b"".join(pending), False, False)
+        yield number, offset, [], (number, offset, b"".join(pending), False, False)
+
+
+def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterator[RawLine]:
+    """Yield the lines of ``f`` from byte ``start`` up to ``end`` (default: EOF as read).
+
+    Splits whole 1 MiB blocks in C; memory is bounded by the block plus :data:`MAX_LINE_BYTES`
+    (an oversized line is skipped, not buffered). Line numbers count from 1 at ``start``.
+    Cost: one sequential read of the range.
+    """
+    for number, offset, lines, tail in _iter_runs(f, start, end):
+        if lines:  # the tuples of a run are made in C
+            starts = accumulate(map(add, map(len, lines), repeat(1)), initial=offset)
+            yield from zip(count(number), starts, lines, repeat(True), repeat(False))
+        if tail is not None:
+            yield tail
+
+
+class LineTally:
+    """What :func:`iter_unreadable_lines` passed over: ``lines`` read (the last line's number)
+    and ``records`` among them."""
+
+    __slots__ = ("lines", "records")
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.records = 0
+
+
+def _all_records(lines: list[bytes]) -> bool:
+    """True when every line is a record in the current format within the limits: one typed
+    decode per line, all in C (no Python frame per line); False sends the caller line by line."""
+    try:
+        deque(map(_typed_decoder.decode, lines), maxlen=0)
+    except Exception:  # any line that is not (blank, other styles, damage, deep nesting)
+        return False
+    if max(map(len, lines)) < _DEEP_LINE:
+        return True
+    opening = map(add, map(bytes.count, lines, repeat(b"[")), map(bytes.count, lines, repeat(b"{")))
+    return max(opening) <= MAX_NESTING_DEPTH or not any(map(_too_deep, lines))
+
+
+def iter_unreadable_lines(
+    f: BinaryIO, tally: LineTally, *, start: int = 0, end: int | None = None
+) -> Iterator[tuple[RawLine, str]]:
+    """Yield ``(line, reason)`` for every line of ``f`` (as :func:`iter_lines` gives them) that
+    is not a record or blank: unreadable (the reason :func:`parse_line` gives), oversized
+    (``"line too long"``) or the final fragment without a newline (``"incomplete"``). ``tally``
+    counts every line passed over and the records; a gap in the yielded line numbers means
+    readable lines in between.
+
+    Cost: one sequential read; one typed decode per line, made in C for a block whose lines are
+    all records in the current format (the usual case), else line by line.
+    """
+    for number, offset, lines, tail in _iter_runs(f, start, end):
+        if lines:
+            tally.lines = number + len(lines) - 1
+            if _all_records(lines):
+                tally.records += len(lines)
+            else:
+                for data in lines:
+                    try:
+                        record = parse_line(data)
+                    except LineError as exc:
+                        yield (number, offset, data, True, False), exc.reason
+                    else:
+                        tally.records += record is not None
+                    number += 1
+                    offset += len(data) + 1
+        if tail is not None:
+            tally.lines = tail[0]
+            yield tail, "line too long" if tail[4] else "incomplete"
 
 
 def iter_lines_reversed(
