@@ -443,21 +443,6 @@ def _encode_plain(record: PersistedRecord) -> bytes:
         return json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _native_body(record: PersistedRecord) -> bytes | None:
-    """msgspec's native encoding of ``record`` when the reader's own typed decode of it gives
-    back a record equal to ``record`` (then every field had its declared type and the payload
-    was plain JSON data — str-keyed dicts, lists, strings, numbers, booleans, None — so the bytes
-    are exactly :func:`to_plain`'s); None otherwise (tuples, sets, bytes, datetimes, objects,
-    NaN, lone surrogates, cycles, fields of other types)."""
-    try:
-        body = _encoder.encode(record)
-        if _typed_decoder.decode(body) == record:
-            return body
-    except Exception:  # not encodable natively, not read back alike, or a raising __eq__
-        pass
-    return None
-
-
 def _checked_body(record: PersistedRecord, kind: str) -> bytes:
     """The slow path of :func:`encode_record_body`: check the fields (named errors), convert the
     payload by :func:`to_plain`, encode."""
@@ -506,7 +491,18 @@ def encode_record_body(record: PersistedRecord) -> bytes:
         raise TypeError(
             f"expected PersistedEvent, PersistedAudit or PersistedDeadLetter, got {type(record)!r}"
         )
-    body = _native_body(record)
+    # Fast path: msgspec's native encoding, kept when the reader's own typed decode gives back a
+    # record equal to ``record``: then every field had its declared type and the payload was
+    # plain JSON data (str-keyed dicts, lists, strings, numbers, booleans, None), so the bytes
+    # are exactly to_plain's. Anything else (tuples, sets, bytes, datetimes, objects, NaN, lone
+    # surrogates, cycles, fields of other types) takes the checked path.
+    body: bytes | None
+    try:
+        body = _encoder.encode(record)
+        if _typed_decoder.decode(body) != record:
+            body = None
+    except Exception:  # not encodable natively or not decodable alike (or a raising __eq__)
+        body = None
     if body is None:
         body = _checked_body(record, kind)
     if len(body) >= _DEEP_LINE and (
