@@ -495,7 +495,9 @@ def encode_record_body(record: PersistedRecord) -> bytes:
     # record equal to ``record``: then every field had its declared type and the payload was
     # plain JSON data (str-keyed dicts, lists, strings, numbers, booleans, None), so the bytes
     # are exactly to_plain's. Anything else (tuples, sets, bytes, datetimes, objects, NaN, lone
-    # surrogates, cycles, fields of other types) takes the checked path.
+    # surrogates, cycles, fields of other types) takes the checked path. (An object whose __eq__
+    # claims equality with plain data is taken at its word: stored as msgspec encodes it, and
+    # still a line the reader reads, as the decode just showed.)
     body: bytes | None
     try:
         body = _encoder.encode(record)
