@@ -152,6 +152,7 @@ class AppendFile:
         self._fd: int | None = None
         self._ino: tuple[int, int] | None = None
         self._healthy_end: int | None = None  # size we left the file at (tail known good)
+        self._synced_end: int | None = None  # _healthy_end when we last fsynced (nothing since)
 
     # ------------------------------------------------------------------ open / identity
 
@@ -162,7 +163,7 @@ class AppendFile:
         st = os.fstat(fd)
         self._fd = fd
         self._ino = (st.st_dev, st.st_ino)
-        self._healthy_end = None
+        self._healthy_end = self._synced_end = None
 
     def open(self) -> None:
         """Open (creating with ``file_mode``) now; raises DurabilityError."""
@@ -238,7 +239,7 @@ class AppendFile:
             action,
             extra={"papyra_location": str(self.path)},
         )
-        self._healthy_end = new_size
+        self._healthy_end = self._synced_end = new_size  # written and fsynced above
         return new_size
 
     # ------------------------------------------------------------------ write
@@ -272,14 +273,19 @@ class AppendFile:
             self._healthy_end = None
             raise _durability(exc, f"write to {self.path} failed") from exc
         self._healthy_end = start + len(data)
+        if sync:
+            self._synced_end = self._healthy_end
 
     def sync(self) -> None:
-        if self._fd is None:
+        """fsync what this handle wrote; a no-op when nothing was written since its last fsync
+        (e.g. a rotation right after a synced append). Raises DurabilityError."""
+        if self._fd is None or (self._synced_end is not None and self._synced_end == self._healthy_end):
             return
         try:
             os.fsync(self._fd)
         except OSError as exc:
             raise _durability(exc, f"fsync of {self.path} failed") from exc
+        self._synced_end = self._healthy_end
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

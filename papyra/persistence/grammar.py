@@ -53,12 +53,15 @@ import os
 import re
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
-from itertools import accumulate
+from itertools import accumulate, count, repeat
+from operator import add
 from typing import Any, BinaryIO, TypeVar, Union
 
 import msgspec
 
+from papyra.address import ActorAddress
 from papyra.conf.validation import is_finite_number
 from papyra.exceptions import EncodingError
 from papyra.persistence.models import (
@@ -74,6 +77,7 @@ __all__ = [
     "MAX_NESTING_DEPTH",
     "REQUIRED_FIELDS",
     "LineError",
+    "LineTally",
     "RawLine",
     "decode_record",
     "encode_record",
@@ -81,6 +85,7 @@ __all__ = [
     "is_blank",
     "iter_lines",
     "iter_lines_reversed",
+    "iter_unreadable_lines",
     "nesting_depth",
     "normalize_address",
     "parse_line",
@@ -170,6 +175,11 @@ def _too_deep(data: bytes) -> bool:
     if data.count(b"[") + data.count(b"{") <= MAX_NESTING_DEPTH:
         return False
     return nesting_depth(data) > MAX_NESTING_DEPTH
+
+
+#: Shortest valid JSON that can nest deeper than the limit (an opening and a closing bracket
+#: per level): a shorter line that decodes, or that the encoder wrote, needs no depth count.
+_DEEP_LINE = 2 * (MAX_NESTING_DEPTH + 1)
 
 
 def _limit_error(data: bytes) -> str | None:
@@ -338,60 +348,29 @@ def normalize_address(value: Any) -> str | None:
 
 # --------------------------------------------------------------------------- encode
 
-_INF = math.inf
-
-
-_INT_MIN, _INT_END = -(1 << 63), 1 << 64  # what msgspec encodes natively
-_PLAIN_WALK_LIMIT = 10_000  # values looked at before leaving a payload to the slow path
-
-
-def _is_plain(payload: Any) -> bool:
-    """True when msgspec's native encoding of ``payload`` is already :func:`to_plain`'s: str-keyed
-    dicts, lists and tuples (at most :data:`MAX_NESTING_DEPTH` deep) of finite floats, 64-bit
-    ints, strings, booleans and None. An iterative walk (no recursion; cycles and huge payloads
-    stop it after ``_PLAIN_WALK_LIMIT`` values and take the slow path, which reports them),
-    O(size of payload)."""
-    stack = [(payload, 2)]  # the record object is level 1
-    budget = _PLAIN_WALK_LIMIT
-    while stack:
-        budget -= 1
-        if budget < 0:
-            return False
-        value, depth = stack.pop()
-        t = type(value)
-        if t is str or t is bool or value is None:
-            continue
-        if t is int:
-            if _INT_MIN <= value < _INT_END:
-                continue
-            return False
-        if t is float:
-            if -_INF < value < _INF:
-                continue
-            return False
-        if depth > MAX_NESTING_DEPTH:
-            return False
-        if t is dict:
-            for key, item in value.items():
-                if type(key) is not str:
-                    return False
-                stack.append((item, depth + 1))
-            continue
-        if t is list or t is tuple:
-            stack.extend((item, depth + 1) for item in value)
-            continue
-        return False
-    return True
-
-
 _AUDIT_COUNTS = tuple(
     name for name, kind in PersistedAudit.__annotations__.items() if kind == "int"
 )
+_TEXT = "a str"
+_ADDRESS = "a str 'system:actor_id', an ActorAddress or None"
+_COUNT = "an int (not a bool)"
+_NAMES = "a tuple or list of str"
+#: What each record field (payload and timestamp aside) must be, as the error states it.
+_FIELD_RULES: dict[str, tuple[tuple[str, str], ...]] = {
+    kind: tuple(
+        (name, _TEXT if name in ("system_id", "event_type", "message_type")
+         else _ADDRESS if name in ("actor_address", "target")
+         else _COUNT if name in _AUDIT_COUNTS else _NAMES)
+        for name in fields
+        if name not in ("payload", "timestamp")
+    )
+    for kind, fields in _FIELDS.items()
+}
 
 
 def _fields_typed(record: PersistedRecord) -> bool:
-    """True when the record's own fields (not the payload) have their declared types, so the
-    reader's typed decode accepts the line as is. O(number of fields)."""
+    """True when the record's own fields (not the payload) have exactly their declared types,
+    so the reader's typed decode reads them back as they are. O(number of fields)."""
     if type(record.system_id) is not str:
         return False
     if type(record) is PersistedEvent:
@@ -406,6 +385,54 @@ def _fields_typed(record: PersistedRecord) -> bool:
     )
 
 
+_WRONG = object()
+
+
+def _field_value(rule: str, value: Any) -> Any:
+    """``value`` as its field's declared type, or ``_WRONG``: str subclasses (str enums) become
+    their text, int subclasses (int enums) their int, an ActorAddress its ``"system:actor_id"``,
+    a list of names a tuple. Nothing else is converted (an object, a dict or a number is never
+    taken for an address: the reader would not give it back)."""
+    if rule is _COUNT:
+        return int(value) if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if rule is _NAMES:
+        if isinstance(value, (tuple, list)) and all(isinstance(n, str) for n in value):
+            return tuple(str.__str__(n) for n in value)
+        return _WRONG
+    if rule is _ADDRESS:
+        if value is None:
+            return None
+        if isinstance(value, ActorAddress):
+            return str(value)
+    return str.__str__(value) if isinstance(value, str) else _WRONG
+
+
+def _typed_record(record: PersistedRecord, kind: str) -> PersistedRecord:
+    """``record`` with its own fields as their declared types (see :func:`_field_value`), or
+    raise :class:`~papyra.exceptions.EncodingError` naming the first field of a wrong type.
+    O(number of fields); only for records :func:`_fields_typed` does not pass."""
+    changes: dict[str, Any] = {}
+    for name, rule in _FIELD_RULES[kind]:
+        value = getattr(record, name)
+        fixed = _field_value(rule, value)
+        if fixed is _WRONG:
+            raise EncodingError(
+                f"cannot encode {kind} record: field {name!r} must be {rule}, "
+                f"got {type(value).__name__} {_short_repr(value)}"
+            )
+        if fixed is not value:
+            changes[name] = fixed
+    return msgspec.structs.replace(record, **changes)
+
+
+def _short_repr(value: Any) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__: the type name says enough
+        return "(unprintable)"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _encode_plain(record: PersistedRecord) -> bytes:
     fields = {"kind": record_kind(record)}
     fields.update((name, getattr(record, name)) for name in record.__struct_fields__)
@@ -416,52 +443,76 @@ def _encode_plain(record: PersistedRecord) -> bytes:
         return json.dumps(plain, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-def _encode(record: PersistedRecord) -> bytes:
-    payload = getattr(record, "payload", None)
-    if _is_plain(payload):
+def _checked_body(record: PersistedRecord, kind: str) -> bytes:
+    """The slow path of :func:`encode_record_body`: check the fields (named errors), convert the
+    payload by :func:`to_plain`, encode."""
+    ts = record.timestamp
+    if not is_finite_number(ts):
+        raise EncodingError(
+            f"cannot encode {kind} record: field 'timestamp' must be a finite number, "
+            f"got {_short_repr(ts)}"
+        )
+    if not _fields_typed(record):
+        record = _typed_record(record, kind)
+    try:
         try:
-            return _encoder.encode(record)
-        except (TypeError, ValueError, msgspec.EncodeError):  # e.g. surrogates, odd audit fields
-            pass
-    return _encode_plain(record)
+            return _encode_plain(record)
+        except RecursionError:  # the caller's stack is nearly exhausted
+            return _off_stack(_encode_plain, record)
+    except EncodingError as exc:
+        raise EncodingError(f"cannot encode {kind} record: {exc}") from None
+    except Exception as exc:  # e.g. a payload object whose __repr__ raises
+        raise EncodingError(f"cannot encode {kind} record: {exc}") from exc
 
 
 def encode_record_body(record: PersistedRecord) -> bytes:
     """Encode one record as compact JSON, ``kind`` first, without the newline (the Redis
     ``data`` field; :func:`encode_record` adds the newline).
 
+    The record's own fields must have their declared types: ``system_id``, ``event_type`` and
+    ``message_type`` a ``str``; ``actor_address`` and ``target`` a ``str``, an
+    :class:`~papyra.address.ActorAddress` (written as ``"system:actor_id"``) or ``None``; the
+    audit counts an ``int`` (not a ``bool``); ``registry_orphans``/``registry_dead`` a tuple or
+    list of ``str``; ``timestamp`` a finite ``int``/``float``. The payload may be anything
+    (:func:`to_plain`).
+
     Raises ``TypeError`` for a non-record and :class:`~papyra.exceptions.EncodingError` (a
-    ``ValueError``) for a record the reader would not accept: a non-finite timestamp, a cyclic
-    payload, nesting deeper than :data:`MAX_NESTING_DEPTH`, colliding keys, more than
-    :data:`MAX_LINE_BYTES` bytes. Cost: one type walk and one msgspec encode for plain JSON
-    payloads, plus an iterative :func:`to_plain` conversion otherwise; O(record size).
+    ``ValueError``) naming the field for a field of a wrong type, and for a record the reader
+    would not accept: a non-finite timestamp, a cyclic payload, nesting deeper than
+    :data:`MAX_NESTING_DEPTH`, colliding keys, more than :data:`MAX_LINE_BYTES` bytes.
+
+    Cost, O(record size), no lock: for a record of typed fields and a plain JSON payload, one
+    msgspec encode and one typed msgspec decode (the reader's, checking that the bytes read back
+    as the record); otherwise the field checks and an iterative :func:`to_plain` conversion
+    before the encode.
     """
     kind = _KIND_OF.get(type(record))
     if kind is None:
         raise TypeError(
             f"expected PersistedEvent, PersistedAudit or PersistedDeadLetter, got {type(record)!r}"
         )
-    ts = record.timestamp
-    if not (type(ts) is float and -_INF < ts < _INF) and not is_finite_number(ts):
-        raise EncodingError(f"record timestamp must be a finite number, got {repr(ts)[:40]}")
+    # Fast path: msgspec's native encoding, kept when the reader's own typed decode gives back a
+    # record equal to ``record``: then every field had its declared type and the payload was
+    # plain JSON data (str-keyed dicts, lists, strings, numbers, booleans, None), so the bytes
+    # are exactly to_plain's. Anything else (tuples, sets, bytes, datetimes, objects, NaN, lone
+    # surrogates, cycles, fields of other types) takes the checked path. (An object whose __eq__
+    # claims equality with plain data is taken at its word: stored as msgspec encodes it, and
+    # still a line the reader reads, as the decode just showed.)
+    body: bytes | None
     try:
-        try:
-            body = _encode(record)
-        except RecursionError:  # the caller's stack is nearly exhausted
-            body = _off_stack(_encode, record)
-    except EncodingError as exc:
-        raise EncodingError(f"cannot encode {kind} record: {exc}") from None
-    except Exception as exc:  # e.g. a payload object whose __repr__ raises
-        raise EncodingError(f"cannot encode {kind} record: {exc}") from exc
-    if len(body) > MAX_LINE_BYTES or body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH:
+        body = _encoder.encode(record)
+        if _typed_decoder.decode(body) != record:
+            body = None
+    except Exception:  # not encodable natively or not decodable alike (or a raising __eq__)
+        body = None
+    if body is None:
+        body = _checked_body(record, kind)
+    if len(body) >= _DEEP_LINE and (
+        len(body) > MAX_LINE_BYTES or body.count(b"[") + body.count(b"{") > MAX_NESTING_DEPTH
+    ):
         problem = _limit_error(body)  # the reader's verdict on this line
         if problem is not None:
             raise EncodingError(f"cannot encode {kind} record: {problem}")
-    if not _fields_typed(record):  # e.g. an address object or a count given as text: ask the reader
-        try:
-            decode_record(body)
-        except LineError as exc:
-            raise EncodingError(f"cannot encode {kind} record: {exc.reason}") from None
     return body
 
 
@@ -486,12 +537,13 @@ def parse_line(data: bytes) -> PersistedRecord | None:
     """The record on one line (newline excluded), ``None`` for a blank line; raises
     :class:`LineError` for an unreadable one. Never raises anything else (no ``RecursionError``).
 
-    Cost: one msgspec decode for lines in the current format; lines in other styles take a
-    ``json.loads`` and normalisation.
+    Cost: one msgspec decode for lines in the current format (plus a count of brackets for lines
+    long enough to nest past the limit); lines in other styles take a ``json.loads`` and
+    normalisation.
     """
     if not data or (data[0] in _BLANK_FIRST and is_blank(data)):
         return None
-    return decode_record(data)
+    return _decode_bytes(data if type(data) is bytes else bytes(data))
 
 
 def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord:
@@ -503,20 +555,30 @@ def decode_record(line: bytes | bytearray | memoryview | str) -> PersistedRecord
         data = line.encode("utf-8", "surrogatepass")
     else:
         data = bytes(line)
-    if len(data) > MAX_LINE_BYTES or data.count(b"[") + data.count(b"{") > MAX_NESTING_DEPTH:
-        problem = _limit_error(data)  # the exact verdict, only for lines that may break a limit
-        if problem is not None:
-            raise LineError(problem)
-    try:
+    return _decode_bytes(data)
+
+
+def _decode_bytes(data: bytes) -> PersistedRecord:
+    size = len(data)
+    syntax: str | None = None
+    if size <= MAX_LINE_BYTES:
         try:
             record: PersistedRecord = _typed_decoder.decode(data)  # the current format: one decode
-            return record
         except msgspec.ValidationError:
-            syntax = None
+            pass
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
-            if data.startswith(_BOM):  # a file's first line, as editors write it: rare, slow path
-                return _decode_slow(data[3:])
             syntax = str(exc)  # kept for the detail if json.loads fails too
+        except RecursionError:  # nested very deeply, or the caller's stack is nearly exhausted
+            pass
+        else:  # valid JSON is balanced: a line shorter than _DEEP_LINE cannot nest too deeply
+            if size < _DEEP_LINE or not _too_deep(data):
+                return record
+    problem = _limit_error(data)  # before any recursive decoding
+    if problem is not None:
+        raise LineError(problem)
+    try:
+        if syntax is not None and data.startswith(_BOM):  # a first line as editors write it: rare
+            return _decode_slow(data[3:])
         return _decode_slow(data, syntax)
     except RecursionError:  # the caller's stack is nearly exhausted
         return _off_stack(_decode_slow, data)
@@ -594,18 +656,20 @@ def _decode_slow(data: bytes, syntax: str | None = None) -> PersistedRecord:
 RawLine = tuple[int, int, bytes, bool, bool]
 
 
-def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterator[RawLine]:
-    """Yield the lines of ``f`` from byte ``start`` up to ``end`` (default: EOF as read).
+#: A run of complete lines within :data:`MAX_LINE_BYTES` — ``(number, offset, lines, tail)``:
+#: ``lines`` (newlines excluded, possibly none) start at line ``number`` and byte ``offset``;
+#: ``tail`` is a line outside any run (oversized, or the final fragment), or None.
+_Run = tuple[int, int, list[bytes], Union[RawLine, None]]  # noqa: UP007
 
-    Splits whole 1 MiB blocks in C; memory is bounded by the block plus :data:`MAX_LINE_BYTES`
-    (an oversized line is skipped, not buffered). Line numbers count from 1 at ``start``.
-    Cost: one sequential read of the range.
-    """
+
+def _iter_runs(f: BinaryIO, start: int, end: int | None) -> Iterator[_Run]:
+    """The lines of ``f`` from ``start`` to ``end`` as runs (one per block read, split in C):
+    see :func:`iter_lines`, which flattens them."""
     max_line = MAX_LINE_BYTES
     f.seek(start)
     remaining = None if end is None else max(0, end - start)
-    number = 0
-    offset = start  # offset of the pending (unfinished) line
+    number = 1  # number of the pending (unfinished) line
+    offset = start  # its offset
     pending: list[bytes] = []  # its pieces, joined once its newline arrives (linear, not quadratic)
     pending_len = 0
     skipping = False  # inside a line longer than max_line
@@ -622,8 +686,8 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             if nl < 0:
                 offset += len(block)
                 continue
+            yield number, offset, [], (number, skip_offset, b"", True, True)
             number += 1
-            yield (number, skip_offset, b"", True, True)
             skipping = False
             offset += nl + 1
             block = block[nl + 1 :]
@@ -635,22 +699,99 @@ def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterat
             data = b"".join((*pending, block[:cut])) if pending else block[:cut]
             pending = [block[cut + 1 :]]
             pending_len = len(pending[0])
-            for line in data.split(b"\n"):
-                number += 1
-                if len(line) > max_line:
-                    yield (number, offset, b"", True, True)
-                else:
-                    yield (number, offset, line, True, False)
-                offset += len(line) + 1
+            if len(data) <= max_line:  # no line over the limit: one run
+                lines = data.split(b"\n")
+                yield number, offset, lines, None
+                number += len(lines)
+                offset += len(data) + 1
+            else:
+                for line in data.split(b"\n"):
+                    if len(line) > max_line:
+                        yield number, offset, [], (number, offset, b"", True, True)
+                    else:
+                        yield number, offset, [line], None
+                    number += 1
+                    offset += len(line) + 1
         if pending_len > max_line:
             skipping = True
             skip_offset = offset
             offset += pending_len
             pending, pending_len = [], 0
     if skipping:
-        yield (number + 1, skip_offset, b"", False, True)
+        yield number, offset, [], (number, skip_offset, b"", False, True)
     elif pending_len:
-        yield (number + 1, offset, b"".join(pending), False, False)
+        yield number, offset, [], (number, offset, b"".join(pending), False, False)
+
+
+def iter_lines(f: BinaryIO, *, start: int = 0, end: int | None = None) -> Iterator[RawLine]:
+    """Yield the lines of ``f`` from byte ``start`` up to ``end`` (default: EOF as read).
+
+    Splits whole 1 MiB blocks in C; memory is bounded by the block plus :data:`MAX_LINE_BYTES`
+    (an oversized line is skipped, not buffered). Line numbers count from 1 at ``start``.
+    Cost: one sequential read of the range.
+    """
+    for number, offset, lines, tail in _iter_runs(f, start, end):
+        if lines:  # the tuples of a run are made in C
+            starts = accumulate(map(add, map(len, lines), repeat(1)), initial=offset)
+            yield from zip(count(number), starts, lines, repeat(True), repeat(False))
+        if tail is not None:
+            yield tail
+
+
+class LineTally:
+    """What :func:`iter_unreadable_lines` passed over: ``lines`` read (the last line's number)
+    and ``records`` among them."""
+
+    __slots__ = ("lines", "records")
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.records = 0
+
+
+def _all_records(lines: list[bytes]) -> bool:
+    """True when every line is a record in the current format within the limits: one typed
+    decode per line, all in C (no Python frame per line); False sends the caller line by line."""
+    try:
+        deque(map(_typed_decoder.decode, lines), maxlen=0)
+    except Exception:  # any line that is not (blank, other styles, damage, deep nesting)
+        return False
+    if max(map(len, lines)) < _DEEP_LINE:
+        return True
+    opening = map(add, map(bytes.count, lines, repeat(b"[")), map(bytes.count, lines, repeat(b"{")))
+    return max(opening) <= MAX_NESTING_DEPTH or not any(map(_too_deep, lines))
+
+
+def iter_unreadable_lines(
+    f: BinaryIO, tally: LineTally, *, start: int = 0, end: int | None = None
+) -> Iterator[tuple[RawLine, str]]:
+    """Yield ``(line, reason)`` for every line of ``f`` (as :func:`iter_lines` gives them) that
+    is not a record or blank: unreadable (the reason :func:`parse_line` gives), oversized
+    (``"line too long"``) or the final fragment without a newline (``"incomplete"``). ``tally``
+    counts every line passed over and the records; a gap in the yielded line numbers means
+    readable lines in between.
+
+    Cost: one sequential read; one typed decode per line, made in C for a block whose lines are
+    all records in the current format (the usual case), else line by line.
+    """
+    for number, offset, lines, tail in _iter_runs(f, start, end):
+        if lines:
+            tally.lines = number + len(lines) - 1
+            if _all_records(lines):
+                tally.records += len(lines)
+            else:
+                for data in lines:
+                    try:
+                        record = parse_line(data)
+                    except LineError as exc:
+                        yield (number, offset, data, True, False), exc.reason
+                    else:
+                        tally.records += record is not None
+                    number += 1
+                    offset += len(data) + 1
+        if tail is not None:
+            tally.lines = tail[0]
+            yield tail, "line too long" if tail[4] else "incomplete"
 
 
 def iter_lines_reversed(

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from papyra.persistence.filestore import create_exclusive, open_read, replace_durably, temp_path_for
-from papyra.persistence.grammar import LineError, iter_lines, parse_line
+from papyra.persistence.grammar import LineError, LineTally, iter_lines, iter_unreadable_lines, parse_line
 from papyra.persistence.models import (
     PersistenceAnomaly,
     PersistenceAnomalyType,
@@ -108,19 +108,13 @@ def scan_file(path: str | os.PathLike[str], *, display_path: str | None = None) 
                          f"NUL bytes in line ({count} line(s))", line, off))
             nul_run = None
 
+    tally = LineTally()
+    last = 0  # number of the last line yielded
     with f:
-        for number, offset, data, complete, oversized in iter_lines(f):
-            reason = "line too long"
-            if complete and not oversized:
-                try:  # fast path: a record or a blank line
-                    record = parse_line(data)
-                except LineError as exc:
-                    reason = exc.reason
-                else:
-                    if nul_run is not None:
-                        flush_nul_run_as_corruption()
-                    result.records += record is not None
-                    continue
+        for (number, offset, data, complete, _), reason in iter_unreadable_lines(f, tally):
+            if number != last + 1:  # readable lines (records, blank) since the last one
+                flush_nul_run_as_corruption()
+            last = number
             result.lines = number
             if not complete:
                 has_nul = b"\x00" in data
@@ -146,6 +140,9 @@ def scan_file(path: str | os.PathLike[str], *, display_path: str | None = None) 
             add(_anomaly(PersistenceAnomalyType.CORRUPTED_LINE, shown,
                          reason, number, offset))
         result.size = f.tell()
+    result.records = tally.records
+    if tally.lines != last:  # readable lines after the last one yielded
+        flush_nul_run_as_corruption()
     if nul_run is not None:
         line, off, count = nul_run
         add(_anomaly(PersistenceAnomalyType.PARTIAL_WRITE, shown,

@@ -221,3 +221,66 @@ def test_fuzzed_stores_never_break_scan_recover_or_reads_and_keep_every_untouche
         finally:
             backend.close()
         path.unlink()
+
+
+# --------------------------------------------------------------------------- block scan = line scan
+
+
+def _line_pool() -> list[bytes]:
+    """Lines of every class the grammar tells apart, short and long (the block path skips the
+    depth count below 258 bytes), in and over the limits."""
+    def event(payload: Any) -> bytes:
+        return encode_record(PersistedEvent(actor_address="local:1", event_type="T", payload=payload,
+                                            timestamp=1.8e9))[:-1]
+
+    def deep(levels: int) -> Any:
+        value: Any = 0
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    too_deep = b'{"kind":"event","timestamp":1,"payload":' + b"[" * 128 + b"]" * 128 + b"}"
+    return [
+        event({"i": 1}), event("x" * 400), event(deep(126)), event({"s": "[" * 300}),
+        encode_record(PersistedAudit(timestamp=1.0, registry_orphans=("a",)))[:-1],
+        too_deep, too_deep[:200], b"", b"  \r", b"\r", b"\xef\xbb\xbf" + event(1), event(2) + b"\r",
+        b'{"kind": "event", "timestamp": 1, "extra": 1}', b'{"timestamp": 1, "kind": "audit"}',
+        b'{"kind": "event", "timest', b"\x00" * 20, b"\x00", b"not json", b"[1, 2]",
+        b'{"kind":"event","timestamp":NaN}', b"\xff\xfe", b"x" * (LINE_LIMIT + 1),
+        b'{"kind":"event","timestamp":1,"payload":"' + b"y" * LINE_LIMIT + b'"}',
+    ]
+
+
+def test_the_block_scan_reports_exactly_what_a_line_by_line_parse_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(grammar, "MAX_LINE_BYTES", LINE_LIMIT)
+    monkeypatch.setattr(grammar, "_CHUNK", 4096)  # many blocks, lines across block edges
+    rng = random.Random(int(os.environ.get("PAPYRA_TEST_SEED", "11")))
+    pool = _line_pool()
+    path = tmp_path / "store.ndjson"
+    for n in range(200):
+        good = rng.random() < 0.5  # half the stores are mostly records (the block path)
+        lines = [pool[0 if good and rng.random() < 0.9 else rng.randrange(len(pool))]
+                 for _ in range(rng.randrange(1, 120))]
+        data = b"\n".join(lines) + (b"\n" if rng.random() < 0.8 else b"")
+        path.write_bytes(data)
+        expected: list[tuple[grammar.RawLine, str]] = []
+        records = 0
+        with open(path, "rb") as f:
+            for raw in grammar.iter_lines(f):
+                _, _, line, complete, oversized = raw
+                if not complete:
+                    expected.append((raw, "line too long" if oversized else "incomplete"))
+                elif oversized:
+                    expected.append((raw, "line too long"))
+                else:
+                    try:
+                        records += grammar.parse_line(line) is not None
+                    except grammar.LineError as exc:
+                        expected.append((raw, exc.reason))
+            total = raw[0]
+        tally = grammar.LineTally()
+        with open(path, "rb") as f:
+            got = list(grammar.iter_unreadable_lines(f, tally))
+        assert (got, tally.records, tally.lines) == (expected, records, total), (n, data[:200])
