@@ -2,12 +2,14 @@
 
 A cell is the dispatcher task of its actor. Everything that touches the actor instance —
 ``on_start``, ``receive``, supervision, restarts, ``on_stop`` — runs on the worker currently
-running the cell, so an instance never runs concurrently with itself. A failed child asks its
-parent through the parent's control lane (``ChildFailure``) and waits; the parent runs
-``on_child_failure`` on its own thread and answers (:meth:`Cell._ask_parent`,
-:meth:`Cell._decide`). The cell's one :class:`~papyra._cell_state.CellState` is changed only by
-the kernel (:mod:`papyra._kernel`) under the system lock and read without it on hot paths (a
-stale read is caught by the mailbox, which refuses puts once closed).
+running the cell, so an instance never runs concurrently with itself. A failed child is
+*suspended*: it sends its failure to its parent's control lane (``ChildFailure``), processes
+nothing but control items and holds no thread; the parent runs ``on_child_failure`` on its own
+thread, between its messages, and the decision wakes the child through its control lane, where it
+is applied (:meth:`Cell._suspend`, :meth:`Cell._decide`, :meth:`Cell._resume`). The cell's one
+:class:`~papyra._cell_state.CellState` is changed only by the kernel (:mod:`papyra._kernel`) under
+the system lock and read without it on hot paths (a stale read is caught by the mailbox, which
+refuses puts once closed).
 
 Termination has two phases. *Phase 1* (``_terminate``) closes the mailbox and turns every
 message left in it into a dead letter (pending asks fail with ``ActorStopped``). *Phase 2*
@@ -26,6 +28,7 @@ from papyra._cell_state import AWAITING_CHILDREN, RUNNING, STARTING, STOPPING, S
 from papyra._deadlock import WAITS, set_current_cell
 from papyra._describe import describe_error
 from papyra._envelope import (
+    RESUME_ITEM,
     STOP,
     ActorTerminated,
     ChildFailure,
@@ -33,6 +36,7 @@ from papyra._envelope import (
     EscalatedFailure,
     ProxyOp,
     ReplySlot,
+    ResumeItem,
     StartItem,
 )
 from papyra._locks import DEBUG_LOCKS, check_unlocked
@@ -126,6 +130,21 @@ def _decides(actor: Any) -> bool:
     return method is not None and method is not Actor.on_child_failure
 
 
+class _Suspension:
+    """A failed actor waiting for its parent's decision: the failure, the decision slot, the
+    reply to the ask that failed (sent once the decision was applied) and escalations from its
+    own children that arrived meanwhile."""
+
+    __slots__ = ("escalations", "exc", "reason", "reply", "slot")
+
+    def __init__(self, slot: DecisionSlot, exc: Exception, reason: str) -> None:
+        self.slot = slot
+        self.exc = exc
+        self.reason = reason
+        self.reply: tuple[ReplySlot | None, Any, BaseException | None] | None = None
+        self.escalations: list[EscalatedFailure] = []
+
+
 class _FinalizeTask:
     """Dispatcher task running a parent's deferred phase 2 once its last child terminated."""
 
@@ -177,6 +196,7 @@ class Cell:
         self.stop_reason = "stopped"
         self.fatal_error: BaseException | None = None  # a non-Exception error stopped the actor
         self.restart_timestamps: list[float] = []
+        self.suspension: _Suspension | None = None  # waiting for the parent's decision
         self._restart_depth = 0
         # Counters (written only by the cell's own worker).
         self.processed = 0
@@ -216,7 +236,7 @@ class Cell:
             while True:
                 if control:
                     self._handle_control(control.popleft())
-                elif user:
+                elif user and self.suspension is None:
                     message, slot = user.popleft()
                     if mailbox.blocked_senders:
                         mailbox.wake_sender()
@@ -231,7 +251,7 @@ class Cell:
                         self.processed += 1
                     elif self._handle_envelope(message, slot):
                         return
-                elif mailbox.idle():
+                elif mailbox.idle(suspended=self.suspension is not None):
                     return
                 else:
                     continue
@@ -265,6 +285,9 @@ class Cell:
             error = exc
             self._on_failure(exc)
         self.processed += 1
+        if self.suspension is not None:  # the reply waits for the parent's decision
+            self.suspension.reply = (slot, result, error)
+            return False
         done = False
         if self.state is STOPPING_NOW:
             # Finalize before the reply (when no child is left to wait for).
@@ -292,10 +315,16 @@ class Cell:
                 kernel = self.kernel
                 kernel.mark_started(self)
                 kernel.emit(ActorStarted(address=self.address_dict, timestamp=kernel.now()))
+        elif type(item) is ResumeItem:
+            if self.suspension is not None and self.suspension.slot.done:
+                self._resume()
         elif type(item) is ChildFailure:
             self._decide(item)
         elif type(item) is EscalatedFailure and self.state < STOPPING:
-            self._on_failure(item.error)
+            if self.suspension is not None:
+                self.suspension.escalations.append(item)  # handled once this actor resumes
+            else:
+                self._on_failure(item.error)
         # WakeItem: nothing to do; the loop checks for an immediate stop after every item.
 
     # ------------------------------------------------------------------ user callbacks
@@ -347,20 +376,28 @@ class Cell:
         kernel.emit(
             ActorCrashed(address=self.address_dict, timestamp=kernel.now(), error=original, reason=reason)
         )
-        decision: SupervisorDecision | None = None
         parent = self.parent
-        if parent is not None and parent.state < STOPPING and _decides(parent.actor):
-            decision = self._ask_parent(parent, exc)
-            if self.state >= STOPPING:  # stopped while waiting (e.g. the parent restarting or stopping)
-                kernel.request_stop(self, immediate=True, reason=self.stop_reason)
-                return
-            if decision is not None:
-                kernel.hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
+        if (
+            parent is not None
+            and parent.state < STOPPING
+            and _decides(parent.actor)
+            and self._suspend(parent, exc, reason)
+        ):
+            return  # the parent decides on its own thread; _resume applies the decision
+        self._apply(None, exc, reason)
+
+    def _apply(self, decision: SupervisorDecision | None, exc: Exception, reason: str) -> None:
+        """Carry out a supervision decision (``None``: this actor's own policy)."""
+        kernel = self.kernel
+        policy = self.policy
+        if decision is not None:
+            kernel.hook("on_failure", FailureInfo(self.address, exc, policy.strategy, decision))
         action = decision if decision is not None else _STRATEGY_DECISION[policy.strategy]
         if action is SupervisorDecision.IGNORE:
             kernel.mark_started(self)
             return
         kernel.stop_children(self)
+        parent = self.parent
         if action is SupervisorDecision.RESTART:
             self._restart(reason)
         elif action is SupervisorDecision.ESCALATE:
@@ -370,44 +407,70 @@ class Cell:
         else:
             kernel.request_stop(self, immediate=True, reason="supervisor")
 
-    def _ask_parent(self, parent: Cell, exc: BaseException) -> SupervisorDecision | None:
+    def _suspend(self, parent: Cell, exc: Exception, reason: str) -> bool:
         """Suspend this actor until its parent decided about ``exc`` on the parent's own thread
-        (:meth:`_decide`, between the parent's messages). The wait is compensated (it does not
-        hold a pool slot) and registered in the wait-for graph: when the parent is (or becomes)
-        transitively blocked on this actor, the parent decides nothing (``None``: this actor's
-        own policy applies). Cost: two control-lane puts and one blocking wait."""
-        slot = DecisionSlot()
+        (:meth:`_decide`, between the parent's messages). A suspended actor processes nothing
+        but control items and **holds no thread**: the run loop returns and the decision wakes
+        it through its control lane (:meth:`_resume`). False (not suspended: this actor's own
+        policy applies at once) when the parent is (transitively) waiting for this actor, or
+        its mailbox is closed. Cost: one wait-graph lock and one control-lane put."""
+        slot = DecisionSlot(self._wake)
         if not WAITS.enter_supervision(self, parent, slot):
-            return None
-        try:
-            result = parent.mailbox.put_control(ChildFailure(self, exc, slot))
-            if result is PutResult.CLOSED:
-                return None
-            if result is PutResult.SCHEDULE:
-                self.kernel.submit(parent)
-            dispatcher = current_worker_dispatcher()
-            if dispatcher is not None:
-                dispatcher.begin_blocking()
-                try:
-                    slot.wait(None)
-                finally:
-                    dispatcher.end_blocking()
-            else:
-                slot.wait(None)
-        finally:
+            return False
+        self.suspension = _Suspension(slot, exc, reason)  # before the parent can answer
+        result = parent.mailbox.put_control(ChildFailure(self, exc, slot))
+        if result is PutResult.CLOSED:
+            self.suspension = None
             WAITS.leave(self)
-        decision: SupervisorDecision | None = slot.value
-        return decision
+            return False
+        if result is PutResult.SCHEDULE:
+            self.kernel.submit(parent)
+        return True
+
+    def _wake(self) -> None:
+        """The decision is settled (any thread, no lock held): schedule this actor to apply it."""
+        if self.mailbox.put_control(RESUME_ITEM) is PutResult.SCHEDULE:
+            self.kernel.submit(self)
+
+    def _resume(self) -> None:
+        """On this actor's thread, once its decision is settled: apply it, then finish the
+        message that failed (an immediate stop first, then the reply to its ask) and handle the
+        escalations that arrived meanwhile."""
+        suspension = self._end_suspension()
+        if suspension is None:
+            return
+        kernel = self.kernel
+        if self.state >= STOPPING:  # stopped while suspended (e.g. the parent restarting or stopping)
+            kernel.request_stop(self, immediate=True, reason=self.stop_reason)
+        else:
+            self._apply(suspension.slot.value, suspension.exc, suspension.reason)
+        if suspension.reply is not None:
+            if self.state is STOPPING_NOW:
+                self._terminate()  # finalize before the reply, as for an unsupervised failure
+            reply_slot, result, error = suspension.reply
+            if reply_slot is not None:
+                reply_slot.set(result, error)
+        for item in suspension.escalations:
+            self.mailbox.put_control(item)
+
+    def _end_suspension(self) -> _Suspension | None:
+        suspension = self.suspension
+        if suspension is not None:
+            self.suspension = None
+            WAITS.leave(self)
+            suspension.slot.set(None)  # a no-op once the parent decided; else cancels its decision
+        return suspension
 
     def _decide(self, item: ChildFailure) -> None:
         """On this (parent) actor's thread: run ``on_child_failure`` for a failed child and send
         the decision back. A parent that is stopping or restarting, or a child whose stop was
-        requested meanwhile, decides nothing (``None``)."""
+        requested meanwhile, decides nothing (``None``); so does a parent that is itself
+        suspended for its own parent's decision."""
         child: Cell = item.child
         decision: SupervisorDecision | None = None
         if item.slot.done:  # the wait was cancelled: the child's own policy applied
             return
-        if self.state <= RUNNING and child.state < STOPPING:
+        if self.state <= RUNNING and self.suspension is None and child.state < STOPPING:
             check_unlocked("on_child_failure")
             try:
                 raw = self.actor.on_child_failure(child.self_ref, item.error)
@@ -491,10 +554,15 @@ class Cell:
         """Phase 1: close the mailbox, dead-letter the leftovers, then finalize (or wait for children)."""
         if self.done:
             return
+        suspension = self._end_suspension()  # stopped while suspended: no decision is awaited
         leftovers, control, watchers = self.kernel.begin_termination(self)
         self.dispose_of(leftovers, control, "Actor stopped before processing the message.")
         if watchers is not None:  # else the last child to terminate schedules phase 2
             self._finalize(watchers)
+        if suspension is not None and suspension.reply is not None:
+            reply_slot, result, error = suspension.reply  # the failed ask: its own error
+            if reply_slot is not None:
+                reply_slot.set(result, error)
 
     def dispose_of(self, leftovers: list[tuple[Any, Any]], control: list[Any], why: str) -> None:
         """What a closed mailbox held: every user message becomes one dead letter and every

@@ -4,9 +4,12 @@
   own ref is detected at once.
 * Before an actor blocks in ``ask``, it registers ``caller → (reply slot, target)``; the chain
   from the target is walked (edges whose reply already arrived are ignored) and if it comes back
-  to the caller, :class:`~papyra.exceptions.AskDeadlock` is raised instead of blocking. The graph
-  is process-wide (cycles may span systems); one small lock, taken only by asks made from inside
-  actors.
+  to the caller, :class:`~papyra.exceptions.AskDeadlock` is raised instead of blocking. An actor
+  about to block on another's full mailbox registers the same kind of edge (a ``tell`` that would
+  close a cycle is accepted beyond the capacity instead of blocking), and a failed child suspended
+  for its parent's decision registers ``child → parent``: a cycle through such a supervision wait
+  is broken by cancelling the wait (the child's own policy applies). The graph is process-wide
+  (cycles may span systems); one small lock, taken only by actors about to wait.
 """
 
 from __future__ import annotations
@@ -48,22 +51,31 @@ class WaitGraph:
     def enter(self, caller: Any, target: Any, slot: Any) -> None:
         """Register the wait or raise ``AskDeadlock`` if it would close a cycle. A cycle that
         runs through a child waiting for its parent's supervision decision is broken instead:
-        that wait is cancelled (the child's own policy applies) and the ask proceeds."""
+        that wait is cancelled (the child's own policy applies, after this lock is released)
+        and the ask proceeds."""
+        if not self.enter_blocking(caller, target, slot):
+            raise AskDeadlock(
+                f"ask() from {caller.address} to {target.address} would deadlock: "
+                "the target is (transitively) waiting for the caller. Use tell() or break the cycle."
+            )
+
+    def enter_blocking(self, caller: Any, target: Any, slot: Any) -> bool:
+        """Register ``caller`` waiting on ``target`` (an ask's reply, or space in its full
+        mailbox); False (not registered) when that would close a cycle no supervision wait can
+        break. A cycle through a supervision wait is broken by cancelling that wait."""
         with self._lock:
             found, decision = self._reaches(target, caller)
-            if found:
-                if decision is None:
-                    raise AskDeadlock(
-                        f"ask() from {caller.address} to {target.address} would deadlock: "
-                        "the target is (transitively) waiting for the caller. Use tell() or break the cycle."
-                    )
-                decision.set(None)
+            if found and decision is None:
+                return False
             self._waits[caller] = (slot, target)
+        if decision is not None:
+            decision.set(None)  # outside the lock: it wakes the child (mailbox, dispatcher)
+        return True
 
     def enter_supervision(self, child: Any, parent: Any, slot: Any) -> bool:
-        """Register a failed ``child`` waiting for ``parent``'s decision in ``slot``; False (not
-        registered) when the parent is (transitively) waiting for the child, so it could never
-        decide."""
+        """Register a failed ``child`` suspended until ``parent``'s decision in ``slot``; False
+        (not registered) when the parent is (transitively) waiting for the child — in an ask,
+        or blocked on the child's full mailbox — so it could never decide."""
         with self._lock:
             if self._reaches(parent, child)[0]:
                 return False

@@ -8,11 +8,10 @@ wake-up, escalated failure) travel on the mailbox's control lane.
 from __future__ import annotations
 
 from _thread import allocate_lock
-from concurrent.futures import Future
+from collections.abc import Callable
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
-
-from papyra._locks import check_unlocked
 
 if TYPE_CHECKING:
     from papyra.ref import ActorRef
@@ -80,14 +79,9 @@ class ReplySlot:
         self._waiter.release()
         future = self.future
         if future is not None:
-            check_unlocked("ask_future callbacks")
-            try:
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(value)
-            except Exception:  # cancelled future: the late reply is dropped
-                pass
+            from papyra.hooks import run_callback  # lazily: hooks imports the dispatcher
+
+            run_callback("an ask_future callback", _settle, (future, value, error))
         return True
 
     def wait(self, timeout: float | None) -> bool:
@@ -101,13 +95,38 @@ class ReplySlot:
         return True
 
 
-class DecisionSlot(ReplySlot):
-    """A failed child waits here for its parent's decision (a ``SupervisorDecision``, or
-    ``None``: the child's own policy applies). The wait-for graph cancels it (sets ``None``)
-    when the parent would otherwise wait on the child."""
+def _settle(outcome: tuple[Future[Any], Any, BaseException | None]) -> None:
+    """Complete an ``ask_future`` future (its callbacks run here); a cancelled one drops it."""
+    future, value, error = outcome
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+    except InvalidStateError:  # cancelled: the late reply is dropped
+        pass
 
-    __slots__ = ()
+
+class DecisionSlot(ReplySlot):
+    """A suspended child's supervision decision (a ``SupervisorDecision``, or ``None``: the
+    child's own policy applies). Whoever settles it first — the parent on its own thread, the
+    wait-for graph cancelling a wait that would deadlock, a terminating parent — also calls
+    ``resume`` (outside any Papyra lock), which wakes the child through its control lane; the
+    child holds no thread while it waits."""
+
+    __slots__ = ("resume",)
     supervision = True
+
+    def __init__(self, resume: Callable[[], None]) -> None:
+        super().__init__()
+        self.resume = resume
+
+    def set(self, value: Any, error: BaseException | None = None) -> bool:
+        """Settle the decision and wake the child; False when it was already settled."""
+        if not super().set(value, error):
+            return False
+        self.resume()
+        return True
 
 
 @dataclass(frozen=True)
@@ -151,6 +170,12 @@ class WakeItem(_Control):
     __slots__ = ()
 
 
+class ResumeItem(_Control):
+    """Wake a suspended actor: its parent's supervision decision is settled."""
+
+    __slots__ = ()
+
+
 class EscalatedFailure(_Control):
     """A child escalated ``error``; the parent handles it as its own failure."""
 
@@ -162,8 +187,8 @@ class EscalatedFailure(_Control):
 
 
 class ChildFailure(_Control):
-    """``child`` failed with ``error``; the parent runs ``on_child_failure`` on its own thread,
-    between its messages, and answers through ``slot``."""
+    """``child`` failed with ``error`` and is suspended; the parent runs ``on_child_failure`` on
+    its own thread, between its messages, and answers through ``slot`` (which resumes the child)."""
 
     __slots__ = ("child", "error", "slot")
 
@@ -175,6 +200,7 @@ class ChildFailure(_Control):
 
 START_ITEM: Final = StartItem()
 WAKE_ITEM: Final = WakeItem()
+RESUME_ITEM: Final = ResumeItem()
 
 
 class ProxyOp:

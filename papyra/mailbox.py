@@ -262,14 +262,16 @@ class Mailbox:
 
     # ------------------------------------------------------------------ the consumer
 
-    def idle(self) -> bool:
-        """The consumer found both lanes empty: True (and the scheduled flag cleared) if they
-        still are under the lock, False (stay scheduled, pop again) if an item arrived
-        meanwhile. O(1) under the mailbox lock."""
+    def idle(self, *, suspended: bool = False) -> bool:
+        """The consumer found nothing to do: True (and the scheduled flag cleared) if that still
+        holds under the lock, False (stay scheduled, pop again) if an item arrived meanwhile.
+        ``suspended``: the actor waits for a supervision decision and takes only control items,
+        so queued user messages do not keep it scheduled (the next put schedules it again).
+        O(1) under the mailbox lock."""
         lock = self._lock
         lock.acquire()
         try:
-            if self.control_lane or self.user_lane:
+            if self.control_lane or (self.user_lane and not suspended):
                 return False
             self._scheduled = False
             return True

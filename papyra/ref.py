@@ -15,6 +15,7 @@ from papyra._cell_state import STOPPING
 from papyra._deadlock import WAITS, current_cell
 from papyra._envelope import STOP, ProxyOp, ReplySlot
 from papyra._locks import check_unlocked
+from papyra.conf.validation import check_timeout
 from papyra.dispatcher import current_worker_dispatcher
 from papyra.exceptions import AskDeadlock, AskTimeout
 from papyra.mailbox import OverflowPolicy, PutResult
@@ -49,6 +50,38 @@ def _on_block(blocking: bool) -> None:
             dispatcher.begin_blocking()
         else:
             dispatcher.end_blocking()
+
+
+class _WaitingForSpace:
+    """The wait-for graph's mark of an actor blocked on another's full mailbox."""
+
+    __slots__ = ()
+    done = False
+    supervision = False
+
+
+_WAITING_FOR_SPACE = _WaitingForSpace()
+
+
+def _put_waiting(cell: Cell, envelope: tuple[Any, Any]) -> PutResult:
+    """Put ``envelope`` into ``cell``'s full mailbox as its overflow policy says. A sender that is
+    the actor itself never waits (capacity is bypassed). An actor about to block (BLOCK) is
+    registered in the wait-for graph while it waits: when ``cell`` is (transitively) waiting for
+    that actor — e.g. suspended until its decision — blocking could never end, so the message is
+    accepted beyond the capacity instead (a supervision wait on the cycle is cancelled and the
+    wait proceeds). Cost: one wait-graph lock when an actor blocks; blocks up to ``put_timeout``."""
+    mailbox = cell.mailbox
+    caller = current_cell()
+    if caller is cell:
+        return mailbox.put(envelope, bypass=True)
+    if caller is None or mailbox.overflow is not OverflowPolicy.BLOCK:
+        return mailbox.put(envelope, timeout=mailbox.put_timeout, on_block=_on_block)
+    if not WAITS.enter_blocking(caller, cell, _WAITING_FOR_SPACE):
+        return mailbox.put(envelope, bypass=True)
+    try:
+        return mailbox.put(envelope, timeout=mailbox.put_timeout, on_block=_on_block)
+    finally:
+        WAITS.leave(caller)
 
 
 class ActorRef(Generic[A_co]):
@@ -120,12 +153,8 @@ class ActorRef(Generic[A_co]):
 
     def _tell_slow(self, cell: Cell, message: Any, result: PutResult) -> None:
         # The mailbox was full (or closed): self-tells bypass capacity, BLOCK waits, others fail.
-        mailbox = cell.mailbox
         if result is PutResult.FULL:
-            if current_cell() is cell:
-                result = mailbox.put((message, None), bypass=True)
-            elif mailbox.overflow is OverflowPolicy.BLOCK:
-                result = mailbox.put((message, None), timeout=mailbox.put_timeout, on_block=_on_block)
+            result = _put_waiting(cell, (message, None))
         if result is _SCHEDULE:
             self._kernel.submit(cell)
         elif result is not _ACCEPTED:
@@ -134,9 +163,10 @@ class ActorRef(Generic[A_co]):
     def ask(self: ActorRef[Receives[_M, _R]], message: _M, *, timeout: float | None = None) -> _R:
         """Send ``message`` and block for the reply; return it or re-raise the actor's exception.
 
-        ``timeout`` (seconds, ``None`` = forever) covers waiting for mailbox space *and* for the
-        reply; on expiry ``AskTimeout`` is raised and a late reply is silently dropped. The reply
-        to a message that crashed the actor is sent after supervision acted. Asking your own
+        ``timeout`` (seconds, ``None`` = forever; not a number: ``ConfigurationError`` before
+        anything is sent) covers waiting for mailbox space *and* for the reply; on expiry
+        ``AskTimeout`` is raised and a late reply is silently dropped. The reply to a message
+        that crashed the actor is sent after supervision acted. Asking your own
         actor, or closing an ask cycle between actors, raises ``AskDeadlock`` at once. A worker
         blocked here does not starve the pool (compensation). ``ask(STOP)`` is a graceful stop
         request and returns ``None``.
@@ -147,6 +177,8 @@ class ActorRef(Generic[A_co]):
         """
         cell = self._cell
         kernel = self._kernel
+        if timeout is not None:
+            timeout = check_timeout(timeout)  # before anything is sent
         if message is STOP:
             kernel.stop_graceful(cell)
             return None  # type: ignore[return-value]  # ask(STOP) is a stop request
@@ -218,11 +250,10 @@ class ActorRef(Generic[A_co]):
             return future
         if cell.state >= STOPPING:
             kernel.reject(self, message, True)
-        slot = ReplySlot(future)
-        mailbox = cell.mailbox
-        result = mailbox.put(
-            (message, slot), bypass=current_cell() is cell, timeout=mailbox.put_timeout, on_block=_on_block
-        )
+        envelope = (message, ReplySlot(future))
+        result = cell.mailbox.offer(envelope)
+        if result is PutResult.FULL:
+            result = _put_waiting(cell, envelope)
         if result is PutResult.SCHEDULE:
             kernel.submit(cell)
         elif result is not PutResult.ACCEPTED:

@@ -34,14 +34,17 @@ def test_collaborators_of_the_wrong_kind_are_refused_at_construction(
 
 
 @pytest.mark.parametrize("timeout", ["x", float("nan"), [1]])
-def test_a_bad_timeout_is_refused_before_close_or_flush_begins(timeout: Any) -> None:
+def test_a_bad_timeout_is_refused_before_an_ask_close_or_flush_begins(timeout: Any) -> None:
     with ActorSystem() as system:
         ref = system.spawn(Echo)
+        with pytest.raises(ConfigurationError):
+            ref.ask("never sent", timeout=timeout)
         with pytest.raises(ConfigurationError):
             system.close(timeout=timeout)
         with pytest.raises(ConfigurationError):
             system.flush(timeout=timeout)
         assert system.running and ref.ask("still here", timeout=30) == "still here"
+        assert system.metrics.snapshot()["messages_processed_total"] == 1  # "never sent" was not
 
 
 def test_a_factory_returning_a_class_is_refused() -> None:

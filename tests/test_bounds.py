@@ -39,11 +39,15 @@ def test_stopped_actors_are_freed_and_bookkeeping_is_bounded() -> None:
             ref = system.spawn(Heavy)
             instances.append(weakref.ref(ref._cell.actor))
             assert ref.ask("size", timeout=10) == 10_000
+            start = system.event_index
             ref.stop()
             first = first or ref
             # terminated before the next spawn: actor k's stop and actor k+1's start would
             # otherwise run on two workers, in either order
-            wait_until(lambda r=ref: r._cell.terminated, what="the stop")
+            system.wait_for_event(
+                lambda e, a=ref.address: e.event_type == "ActorStopped" and e.actor_address == a,
+                start_index=start, timeout=60,
+            )
         wait_until(lambda: system.metrics.snapshot()["actors_stopped_total"] == n, what="all stops")
         gc.collect()
         assert sum(1 for w in instances if w() is not None) == 0  # every stopped instance was freed

@@ -221,7 +221,7 @@ def test_a_busy_actor_keeps_its_worker_while_no_other_task_waits() -> None:
         for _ in range(500):
             ref.tell("x")
         runs: list[int] = []
-        cell = system._by_id[ref._rid]
+        cell = ref._cell
         original = cell.run
 
         def counting_run() -> None:

@@ -236,10 +236,10 @@ def test_fan_in_on_a_small_blocking_mailbox_loses_nothing_and_keeps_each_senders
     for t in threads:
         t.join(60)
     assert ref.ask("count", timeout=60) == senders * each
-    seen = system._by_id[ref._rid].actor.seen
+    seen = ref._cell.actor.seen
     for k in range(senders):
         assert [i for (j, i) in seen if j == k] == list(range(each))
-    mailbox = system._by_id[ref._rid].mailbox
+    mailbox = ref._cell.mailbox
     assert not mailbox.blocked_senders and mailbox._putters == 0
     assert system.dead_letters.total == 0
 

@@ -50,8 +50,10 @@ def test_a_reply_claimed_at_the_deadline_is_returned_not_lost() -> None:
     assert slot.value == "just in time"
 
 
-def test_a_cancelled_decision_ignores_the_parents_late_decision() -> None:
-    slot = DecisionSlot()
+def test_a_cancelled_decision_ignores_the_parents_late_decision_and_wakes_the_child_once() -> None:
+    woken: list[int] = []
+    slot = DecisionSlot(lambda: woken.append(1))
     assert slot.set(None) is True  # the wait-for graph cancelled it: the child's own policy applies
     assert slot.set("restart") is False
     assert slot.wait(None) is True and slot.value is None
+    assert woken == [1]
