@@ -17,8 +17,7 @@ Gauges (current values; ``reset()`` does not touch them):
 
 * ``actors_alive``, ``workers`` (live worker threads), ``workers_peak``, ``recorder_queue_depth``
 * ``mailbox_depth`` — ``{actor class qualname: messages accepted but not yet started, summed over
-  its live actors}`` (queued plus those a worker has taken in its batch but not yet handed to
-  ``receive``; the message being processed is not counted)
+  its live actors}`` (the message being processed is not counted)
 
 Histogram:
 

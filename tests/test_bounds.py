@@ -139,9 +139,9 @@ class Blocker(Actor):
         return message
 
 
-def _block_with_batch(ref: Any, queued: list[Any]) -> threading.Event:
-    """Leave ``ref``'s worker blocked inside a message with ``queued`` taken in the same batch
-    (not in the queue any more). Returns the gate that releases it.
+def _block_with_queue(ref: Any, queued: list[Any]) -> threading.Event:
+    """Leave ``ref``'s worker blocked inside a message with ``queued`` waiting behind it.
+    Returns the gate that releases it.
 
     While the worker is held, the gate message and ``queued`` wait in the queue, so the mailbox
     needs room for ``len(queued) + 1`` messages: checked first, because a ``tell`` here blocking on
@@ -155,15 +155,15 @@ def _block_with_batch(ref: Any, queued: list[Any]) -> threading.Event:
     ref.tell(("block", entered, gate))  # queued behind "hold", with the rest:
     for message in queued:
         ref.tell(message)
-    hold.set()  # the worker takes ("block", ...) + queued as one batch and blocks in the first
+    hold.set()  # the worker starts ("block", ...) and blocks in it; queued waits behind
     assert entered.wait(10)
     return gate
 
 
-def test_mailbox_depth_counts_messages_taken_but_not_processed() -> None:
+def test_mailbox_depth_counts_messages_accepted_but_not_started() -> None:
     with ActorSystem(max_workers=4) as system:
         refs = [system.spawn(Blocker) for _ in range(3)]
-        gates = [_block_with_batch(ref, list(range(10))) for ref in refs]
+        gates = [_block_with_queue(ref, list(range(10))) for ref in refs]
         assert system.metrics.snapshot()["mailbox_depth"] == {"Blocker": 30}
         assert [len(r._cell.mailbox) for r in refs] == [10, 10, 10]
         for gate in gates:
@@ -173,10 +173,10 @@ def test_mailbox_depth_counts_messages_taken_but_not_processed() -> None:
         assert system.metrics.snapshot()["mailbox_depth"] == {"Blocker": 0}
 
 
-def test_capacity_is_the_real_bound_with_a_batch_in_flight() -> None:
+def test_capacity_is_the_real_bound_while_the_actor_is_busy() -> None:
     with ActorSystem() as system:
         ref = system.spawn(Blocker, mailbox_capacity=5, overflow="fail")
-        gate = _block_with_batch(ref, [0, 1, 2, 3])  # 4 taken, unprocessed
+        gate = _block_with_queue(ref, [0, 1, 2, 3])  # 4 queued behind the busy one
         ref.tell(4)  # the 5th
         with pytest.raises(MailboxFull):
             ref.tell("over")
@@ -188,11 +188,11 @@ def test_capacity_is_the_real_bound_with_a_batch_in_flight() -> None:
         assert actor.seen == ["blocked", "blocked", 0, 1, 2, 3, 4, "end"]
 
 
-def test_blocked_sender_resumes_when_the_worker_starts_a_batched_message() -> None:
+def test_blocked_sender_resumes_when_the_worker_starts_the_next_message() -> None:
     with ActorSystem() as system:
         ref = system.spawn(Blocker, mailbox_capacity=2)
-        gate = _block_with_batch(ref, [0])  # 1 taken, unprocessed
-        ref.tell(1)  # full: 1 taken + 1 queued
+        gate = _block_with_queue(ref, [0])  # 1 queued behind the busy one
+        ref.tell(1)  # full: 2 queued
         sent = threading.Event()
 
         def producer() -> None:
