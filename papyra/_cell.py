@@ -144,6 +144,14 @@ class _Suspension:
         self.reply: tuple[ReplySlot | None, Any, BaseException | None] | None = None
         self.escalations: list[EscalatedFailure] = []
 
+    def answer(self) -> None:
+        """Send the reply to the ask whose message failed (once its fate is decided)."""
+        if self.reply is not None:
+            reply_slot, result, error = self.reply
+            self.reply = None
+            if reply_slot is not None:
+                reply_slot.set(result, error)
+
 
 class _FinalizeTask:
     """Dispatcher task running a parent's deferred phase 2 once its last child terminated."""
@@ -197,6 +205,7 @@ class Cell:
         self.fatal_error: BaseException | None = None  # a non-Exception error stopped the actor
         self.restart_timestamps: list[float] = []
         self.suspension: _Suspension | None = None  # waiting for the parent's decision
+        self.incarnation = 0  # restarts so far (escalations carry the one they were sent to)
         self._restart_depth = 0
         # Counters (written only by the cell's own worker).
         self.processed = 0
@@ -321,7 +330,10 @@ class Cell:
         elif type(item) is ChildFailure:
             self._decide(item)
         elif type(item) is EscalatedFailure and self.state < STOPPING:
-            if self.suspension is not None:
+            if item.incarnation != self.incarnation:
+                logger.info("papyra: %s dropped an escalation from a child of its replaced instance",
+                            self.address)
+            elif self.suspension is not None:
                 self.suspension.escalations.append(item)  # handled once this actor resumes
             else:
                 self._on_failure(item.error)
@@ -439,17 +451,11 @@ class Cell:
         suspension = self._end_suspension()
         if suspension is None:
             return
-        kernel = self.kernel
-        if self.state >= STOPPING:  # stopped while suspended (e.g. the parent restarting or stopping)
-            kernel.request_stop(self, immediate=True, reason=self.stop_reason)
-        else:
+        if self.state < STOPPING_NOW:  # a graceful stop requested meanwhile still lets it apply
             self._apply(suspension.slot.value, suspension.exc, suspension.reason)
-        if suspension.reply is not None:
-            if self.state is STOPPING_NOW:
-                self._terminate()  # finalize before the reply, as for an unsupervised failure
-            reply_slot, result, error = suspension.reply
-            if reply_slot is not None:
-                reply_slot.set(result, error)
+        if suspension.reply is not None and self.state is STOPPING_NOW:
+            self._terminate()  # finalize before the reply, as for an unsupervised failure
+        suspension.answer()
         for item in suspension.escalations:
             self.mailbox.put_control(item)
 
@@ -533,6 +539,7 @@ class Cell:
             kernel.request_stop(self, immediate=True, reason="restart-limit")
             return
         self.actor_type = type_name(fresh)
+        self.incarnation += 1  # escalations from the old instance's children are now stale
         kernel.inject_context(self)
         self._restart_depth += 1
         try:
@@ -559,10 +566,17 @@ class Cell:
         self.dispose_of(leftovers, control, "Actor stopped before processing the message.")
         if watchers is not None:  # else the last child to terminate schedules phase 2
             self._finalize(watchers)
-        if suspension is not None and suspension.reply is not None:
-            reply_slot, result, error = suspension.reply  # the failed ask: its own error
-            if reply_slot is not None:
-                reply_slot.set(result, error)
+        if suspension is not None:
+            suspension.answer()  # the ask that failed: its own error
+
+    def abandon(self, leftovers: list[tuple[Any, Any]], control: list[Any]) -> None:
+        """The system closed and no worker will run this actor again (the kernel owns it now):
+        its messages become dead letters, its asks fail — the one that failed while suspended
+        gets its own error, as at a termination — and a suspension is ended."""
+        suspension = self._end_suspension()
+        self.dispose_of(leftovers, control, "The actor system closed before the actor processed it.")
+        if suspension is not None:
+            suspension.answer()
 
     def dispose_of(self, leftovers: list[tuple[Any, Any]], control: list[Any], why: str) -> None:
         """What a closed mailbox held: every user message becomes one dead letter and every

@@ -177,13 +177,16 @@ class ResumeItem(_Control):
 
 
 class EscalatedFailure(_Control):
-    """A child escalated ``error``; the parent handles it as its own failure."""
+    """A child escalated ``error``; the parent handles it as its own failure — unless the parent
+    was restarted since (``incarnation`` differs): the child belonged to the replaced instance
+    and was stopped with it, so its failure is stale."""
 
-    __slots__ = ("child_rid", "error")
+    __slots__ = ("child_rid", "error", "incarnation")
 
-    def __init__(self, error: BaseException, child_rid: int) -> None:
+    def __init__(self, error: BaseException, child_rid: int, incarnation: int) -> None:
         self.error = error
         self.child_rid = child_rid
+        self.incarnation = incarnation
 
 
 class ChildFailure(_Control):

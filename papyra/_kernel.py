@@ -361,7 +361,7 @@ class Kernel:
             if task.state < STOPPING_NOW:
                 task.state = STOPPING_NOW
             leftovers, control = task.mailbox.close_all()
-        task.dispose_of(leftovers, control, "The actor system closed before the actor processed the message.")
+        task.abandon(leftovers, control)
 
     def _submit_all(self, cells: list[Cell]) -> None:
         for cell in cells:
@@ -459,7 +459,8 @@ class Kernel:
 
     def escalate(self, parent: Cell, error: BaseException, child_rid: int) -> None:
         """Hand a child's failure to ``parent``'s control lane, to handle as its own."""
-        if parent.mailbox.put_control(EscalatedFailure(error, child_rid)) is PutResult.SCHEDULE:
+        item = EscalatedFailure(error, child_rid, parent.incarnation)
+        if parent.mailbox.put_control(item) is PutResult.SCHEDULE:
             self.submit(parent)
 
     def begin_termination(self, cell: Cell) -> tuple[list[tuple[Any, Any]], list[Any], list[Cell] | None]:

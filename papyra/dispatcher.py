@@ -93,8 +93,9 @@ class Dispatcher:
     def submit(self, task: Task) -> bool:
         """Hand ``task`` to a parked worker, or queue it (starting a worker, bounded by
         ``max_workers``, when none is idle). False when it was refused: after :meth:`shutdown`
-        with no worker left to run it (the caller then owns the task). O(1) under the dispatcher
-        lock (plus a thread start, after the lock, when the pool grows)."""
+        (the caller then owns the task; workers still busy finish their current task only).
+        O(1) under the dispatcher lock (plus a thread start, after the lock, when the pool
+        grows)."""
         thread = spot = None
         accepted = True
         lock = self._lock
@@ -103,7 +104,7 @@ class Dispatcher:
             if self._parked:
                 spot = self._parked.pop()
                 spot.task = task
-            elif not self._shutdown or self._alive:
+            elif not self._shutdown:
                 self._queue.append(task)
                 if self._alive - self._blocked < self.max_workers:
                     thread = self._new_worker_locked()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from papyra.actor import Actor
-from papyra.events import ActorCrashed
+from papyra.events import ActorCrashed, ActorRestarted
 from papyra.events import ActorStopped as ActorStoppedEvent
 from papyra.exceptions import ActorStopped
 from papyra.ref import ActorRef
@@ -211,3 +211,71 @@ def test_a_parent_blocked_on_its_failed_childs_full_mailbox_lets_the_childs_poli
     assert feeder.ask("feed", timeout=60) == "fed"  # no deadlock between the two
     assert kid.ask("after", timeout=60) == "after"  # restarted by its own policy, not stopped
     assert Gated.seen == ["boom", *range(10), "after"]
+
+
+def test_a_graceful_stop_requested_while_suspended_still_processes_the_queued_messages(
+    system: ActorSystem,
+) -> None:
+    instance = Parent()
+    parent = system.spawn(lambda: instance)
+    child = system.spawn(Child, parent=parent, policy=RESTART)
+    busy = parent.ask_future("block")
+    assert instance.entered.wait(10)
+    crashed = child.ask_future("boom")
+    _crash_of(system, child)  # suspended: the parent is busy
+    queued = [child.ask_future(i) for i in range(5)]
+    child.stop()  # graceful: what was queued before it is still processed
+    instance.release.set()
+    busy.result(10)
+    assert isinstance(crashed.exception(10), RuntimeError)
+    assert [f.result(10) for f in queued] == [0, 1, 2, 3, 4]
+    assert _stop_of(system, child) == "stopped"
+    assert instance.decisions == []  # a child being stopped is not decided on: its own policy
+
+
+class Grandparent(Parent):
+    def on_child_failure(self, child_ref: ActorRef[Any], exc: BaseException) -> SupervisorDecision:
+        self.decisions.append((threading.get_ident(), self.in_receive, str(exc)))
+        return SupervisorDecision.RESTART
+
+
+class Middle(Actor):
+    """Its child escalates; then it fails itself while its own parent is busy."""
+
+    def on_start(self) -> None:
+        self.kid = self.context.spawn_child(
+            Child, policy=SupervisionPolicy(strategy=Strategy.ESCALATE)
+        )
+
+    def receive(self, message: Any) -> Any:
+        if message != "fail":
+            return message
+        self.kid.tell("boom")  # the child escalates to this actor, which is busy right here
+        self.context.system.wait_for_event(
+            lambda e: isinstance(e, ActorStoppedEvent) and e.actor_address == self.kid.address, timeout=30
+        )
+        raise RuntimeError("middle boom")
+
+
+def test_an_escalation_from_a_child_of_a_replaced_instance_is_dropped(system: ActorSystem) -> None:
+    top = Grandparent()
+    grandparent = system.spawn(lambda: top)
+    middle = system.spawn(Middle, parent=grandparent)
+    busy = grandparent.ask_future("block")
+    assert top.entered.wait(10)
+    start = system.event_index
+    middle.tell("fail")  # fails after its child escalated; suspended: the grandparent is busy
+    _crash_of(system, middle)
+    top.release.set()
+    busy.result(10)
+    system.wait_for_event(
+        lambda e: isinstance(e, ActorRestarted) and e.actor_address == middle.address,
+        start_index=start, timeout=30,
+    )
+    assert middle.ask("ping", timeout=30) == "ping"  # the deferred escalation was handled first
+    crashes = [
+        e for e in system.events()[start:]
+        if isinstance(e, ActorCrashed) and e.actor_address == middle.address
+    ]
+    assert len(crashes) == 1 and [d[2] for d in top.decisions] == ["middle boom"]
+    assert middle._cell.restarts == 1  # restarted once, not again for the old child's escalation
