@@ -64,7 +64,9 @@ logger = logging.getLogger("papyra")
 
 #: Messages an actor handles per turn before yielding its worker (fairness quantum).
 THROUGHPUT = 32
-_MAX_NESTED_RESTARTS = 64
+#: Restarts in a row whose fresh instance failed in ``on_start``, whatever the policy's window
+#: says (a zero-length window never fills): the actor is then stopped (``restart-limit``).
+_MAX_FAILED_STARTS = 64
 _HOOKS = ("receive", "on_start", "on_stop", "on_child_failure")
 _HOOKS_SET = frozenset(_HOOKS)
 _STRATEGY_DECISION = {
@@ -124,10 +126,22 @@ def _check_hooks(instance: Any) -> None:
 
 
 def _decides(actor: Any) -> bool:
-    """True when ``actor`` has its own ``on_child_failure`` (the base class's returns None, so a
-    failed child need not wait for it)."""
+    """True when ``actor`` has its own ``on_child_failure`` — on its class or set on the instance
+    (the base class's returns None, so a failed child need not wait for it). Reads the class and
+    the instance ``__dict__`` only: no user ``__getattr__`` runs on the child's thread."""
     method = getattr(type(actor), "on_child_failure", None)
-    return method is not None and method is not Actor.on_child_failure
+    if method is not None and method is not Actor.on_child_failure:
+        return True
+    own = getattr(actor, "__dict__", None)
+    return isinstance(own, dict) and callable(own.get("on_child_failure"))
+
+
+class _CallerMistake(Exception):
+    """A proxy operation the sender got wrong; ``error`` goes back to the sender unsupervised."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class _Suspension:
@@ -206,7 +220,7 @@ class Cell:
         self.restart_timestamps: list[float] = []
         self.suspension: _Suspension | None = None  # waiting for the parent's decision
         self.incarnation = 0  # restarts so far (escalations carry the one they were sent to)
-        self._restart_depth = 0
+        self._failed_starts = 0  # restarts in a row whose on_start failed
         # Counters (written only by the cell's own worker).
         self.processed = 0
         self.crashes = 0
@@ -289,6 +303,8 @@ class Cell:
             is_proxy = type(message) is ProxyOp
             result = self._proxy(message) if is_proxy else self.actor.receive(message)
             error: BaseException | None = None
+        except _CallerMistake as mistake:  # the sender's error, not the actor's: no supervision
+            result, error = None, mistake.error
         except BaseException as exc:
             result = None
             error = exc
@@ -309,14 +325,30 @@ class Cell:
         return done or self.state >= AWAITING_CHILDREN
 
     def _proxy(self, op: ProxyOp) -> Any:
+        """Run one proxy operation on the instance. A private name, a missing attribute or
+        arguments that do not fit the method's signature are the caller's mistake: they reach
+        the caller (``_CallerMistake``) without counting as the actor's failure. Whatever the
+        attribute or method itself raises is the actor's failure, supervised as usual."""
         if op.name.startswith("_"):
-            raise AttributeError(f"proxies refuse private attribute {op.name!r}")
-        if op.kind == "get":
-            return getattr(self.actor, op.name)
+            raise _CallerMistake(AttributeError(f"proxies refuse private attribute {op.name!r}"))
         if op.kind == "set":
             setattr(self.actor, op.name, op.value)
             return None
-        return getattr(self.actor, op.name)(*op.args, **op.kwargs)
+        try:
+            target: Any = getattr(self.actor, op.name)
+        except AttributeError as exc:
+            if op.name not in dir(type(self.actor)):  # missing, not a property that raised
+                raise _CallerMistake(exc) from None
+            raise
+        if op.kind == "get":
+            return target
+        try:
+            inspect.signature(target).bind(*op.args, **op.kwargs)
+        except TypeError as exc:
+            raise _CallerMistake(exc) from None
+        except ValueError:  # no signature to check (a builtin): the call itself decides
+            pass
+        return target(*op.args, **op.kwargs)
 
     def _handle_control(self, item: Any) -> None:
         if type(item) is StartItem:
@@ -522,7 +554,7 @@ class Cell:
         now = kernel.now()
         window = policy.within_seconds
         self.restart_timestamps = [t for t in self.restart_timestamps if now - t <= window]
-        if len(self.restart_timestamps) >= policy.max_restarts or self._restart_depth >= _MAX_NESTED_RESTARTS:
+        if len(self.restart_timestamps) >= policy.max_restarts or self._failed_starts >= _MAX_FAILED_STARTS:
             kernel.request_stop(self, immediate=True, reason="restart-limit")
             return
         kernel.begin_restart(self)
@@ -541,11 +573,10 @@ class Cell:
         self.actor_type = type_name(fresh)
         self.incarnation += 1  # escalations from the old instance's children are now stale
         kernel.inject_context(self)
-        self._restart_depth += 1
-        try:
-            ok = self._call_on_start(fresh)  # a failure nests supervision (bounded by the limit)
-        finally:
-            self._restart_depth -= 1
+        self._failed_starts += 1  # until on_start returned (a failure nests supervision)
+        ok = self._call_on_start(fresh)
+        if ok:
+            self._failed_starts = 0
         if not ok or self.actor is not fresh:
             kernel.end_restart(self)
             return
@@ -586,12 +617,21 @@ class Cell:
             if type(item) is ChildFailure:
                 item.slot.set(None)  # a terminating parent decides nothing
         kernel = self.kernel
+        fatal: BaseException | None = None  # a callback's, off a worker: raised once all are done
         for message, slot in leftovers:
             if message is STOP or type(message) is ActorTerminated:
                 continue
-            kernel.dead_letter(self.self_ref, message, slot is not None, "unprocessed")
+            try:
+                kernel.dead_letter(self.self_ref, message, slot is not None, "unprocessed")
+            except BaseException as exc:
+                fatal = fatal or exc
             if slot is not None:
-                slot.set(None, self._stopped_error(why))
+                try:
+                    slot.set(None, self._stopped_error(why))
+                except BaseException as exc:
+                    fatal = fatal or exc
+        if fatal is not None:
+            raise fatal
 
     def _finalize(self, watchers: list[Cell] | None = None) -> None:
         """Phase 2: watchers, ``on_stop``, ``ActorStopped`` event, bookkeeping. Runs once."""

@@ -51,6 +51,8 @@ def refs(k: Kernel, alive_only: bool) -> tuple[ActorRef[Any], ...]:
 
 
 def refs_by_type(k: Kernel, actor_type: type | str, alive_only: bool) -> tuple[ActorRef[Any], ...]:
+    if not isinstance(actor_type, (type, str)):
+        raise TypeError(f"actor_type must be a class or a class name, got {actor_type!r}")
     with k.lock:
         cells = list(k.cells.values())
     return tuple(

@@ -195,13 +195,19 @@ class Kernel:
         ok = not stragglers
         if stragglers:
             logger.warning("papyra: close() timed out; actors still running: %s", ", ".join(stragglers[:20]))
+        fatal: BaseException | None = None  # from a user callback on this (non-worker) thread
         if self.dispatcher is not None:
             ok = self.dispatcher.shutdown(time_left(deadline)) and ok
             for task in self.dispatcher.dropped:
-                self.abandon(task)
+                try:
+                    self.abandon(task)
+                except BaseException as exc:  # every other task is still disposed of
+                    fatal = fatal or exc
         stored, error = self.records.close(time_left(deadline))
         with self.lock:
             self.state = System.CLOSED
+        if fatal is not None:
+            raise fatal
         return ok and stored, error
 
     def not_running(self) -> ActorStopped:

@@ -19,6 +19,12 @@ class ActorAddress:
     system: str
     actor_id: int
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.system, str) or not self.system:
+            raise TypeError(f"ActorAddress.system must be a non-empty str, got {self.system!r}")
+        if isinstance(self.actor_id, bool) or not isinstance(self.actor_id, int) or self.actor_id < 0:
+            raise TypeError(f"ActorAddress.actor_id must be a non-negative int, got {self.actor_id!r}")
+
     def __str__(self) -> str:
         return f"{self.system}:{self.actor_id}"
 
@@ -35,6 +41,8 @@ class ActorAddress:
             rid = int(actor_id.strip())
         except ValueError:
             raise ValueError("Invalid address format. actor_id must be an int.") from None
+        if rid < 0:
+            raise ValueError("Invalid address format. actor_id must not be negative.")
         return cls(system, rid)
 
     def to_dict(self) -> dict[str, Any]:

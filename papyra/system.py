@@ -157,6 +157,7 @@ class ActorSystem:
             event_log_capacity=event_log_capacity,
         )
         self._closer: threading.Thread | None = None
+        self._closing_thread: int | None = None  # the thread inside _finish_close
         self._closed_event = threading.Event()
         self._close_result = True
         self._close_error: DurabilityError | None = None
@@ -264,7 +265,9 @@ class ActorSystem:
         kernel = self._kernel
         first = kernel.begin_close()
         running = current_cell()
+        # inside an actor, or in a callback the closing thread runs (on_dead_letter)
         inside = running is not None and running.kernel is kernel
+        inside = inside or self._closing_thread == threading.get_ident()
         if not first:
             if inside:
                 return False
@@ -288,9 +291,14 @@ class ActorSystem:
 
     def _finish_close(self, timeout: float | None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
-        ok, self._close_error = self._kernel.finish_close(deadline)
-        self._close_result = ok
-        self._closed_event.set()
+        self._closing_thread = threading.get_ident()
+        ok = False
+        try:
+            ok, self._close_error = self._kernel.finish_close(deadline)
+        finally:  # even when a user callback raised a BaseException here: close is over
+            self._close_result = ok
+            self._closing_thread = None
+            self._closed_event.set()
         return ok
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -441,9 +449,12 @@ class ActorSystem:
     def stop(self, ref: ActorRef[Any]) -> None:
         """Request a stop of ``ref`` and its children; never waits. Graceful (queued messages
         processed first) unless called by the actor itself on its own ref (immediate). No-op
-        for a foreign ref, an unknown actor, a stopped actor or a closed system.
+        for a foreign ref, an unknown actor, a stopped actor or a closed system; ``TypeError``
+        for anything but a ref.
         Cost: O(descendants) under the system lock, plus a mailbox lock each."""
-        if not isinstance(ref, ActorRef) or ref._kernel is not self._kernel:
+        if not isinstance(ref, ActorRef):
+            raise TypeError(f"stop() takes an ActorRef, got {type(ref).__name__}")
+        if ref._kernel is not self._kernel:
             return
         cell = ref._cell
         self._kernel.request_stop(cell, immediate=current_cell() is cell, reason="stopped")

@@ -69,3 +69,19 @@ def test_names_and_system_ids_are_stored_as_plain_strings() -> None:
         assert system.ref_for_name(Names.SVC) == ref
         with pytest.raises(TypeError, match="an actor name is a str"):
             system.ref_for_name(5)  # type: ignore[arg-type]
+
+
+def test_malformed_addresses_and_lookups_are_type_or_value_errors() -> None:
+    from papyra.address import ActorAddress
+
+    with pytest.raises(TypeError):
+        ActorAddress("sys", "x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ActorAddress("", 1)
+    with pytest.raises(ValueError, match="negative"):
+        ActorAddress.parse("sys:-1")
+    with ActorSystem() as system:
+        with pytest.raises(TypeError):
+            system.refs_by_type(5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            system.ref_for("local:-1")

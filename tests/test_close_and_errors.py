@@ -152,3 +152,62 @@ def test_a_close_that_runs_out_of_time_never_strands_an_ask_queued_for_a_worker(
     for thread in threading.enumerate():
         if thread.name.startswith("papyra-worker"):
             thread.join(30)
+
+
+def _stuck_system(**kwargs: Any) -> tuple[ActorSystem, _Held, Any]:
+    """One worker, held inside an actor's receive; returns (system, the held actor, an idle
+    echo actor that will need that worker)."""
+    held = _Held()
+    system = ActorSystem(system_id="stuck", max_workers=1, **kwargs).start()
+    busy = system.spawn(lambda: held)
+    waiting = system.spawn(Echo)
+    assert waiting.ask("warm", timeout=30) == "warm"
+    busy.tell("hold")
+    assert held.entered.wait(30)
+    return system, held, waiting
+
+
+def _join_workers() -> None:
+    for thread in threading.enumerate():
+        if thread.name.startswith("papyra-worker"):
+            thread.join(30)
+
+
+def test_a_callback_that_closes_the_system_during_close_does_not_deadlock_it() -> None:
+    closes: list[bool] = []
+    holder: list[ActorSystem] = []
+
+    class ClosesOnDeadLetter:
+        def on_dead_letter(self, dead_letter: Any) -> None:
+            closes.append(holder[0].close())  # runs on the thread that is closing
+
+    system, held, waiting = _stuck_system(hooks=ClosesOnDeadLetter())
+    holder.append(system)
+    waiting.tell("queued")  # dead-lettered when the close abandons it
+    try:
+        assert system.close(timeout=0.2) is False
+        assert closes == [False]  # the nested close only saw a shutdown under way
+    finally:
+        held.release.set()
+        _join_workers()
+
+
+def test_a_fatal_callback_during_close_still_lets_every_ask_finish_and_close_end() -> None:
+    system, held, waiting = _stuck_system()
+
+    def exits(future: Any) -> None:
+        raise SystemExit("from a done-callback")
+
+    first = waiting.ask_future("a")
+    first.add_done_callback(exits)
+    others = [waiting.ask_future(x) for x in ("b", "c")]
+    try:
+        with pytest.raises(SystemExit):  # on the application's thread, the error is its own
+            system.close(timeout=0.2)
+        for future in [first, *others]:
+            with pytest.raises(ActorStopped):
+                future.result(timeout=30)
+        assert system.closed and system.close(timeout=30) is False  # over, not stuck
+    finally:
+        held.release.set()
+        _join_workers()

@@ -130,7 +130,8 @@ def test_stop_noop_cases(system: ActorSystem) -> None:
     ref.stop()  # already stopping
     system.wait_for_event(ActorStoppedEvent)
     system.stop(ref)  # dead
-    system.stop("not a ref")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="takes an ActorRef"):
+        system.stop("not a ref")  # type: ignore[arg-type]
     ref.tell(STOP)  # no dead letter for the sentinel
     assert system.dead_letters.messages == ()
 

@@ -279,3 +279,50 @@ def test_an_escalation_from_a_child_of_a_replaced_instance_is_dropped(system: Ac
     ]
     assert len(crashes) == 1 and [d[2] for d in top.decisions] == ["middle boom"]
     assert middle._cell.restarts == 1  # restarted once, not again for the old child's escalation
+
+
+class NeverStarts(Actor):
+    starts = 0
+
+    def on_start(self) -> None:
+        NeverStarts.starts += 1
+        raise ValueError("cannot start")
+
+    def receive(self, message: Any) -> Any:
+        return message
+
+
+class Undecided(Parent):
+    def on_child_failure(self, child_ref: ActorRef[Any], exc: BaseException) -> None:
+        return None  # the child's own policy
+
+
+def test_restarts_whose_on_start_keeps_failing_are_bounded_even_with_a_zero_window(
+    system: ActorSystem,
+) -> None:
+    NeverStarts.starts = 0
+    instance = Undecided()
+    instance.release.set()
+    parent = system.spawn(lambda: instance)
+    policy = SupervisionPolicy(strategy=Strategy.RESTART, max_restarts=1, within_seconds=0)
+    child = system.spawn(NeverStarts, parent=parent, policy=policy)
+    assert _stop_of(system, child) == "restart-limit"  # not an endless restart loop
+    assert NeverStarts.starts == 65  # the first start and 64 restarts
+
+
+def test_an_on_child_failure_set_on_the_instance_decides(system: ActorSystem) -> None:
+    seen: list[str] = []
+
+    def decide(child_ref: ActorRef[Any], exc: BaseException) -> SupervisorDecision:
+        seen.append(str(exc))
+        return SupervisorDecision.IGNORE
+
+    holder = Actor()
+    holder.on_child_failure = decide  # type: ignore[method-assign]
+    holder.receive = lambda message: message  # type: ignore[method-assign]
+    parent = system.spawn(lambda: holder)
+    child = system.spawn(Child, parent=parent)  # unnamed: its own policy would be STOP
+    with pytest.raises(RuntimeError):
+        child.ask("boom", timeout=30)
+    assert child.ask("still here", timeout=30) == "still here"  # IGNORE: kept
+    assert len(seen) == 1

@@ -497,6 +497,31 @@ def test_proxy_calls_reads_and_writes(system: ActorSystem) -> None:
         _ = proxy.missing
 
 
+def test_a_callers_proxy_mistake_reaches_the_caller_without_failing_the_actor(system: ActorSystem) -> None:
+    class Store(Actor):
+        def add(self, n: int) -> int:
+            if n < 0:
+                raise ValueError("negative")
+            return n
+
+        def receive(self, message: Any) -> Any:
+            return message
+
+    ref = system.spawn(Store)  # unnamed: a failure would stop it (STOP policy)
+    proxy = ref.proxy(timeout=30)
+    with pytest.raises(AttributeError):
+        _ = proxy.missing
+    with pytest.raises(TypeError):
+        proxy.add(1, 2)  # wrong arity: the caller's mistake
+    with pytest.raises(TypeError):
+        proxy.add(nope=1)
+    assert system.metrics.snapshot()["actor_crashes_total"] == 0 and ref.is_alive()
+    with pytest.raises(ValueError):
+        proxy.add(-1)  # raised by the method itself: the actor's failure, supervised
+    system.wait_for_event(lambda e: e.event_type == "ActorStopped", timeout=30)
+    assert system.metrics.snapshot()["actor_crashes_total"] == 1
+
+
 # ----------------------------------------------------------------------------- events
 
 
