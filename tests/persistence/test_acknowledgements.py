@@ -32,10 +32,9 @@ FILE_BACKENDS = ("json", "rotating")
 def test_flush_raises_after_fail_stop_emptied_the_queue_on_a_full_file_limit(
     kind: str, tmp_path: Path
 ) -> None:
-    proc = spawn("flush_on_full_disk", kind, str(tmp_path / "store.ndjson"))
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert out.splitlines() == ["flush=DurabilityError", "dropped=1"], err
+    with spawn("flush_on_full_disk", kind, str(tmp_path / "store.ndjson")) as child:
+        assert child.finish() == 0, child.err
+    assert child.lines == ["flush=DurabilityError", "dropped=1"], child.err
     assert not (tmp_path / "store.ndjson").exists() or (tmp_path / "store.ndjson").stat().st_size == 0
 
 
