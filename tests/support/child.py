@@ -22,11 +22,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
-__all__ = ["ROOT", "Child", "child_env", "hold_store_lock", "release_store_lock", "start_python"]
+__all__ = ["LIVE", "ROOT", "Child", "child_env", "hold_store_lock", "release_store_lock", "start_python"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 STREAMS = ("stdout", "stderr")
+
+LIVE: set[Child] = set()  # started and not yet finished or killed (tests/conftest.py checks it)
 
 
 def child_env(*, keep_papyra: bool = True, **extra: str) -> dict[str, str]:
@@ -71,6 +73,7 @@ class Child:
         ]
         for thread in self._threads:
             thread.start()
+        LIVE.add(self)
 
     def __enter__(self) -> Child:
         return self
@@ -143,6 +146,7 @@ class Child:
         return code
 
     def _reap(self, timeout: float) -> None:
+        LIVE.discard(self)
         for thread in self._threads:
             thread.join(timeout)
         if self.proc.stdin is not None and not self.proc.stdin.closed:

@@ -189,8 +189,12 @@ def require_redis_binary() -> str:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A running, password-less ``redis-server`` shared by the session (use unique prefixes)."""
+    from tests.support.leftovers import keep_for_session
+
     server = RedisServer(require_redis_binary())
+    keep_for_session(path=server.dir)
     server.start()
+    keep_for_session(pid=server.pid)
     try:
         yield server
     finally:
