@@ -35,7 +35,7 @@ def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: 
         lock.close()
     finally:
         release_store_lock(proc)
-    with maintenance_lock(path, timeout=5):
+    with maintenance_lock(path, timeout=60):
         lock = BatchLock(path)
         assert lock.try_acquire() is False  # filelock (this process) also excludes portalocker
         lock.close()

@@ -327,7 +327,7 @@ def test_snapshot_of_a_set_rotating_non_stop_is_taken_under_the_store_lock(tmp_p
             snapshots += 1
     finally:
         _stop_writer(writer, stop)
-    with maintenance_lock(path, timeout=5):
+    with maintenance_lock(path, timeout=60):
         holder = subprocess.run(
             [
                 sys.executable,
