@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -14,8 +13,8 @@ import pytest
 
 from papyra.cli.app import run
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+from tests.support.child import ROOT, Child, child_env, hold_store_lock, release_store_lock, start_python
 
-ROOT = Path(__file__).resolve().parents[2]
 T0 = 1718000000.0  # 2024-06-10T06:13:20Z
 
 
@@ -116,84 +115,19 @@ def damaged(tmp_path: Path) -> Path:
 
 def cli_env(**extra: str) -> dict[str, str]:
     """Environment for CLI subprocesses: PYTHONPATH to the repo, no PAPYRA_* leakage."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPYRA_")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env.update(extra)
-    return env
+    return child_env(keep_papyra=False, **extra)
 
 
-def start_follower(
-    path: Path, *options: str, interval: float = 0.05, fmt: str = "ndjson"
-) -> subprocess.Popen[str]:
-    """A real ``papyra inspect events --follow`` process on ``path`` (stdout/stderr piped)."""
-    return subprocess.Popen(
-        [
-            sys.executable, "-m", "papyra", "inspect", "events", "--follow", "--path", str(path),
-            *options, "--format", fmt, "--interval", str(interval), "--limit", "100000",
-        ],
-        cwd=str(ROOT),
+def start_follower(path: Path, *options: str, interval: float = 0.05, fmt: str = "ndjson") -> Child:
+    """A real ``papyra inspect events --follow`` process on ``path``, its lines read by a Child."""
+    return start_python(
+        "-m", "papyra", "inspect", "events", "--follow", "--path", str(path),
+        *options, "--format", fmt, "--interval", str(interval), "--limit", "100000",
         env=cli_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
 
 
-class PipeLines:
-    """Lines a child process writes on one of its pipes, read as they come: the child's own
-    acknowledgement, never a sleep. Reads the file descriptor directly (unbuffered, so
-    ``select`` is exact); use it instead of the pipe object until the child is waited for."""
-
-    def __init__(self, proc: subprocess.Popen[str], stream: str = "stdout") -> None:
-        pipe = getattr(proc, stream)
-        assert pipe is not None
-        self._fd = pipe.fileno()
-        self._buffer = b""
-        self.lines: list[str] = []  # every line read so far
-
-    def next(self, count: int = 1, *, timeout: float = 30.0) -> list[str]:
-        """The next ``count`` lines (without newline); fails after ``timeout`` s without one."""
-        import select
-
-        out: list[str] = []
-        while len(out) < count:
-            if b"\n" in self._buffer:
-                line, self._buffer = self._buffer.split(b"\n", 1)
-                out.append(line.decode())
-                continue
-            ready, _, _ = select.select([self._fd], [], [], timeout)
-            if not ready:
-                raise AssertionError(f"no line within {timeout} s (got {self.lines + out!r})")
-            data = os.read(self._fd, 65536)
-            if not data:
-                raise AssertionError(f"the pipe closed (got {self.lines + out!r})")
-            self._buffer += data
-        self.lines += out
-        return out
-
-    def until(self, predicate: Callable[[str], bool], *, timeout: float = 30.0) -> list[str]:
-        """Lines up to and including the first one ``predicate`` accepts."""
-        out: list[str] = []
-        while True:
-            [line] = self.next(timeout=timeout)
-            out.append(line)
-            if predicate(line):
-                return out
-
-    def rest(self) -> list[str]:
-        """The remaining lines once the child has exited (reads to end of file)."""
-        while True:
-            data = os.read(self._fd, 65536)
-            if not data:
-                break
-            self._buffer += data
-        lines = [x.decode() for x in self._buffer.split(b"\n") if x]
-        self._buffer = b""
-        self.lines += lines
-        return lines
-
-
-def run_cli(*args: str, timeout: float = 30, **extra_env: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, timeout: float = 120, **extra_env: str) -> subprocess.CompletedProcess[str]:
     """``python -m papyra *args`` in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "papyra", *args],
@@ -205,34 +139,15 @@ def run_cli(*args: str, timeout: float = 30, **extra_env: str) -> subprocess.Com
     )
 
 
-LOCK_HOLDER = """
-import fcntl, sys, time
-f = open(sys.argv[1], "a")
-fcntl.flock(f, fcntl.LOCK_EX)
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-"""
-
-
 @pytest.fixture
-def hold_lock() -> Iterator[Callable[[Path], subprocess.Popen[str]]]:
-    """Start a second process holding ``<store>.lock`` with flock; killed (by pid) at teardown."""
-    procs: list[subprocess.Popen[str]] = []
+def hold_lock() -> Iterator[Callable[[Path], Child]]:
+    """``hold_lock(store)``: a second process holds ``<store>.lock`` (filelock) until teardown."""
+    holders: list[Child] = []
 
-    def start(store_path: Path, seconds: float = 30.0) -> subprocess.Popen[str]:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", LOCK_HOLDER, str(store_path) + ".lock", str(seconds)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "locked"
-        return proc
+    def start(store_path: Path) -> Child:
+        holders.append(hold_store_lock(store_path))
+        return holders[-1]
 
     yield start
-    for proc in procs:
-        proc.kill()
-        proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+    for holder in holders:
+        release_store_lock(holder)

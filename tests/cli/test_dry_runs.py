@@ -45,7 +45,7 @@ def _write(backend: Any, records: list[Any]) -> None:
                 backend.record_audit(r)
             else:
                 backend.record_dead_letter(r)
-        assert backend.flush(10)
+        assert backend.flush(60)
     finally:
         backend.close()
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import PersistedEvent
-from tests.cli.conftest import ROOT, T0, cli_env, run_cli, start_follower, write_store
-from tests.support.child import Child
+from tests.cli.conftest import T0, cli_env, run_cli, start_follower, write_store
+from tests.support.child import start_python
 
 APP = r"""
 import selectors, sys, time
@@ -45,10 +43,6 @@ print(f"done {count}", flush=True)
 """
 
 
-def _follow(path: Path, *options: str, fmt: str = "ndjson") -> Child:
-    return Child(start_follower(path, *options, fmt=fmt))
-
-
 def _pairs(lines: list[str]) -> list[tuple[str, str]]:
     rows = [json.loads(line) for line in lines]
     return [(r["actor_address"], r["event_type"]) for r in rows]
@@ -62,18 +56,8 @@ def _events_in_file(path: Path) -> list[tuple[str, str]]:
 def test_concurrent_application_and_cli_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "app.ndjson"
     rounds = 3
-    follower = _follow(path)
-    app = Child(
-        subprocess.Popen(
-            [sys.executable, "-c", APP, str(path)],
-            cwd=str(ROOT),
-            env=cli_env(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    )
+    follower = start_follower(path)
+    app = start_python("-c", APP, str(path), stdin=True, env=cli_env())
     try:
         app.wait_line("started")
         for _ in range(rounds):  # the application writes until told to stop: all of this is concurrent
@@ -86,9 +70,7 @@ def test_concurrent_application_and_cli_lose_nothing(tmp_path: Path) -> None:
                 r = run_cli(*args, "--path", str(path), "--lock-timeout", "60", timeout=120)
                 assert r.returncode in (0, 2), (args, r.stderr)
             assert app.proc.poll() is None
-        assert app.proc.stdin is not None
-        app.proc.stdin.write("stop\n")
-        app.proc.stdin.close()
+        app.send("stop")
         done = app.wait_for(lambda lines: lines[-1].startswith("done "), what="done")[-1]
         assert app.finish() == 0, app.err
         count = int(done.split()[-1])
@@ -112,7 +94,7 @@ def test_concurrent_application_and_cli_lose_nothing(tmp_path: Path) -> None:
 
 def test_follow_survives_compaction_and_exits_0_on_sigterm(tmp_path: Path) -> None:
     path = write_store(tmp_path / "f.ndjson")
-    follower = _follow(path)
+    follower = start_follower(path)
     later = PersistedEvent(actor_address="local:9", event_type="ActorStarted", timestamp=T0 + 3600)
     try:
         follower.wait_for(lambda lines: len(lines) >= 5, what="the five sample events")
@@ -133,7 +115,7 @@ def test_follow_survives_compaction_and_exits_0_on_sigterm(tmp_path: Path) -> No
 
 def test_follow_text_output_and_ctrl_c(tmp_path: Path) -> None:
     path = write_store(tmp_path / "t.ndjson")
-    follower = _follow(path, "--event-type", "ActorStopped", fmt="text")
+    follower = start_follower(path, "--event-type", "ActorStopped", fmt="text")
     try:
         follower.wait_for(lambda lines: len(lines) >= 3, what="the header and two events")
     finally:

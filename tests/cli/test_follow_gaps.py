@@ -12,7 +12,7 @@ from papyra.cli.follow import EventTail
 from papyra.cli.output import format_ts
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import PersistedEvent
-from tests.cli.conftest import T0, PipeLines, start_follower
+from tests.cli.conftest import T0, start_follower
 
 MAX_BYTES, MAX_FILES = 600, 3  # about four events per file: twelve events in the set
 
@@ -63,31 +63,37 @@ def test_follow_warns_on_stderr_when_rotation_outruns_it(tmp_path: Path) -> None
     of the file it had open (tail -F), warns once about the records rotated away unseen, and
     prints the rest once, in order."""
     path = tmp_path / "f.log"
+    # it sleeps 2 s after each poll: the SIGSTOP below (sent as soon as the test read the first
+    # five events) lands in that sleep, not in the next poll, even on a loaded machine
     follower = start_follower(
-        path, "--max-bytes", str(MAX_BYTES), "--max-files", str(MAX_FILES), interval=0.5
+        path, "--max-bytes", str(MAX_BYTES), "--max-files", str(MAX_FILES), interval=2.0
     )
-    out, err = PipeLines(follower), PipeLines(follower, "stderr")
     writer = RotatingFilePersistence(path, max_bytes=MAX_BYTES, max_files=MAX_FILES, fsync="never")
 
     def payloads(lines: list[str]) -> list[int]:
         return [json.loads(line)["payload"]["i"] for line in lines]
 
+    def warnings(lines: list[str]) -> list[str]:
+        return [line for line in lines if "may be missing" in line]
+
     try:
         write(writer, 0, 5)
-        printed = payloads(out.next(5))  # printed at the end of a poll: it now sleeps until the next
-        follower.send_signal(signal.SIGSTOP)
+        follower.wait_for(lambda lines: len(lines) >= 5, what="the first five events")
+        follower.proc.send_signal(signal.SIGSTOP)  # printed at the end of a poll: it sleeps until the next
         try:
             write(writer, 5, 60)  # far more than the set holds: 0..~52 are rotated out
         finally:
-            follower.send_signal(signal.SIGCONT)
-        printed += payloads(out.until(lambda line: json.loads(line)["payload"]["i"] == 64))
-        [warning] = err.until(lambda line: "may be missing" in line)[-1:]
+            follower.proc.send_signal(signal.SIGCONT)
+        follower.wait_for(lambda lines: 64 in payloads(lines), what="the last event")
+        follower.wait_for(warnings, what="the gap warning", stream="stderr")
     finally:
         writer.close()
-        follower.send_signal(signal.SIGINT)
-        follower.wait(30)
-    assert follower.returncode == 0
-    assert out.rest() == [] and not [line for line in err.rest() if "may be missing" in line]
+        follower.proc.send_signal(signal.SIGINT)
+        code = follower.finish()
+    assert code == 0, follower.err
+    printed = payloads(follower.lines)
+    [warning] = warnings(follower.err_lines)
+    assert printed[-1] == 64
     assert printed[:5] == [0, 1, 2, 3, 4]
     assert printed == sorted(set(printed)), "each record once, in order"
     [jump] = [k for k in range(len(printed) - 1) if printed[k + 1] != printed[k] + 1]

@@ -16,7 +16,6 @@ import pytest
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
 from tests.cli.conftest import T0, Result, invoke, start_follower
-from tests.support.child import Child
 
 MAX_BYTES = 600
 MAX_FILES = 6
@@ -676,7 +675,7 @@ def test_metrics_persistence_json_and_prometheus(rset: Path, tmp_path: Path) -> 
 def test_follow_prints_every_record_once_across_rotations(tmp_path: Path) -> None:
     path = tmp_path / "f.log"
     max_bytes, max_files, count = 1500, 30, 240  # ~13 events per file: ~18 rotations, none dropped
-    follower = Child(start_follower(path, "--max-bytes", str(max_bytes), "--max-files", str(max_files)))
+    follower = start_follower(path, "--max-bytes", str(max_bytes), "--max-files", str(max_files))
     writer = RotatingFilePersistence(path, max_bytes=max_bytes, max_files=max_files, fsync="never")
     try:
         # the follower starts on a store that does not exist yet; each batch of 12 is written only

@@ -103,7 +103,7 @@ def test_buffered_records_counts_every_record_held_while_redis_hangs() -> None:
     try:
         for i in range(3):
             backend.record_event(PersistedEvent(timestamp=float(i)))
-        assert backend.flush(timeout=10)
+        assert backend.flush(timeout=60)
         os.kill(server.pid, signal.SIGSTOP)  # Redis hangs: the writer's XADD blocks in flight
         stopped = True
         for i in range(7):

@@ -50,7 +50,7 @@ def test_otel_prometheus_exporter_and_native_exporter_give_identical_families() 
         backend.record_event(PersistedEvent(timestamp=1.0))
         for name in ("fsync_seconds", "write_seconds", "batch_size"):
             backend.metrics.observe(name, 1)
-        system.spawn(Echo).ask(1, timeout=5)
+        system.spawn(Echo).ask(1, timeout=60)
         through_otel = families(generate_latest(REGISTRY).decode())
         native = families(render([backend, system]))
         for handle in handles:

@@ -90,8 +90,8 @@ def test_two_systems_and_two_backends_on_one_provider_report_exact_values_each(
         r1 = s1.spawn(Echo)
         r2 = s2.spawn(Echo)
         for i in range(3):
-            assert r1.ask(i, timeout=5) == i
-        assert r2.ask("x", timeout=5) == "x"
+            assert r1.ask(i, timeout=60) == i
+        assert r2.ask("x", timeout=60) == "x"
         points = collect(reader)
         a1 = attrs(backend="json", store=str(b1.path))
         a2 = attrs(backend="json", store=str(b2.path))
@@ -122,7 +122,7 @@ def test_counters_stay_monotonic_and_complete_across_metrics_reset(reader: InMem
         ref = system.spawn(Echo)
         write(backend, 5)
         for i in range(4):
-            ref.ask(i, timeout=5)
+            ref.ask(i, timeout=60)
         assert values(collect(reader), "papyra.persistence.records.written") == {
             attrs(backend="memory", store="memory"): 5
         }
@@ -130,7 +130,7 @@ def test_counters_stay_monotonic_and_complete_across_metrics_reset(reader: InMem
         system.metrics.reset()
         write(backend, 8)
         for i in range(2):
-            ref.ask(i, timeout=5)
+            ref.ask(i, timeout=60)
         points = collect(reader)
         assert backend.metrics.snapshot()["records_written"] == 8  # the snapshot is since the reset
         series = attrs(backend="memory", store="memory")
@@ -251,7 +251,7 @@ def test_instruments_have_the_catalogue_kinds_and_units(reader: InMemoryMetricRe
         write(backend, 1)
         for name in ("fsync_seconds", "write_seconds", "batch_size"):
             backend.metrics.observe(name, 1)
-        system.spawn(Echo).ask(1, timeout=5)
+        system.spawn(Echo).ask(1, timeout=60)
         data = reader.get_metrics_data()
     assert data is not None
     metrics = {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}

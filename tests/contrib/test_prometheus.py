@@ -119,7 +119,7 @@ def test_http_endpoint_serves_a_real_scrape_on_loopback() -> None:
     threads_before = set(threading.enumerate())
     with start_http_server(backend, 0) as server:
         assert server.url == f"http://127.0.0.1:{server.port}/metrics"
-        with urllib.request.urlopen(server.url, timeout=10) as response:
+        with urllib.request.urlopen(server.url, timeout=60) as response:
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             _, samples = parse(response.read().decode())
@@ -127,7 +127,7 @@ def test_http_endpoint_serves_a_real_scrape_on_loopback() -> None:
         assert samples[written] == 6
         write(backend, 1)
         request = urllib.request.Request(server.url, headers={"Accept": "application/openmetrics-text"})
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             assert response.headers["Content-Type"].startswith("application/openmetrics-text")
             body = response.read().decode()
         assert body.endswith("# EOF\n")

@@ -36,9 +36,9 @@ def test_prometheus_renders_runtime_counters_with_system_label() -> None:
     with ActorSystem(system_id="exp") as system:
         ref = system.spawn(Echo, name="echo")
         for i in range(10):
-            assert ref.ask(i, timeout=5) == i
+            assert ref.ask(i, timeout=60) == i
         with pytest.raises(ValueError):
-            ref.ask("boom", timeout=5)
+            ref.ask("boom", timeout=60)
         types, samples = parse(render(system))
         assert types["papyra_actor_messages_processed"] == "counter"
         assert samples[series("papyra_actor_messages_processed_total", system_id="exp")] == 11
@@ -57,11 +57,11 @@ def test_mailbox_depth_is_labelled_by_actor_class() -> None:
         for i in range(3):
             ref.tell(i)
         try:
-            assert started.wait(10)  # "block" is in receive: exactly the three tells are queued
+            assert started.wait(60)  # "block" is in receive: exactly the three tells are queued
             _, samples = parse(render(system))
             name = "papyra_actor_mailbox_depth"
             depth = {dict(labels)["actor_class"]: v for (n, labels), v in samples.items() if n == name}
             assert depth == {Blocker.__qualname__: 3}
         finally:
             gate.set()
-        assert future.result(timeout=10) == "block"
+        assert future.result(timeout=60) == "block"

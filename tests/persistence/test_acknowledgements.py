@@ -32,10 +32,9 @@ FILE_BACKENDS = ("json", "rotating")
 def test_flush_raises_after_fail_stop_emptied_the_queue_on_a_full_file_limit(
     kind: str, tmp_path: Path
 ) -> None:
-    proc = spawn("flush_on_full_disk", kind, str(tmp_path / "store.ndjson"))
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    assert out.splitlines() == ["flush=DurabilityError", "dropped=1"], err
+    with spawn("flush_on_full_disk", kind, str(tmp_path / "store.ndjson")) as child:
+        assert child.finish() == 0, child.err
+    assert child.lines == ["flush=DurabilityError", "dropped=1"], child.err
     assert not (tmp_path / "store.ndjson").exists() or (tmp_path / "store.ndjson").stat().st_size == 0
 
 
@@ -104,14 +103,14 @@ def test_system_flush_and_close_raise_when_the_store_failed_instead_of_returning
     try:
         raw.set(backend.stream_key("event"), "not a stream")  # WRONGTYPE: fail-stop on the next write
         system = ActorSystem(persistence=backend).start()
-        system.spawn(_Echo).ask("hi", timeout=10)
+        system.spawn(_Echo).ask("hi", timeout=60)
         with pytest.raises(DurabilityError, match="WRONGTYPE"):
-            system.flush(10)
+            system.flush(60)
         with pytest.raises(DurabilityError, match="WRONGTYPE"):
-            system.close(timeout=10)
+            system.close(timeout=60)
         assert backend.closed and system.closed
         with pytest.raises(DurabilityError):
-            system.close(timeout=10)  # a later caller gets the same outcome
+            system.close(timeout=60)  # a later caller gets the same outcome
     finally:
         raw.delete(backend.stream_key("event"))
         raw.close()
@@ -122,7 +121,7 @@ def test_system_flush_returns_false_on_timeout_without_raising(tmp_path: Path) -
     holder = hold_store_lock(str(tmp_path / "store.ndjson"), "portalocker")
     system = ActorSystem(persistence=backend).start()
     try:
-        system.spawn(_Echo).ask("hi", timeout=10)
+        system.spawn(_Echo).ask("hi", timeout=60)
         assert system.flush(0.2) is False  # timed out: the other process holds the lock
     finally:
         release_store_lock(holder)

@@ -90,7 +90,7 @@ def test_backend_close_with_a_timeout_returns_while_another_process_holds_the_lo
 def test_system_close_with_a_timeout_returns_while_another_process_holds_the_lock(lock_holder: Path) -> None:
     backend = JsonFilePersistence(lock_holder)
     system = ActorSystem(persistence=backend).start()
-    assert system.spawn(Echo).ask("hi", timeout=10) == "hi"
+    assert system.spawn(Echo).ask("hi", timeout=60) == "hi"
     result, took = _close_in_thread(lambda: system.close(timeout=1.0), 1.0 + SLACK)
     assert result is False and took < 1.0 + SLACK
     assert backend.closed and _writer_threads() == []
@@ -147,7 +147,7 @@ def test_leaving_a_system_on_a_hung_redis_is_bounded_by_close_timeout(frozen_red
     config = RedisStreamsConfig(url=frozen_redis.url, prefix="hung", socket_timeout=60.0, close_timeout=1.0)
     backend = RedisStreamsPersistence(config)
     system = ActorSystem(persistence=backend).start()
-    system.spawn(Echo).ask("hi", timeout=10)
+    system.spawn(Echo).ask("hi", timeout=60)
     result, took = _close_in_thread(lambda: system.close(timeout=1.0), 1.0 + SLACK)
     assert result is False and took < 1.0 + SLACK
     assert _writer_threads() == []
@@ -162,7 +162,7 @@ def test_leaving_a_system_on_an_unknown_redis_host_is_bounded_by_close_timeout()
     config = RedisStreamsConfig(url=url, prefix="nx", close_timeout=1.0)
     backend = RedisStreamsPersistence(config)
     system = ActorSystem(persistence=backend).start()
-    system.spawn(Echo).ask("hi", timeout=10)
+    system.spawn(Echo).ask("hi", timeout=60)
     result, took = _close_in_thread(system.close, 1.0 + SLACK)
     assert result is False and took < 1.0 + SLACK
     assert _writer_threads() == []

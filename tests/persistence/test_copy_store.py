@@ -103,7 +103,7 @@ def test_rotating_set_is_copied_oldest_file_first(tmp_path: Path) -> None:
         for i in range(60):
             event = PersistedEvent(actor_address=f"a:{i}", event_type="E", payload=i, timestamp=float(i))
             source.record_event(event)
-        assert source.flush(10)
+        assert source.flush(60)
         assert len(source.files) > 3
         report = copy_store(source, target)
         assert report.verified

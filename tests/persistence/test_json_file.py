@@ -230,7 +230,7 @@ def test_write_seconds_is_one_observation_per_batch_from_its_oldest_enqueue(
     b = json_store()
     b.record_event(event(0))
     assert b.flush(60)
-    with maintenance_lock(b.path, timeout=5):
+    with maintenance_lock(b.path, timeout=60):
         b.record_event(event(1))
         first_enqueued = time.monotonic()
         for i in range(2, 50):

@@ -59,10 +59,11 @@ def test_a_backend_inherited_through_fork_refuses_work_in_the_child_and_the_pare
     kind: str, tmp_path: Path, server: RedisServer | None
 ) -> None:
     arg, reader = _target(kind, tmp_path, server)
-    proc = spawn("fork_after_open", kind, arg)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert out.splitlines() == [
+    with spawn("fork_after_open", kind, arg) as child:
+        code = child.finish()
+    out, err = child.lines, child.err
+    assert code == 0, err
+    assert out == [
         "child PersistenceClosedError PersistenceClosedError PersistenceClosedError close=True",
         "parent flush=True close=True",
     ], err
@@ -74,9 +75,10 @@ def test_records_accepted_before_interpreter_exit_are_written_without_close(
     kind: str, tmp_path: Path, server: RedisServer | None
 ) -> None:
     arg, reader = _target(kind, tmp_path, server)
-    proc = spawn("exit_without_close", kind, arg)
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0 and out.splitlines() == ["accepted"], err
+    with spawn("exit_without_close", kind, arg) as child:
+        code = child.finish()
+    out, err = child.lines, child.err
+    assert code == 0 and out == ["accepted"], err
     assert _stored(reader) == [("exit", seq) for seq in range(100)]
 
 
@@ -114,10 +116,11 @@ def test_an_actor_system_inherited_through_fork_refuses_work_in_the_child_and_th
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "store.ndjson"
-    proc = spawn("fork_system", str(path))
-    out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
-    assert out.splitlines() == [
+    with spawn("fork_system", str(path)) as child:
+        code = child.finish()
+    out, err = child.lines, child.err
+    assert code == 0, err
+    assert out == [
         "child ActorStopped ActorStopped ActorStopped close=True",
         "parent ask=after close=True",
     ], err

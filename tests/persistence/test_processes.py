@@ -35,7 +35,7 @@ def test_filelock_and_portalocker_exclude_each_other_across_processes(tmp_path: 
         lock.close()
     finally:
         release_store_lock(proc)
-    with maintenance_lock(path, timeout=5):
+    with maintenance_lock(path, timeout=60):
         lock = BatchLock(path)
         assert lock.try_acquire() is False  # filelock (this process) also excludes portalocker
         lock.close()
@@ -92,10 +92,9 @@ def test_backpressure_when_queue_is_full(tmp_path: Path) -> None:
 
 def test_fail_stop_on_a_real_write_error(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
-    proc = spawn("fill_until_limit", str(path), "20000")
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
-    lines = out.splitlines()
+    with spawn("fill_until_limit", str(path), "20000") as child:
+        assert child.finish() == 0, child.err
+    lines, err = child.lines, child.err
     assert lines[0].startswith("flush-failed acked=") and "cause=OSError:EFBIG" in lines[0]
     acked = int(lines[0].split("acked=")[1].split()[0])
     assert lines[1] == "record-refused"
@@ -120,21 +119,13 @@ def test_sigkill_crash_loop_loses_no_acknowledged_record(tmp_path: Path) -> None
     acked: dict[str, int] = {}
     for rnd in range(20):
         name = f"r{rnd}"
-        proc = spawn("crash_writer", str(path), name)
-        assert proc.stdout is not None and proc.stderr is not None
-        last = 0
-        for _ in range(rng.randint(1, 12)):
-            line = proc.stdout.readline()
-            if not line:
-                break
-            last = int(line)
-        time.sleep(rng.random() * 0.01)  # only picks the kill moment: asserts use acked counts
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-        proc.stdout.close()
-        proc.stderr.close()
-        assert last > 0
-        acked[name] = last
+        with spawn("crash_writer", str(path), name) as child:
+            acks = rng.randint(1, 12)
+            child.wait_for(lambda lines, n=acks: len(lines) >= n, what=f"{acks} acknowledged batches")
+            time.sleep(rng.random() * 0.01)  # only picks the kill moment: asserts use acked counts
+            child.proc.send_signal(signal.SIGKILL)
+            assert child.finish() == -signal.SIGKILL, child.err
+        acked[name] = int(child.lines[-1])  # every line printed before the kill is an acknowledgement
         probe = JsonFilePersistence(path)
         scan = probe.scan()
         assert len(scan.anomalies) <= 1, scan.anomalies  # at most a torn tail, at the very end
@@ -160,14 +151,11 @@ def test_sigkill_crash_loop_loses_no_acknowledged_record(tmp_path: Path) -> None
 
 def test_reopen_after_kill_heals_torn_tail_and_recover_gives_clean_scan(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
-    proc = spawn("crash_writer", str(path), "solo")
-    assert proc.stdout is not None
-    acked = int(proc.stdout.readline())
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    proc.stdout.close()
-    assert proc.stderr is not None
-    proc.stderr.close()
+    with spawn("crash_writer", str(path), "solo") as child:
+        child.wait_for(bool, what="an acknowledged batch")
+        child.proc.send_signal(signal.SIGKILL)
+        assert child.finish() == -signal.SIGKILL, child.err
+    acked = int(child.lines[-1])
     with open(path, "ab") as f:  # make the crash tear a line for sure
         f.write(b'{"kind":"event","system_id":"te')
     b = JsonFilePersistence(path)
@@ -185,21 +173,16 @@ def test_reopen_after_kill_heals_torn_tail_and_recover_gives_clean_scan(tmp_path
 def test_four_writers_and_a_compacting_process(tmp_path: Path) -> None:
     path = tmp_path / "store.ndjson"
     per_writer = 25_000
-    compactor = Child(spawn("mp_compactor", str(path), stdin=True))
+    compactor = spawn("mp_compactor", str(path), stdin=True)
     writers: list[Child] = []
 
     def compactions(lines: list[str]) -> int:
         return sum(line.startswith("compacted ") for line in lines)
 
-    def tell(child: Child, line: str) -> None:
-        assert child.proc.stdin is not None
-        child.proc.stdin.write(line)
-        child.proc.stdin.flush()
-
     try:
         compactor.wait_line("ready")
         writers += [
-            Child(spawn("mp_writer", str(path), f"w{k}", str(per_writer), str(per_writer // 2), stdin=True))
+            spawn("mp_writer", str(path), f"w{k}", str(per_writer), str(per_writer // 2), stdin=True)
             for k in range(4)
         ]
         for w in writers:
@@ -208,11 +191,11 @@ def test_four_writers_and_a_compacting_process(tmp_path: Path) -> None:
         before = compactions(compactor.lines)
         compactor.wait_for(lambda lines: compactions(lines) > before, what="a mid-stream compaction")
         for w in writers:
-            tell(w, "go\n")
+            w.send("go")
         for w in writers:
             w.wait_line("done")
             assert w.finish(timeout=120) == 0, w.err
-        tell(compactor, "stop\n")
+        compactor.send("stop")
         compactor.wait_for(lambda lines: lines[-1].startswith("compactions "), what="the compactor to stop")
         assert compactor.finish(timeout=120) == 0, compactor.err
     finally:

@@ -28,7 +28,7 @@ def test_events_audits_and_dead_letters_land_on_disk(tmp_path: Path) -> None:
     system.start()
     try:
         ref = system.spawn(Echo, name="echo")
-        assert ref.ask("hi", timeout=10) == "hi"
+        assert ref.ask("hi", timeout=60) == "hi"
         system.audit()
         ref.stop()
         with pytest.raises(ActorStopped):
@@ -89,7 +89,7 @@ def test_corrupt_store_is_repaired_in_recover_mode(tmp_path: Path) -> None:
     )
     with system:
         ref = system.spawn(Echo)
-        assert ref.ask(1, timeout=10) == 1
+        assert ref.ask(1, timeout=60) == 1
     assert seen == ["scan:2", "recovery", "scan:0"]
     backend = JsonFilePersistence(path)
     assert not backend.scan().has_anomalies

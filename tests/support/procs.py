@@ -10,35 +10,28 @@ import errno
 import os
 import resource
 import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.child import Child, start_python
 
 
-def spawn(*args: str, stdin: bool = False) -> subprocess.Popen[str]:
-    """Start ``python -m tests.support.procs *args`` with pipes for stdout (and stdin)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.procs", *args],
-        cwd=str(ROOT),
-        env=env,
-        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def spawn(*args: str, stdin: bool = False) -> Child:
+    """Start ``python -m tests.support.procs *args`` (stdin a pipe when ``stdin``)."""
+    return start_python("-m", "tests.support.procs", *args, stdin=stdin)
 
 
-def _event(writer: str, seq: int):  # type: ignore[no-untyped-def]
+def seq_event(writer: str, seq: int, pad: int = 0) -> Any:
+    """Event ``seq`` of ``writer`` (its address), at time ``1000 + seq``; ``pad`` characters of
+    padding in the payload make it larger."""
     from papyra.persistence.models import PersistedEvent
 
+    payload: dict[str, Any] = {"seq": seq}
+    if pad:
+        payload["pad"] = "x" * pad
     return PersistedEvent(
-        system_id="test", actor_address=writer, event_type="Seq", payload={"seq": seq}, timestamp=1000.0 + seq
+        system_id="test", actor_address=writer, event_type="Seq", payload=payload, timestamp=1000.0 + seq
     )
 
 
@@ -70,7 +63,7 @@ def crash_writer(path: str, name: str) -> None:
     seq = 0
     while True:
         for _ in range(50):
-            backend.record_event(_event(name, seq))
+            backend.record_event(seq_event(name, seq))
             seq += 1
         backend.flush()
         print(seq, flush=True)
@@ -84,7 +77,7 @@ def mp_writer(path: str, name: str, count: str, pause_at: str = "-1") -> None:
     backend = JsonFilePersistence(path, fsync="always", max_pending=1_000_000)
     print("ready", flush=True)
     for seq in range(int(count)):
-        backend.record_event(_event(name, seq))
+        backend.record_event(seq_event(name, seq))
         if seq % 2500 == 2499:
             backend.flush()  # interleave durable batches with the other process's compactions
         if seq == int(pause_at):
@@ -134,7 +127,7 @@ def fill_until_limit(path: str, limit: str) -> None:
     try:
         while True:
             for _ in range(7):
-                backend.record_event(_event("fill", seq))
+                backend.record_event(seq_event("fill", seq))
                 seq += 1
             backend.flush()
             acked = seq
@@ -145,7 +138,7 @@ def fill_until_limit(path: str, limit: str) -> None:
         errno_name = errno.errorcode.get(getattr(root, "errno", 0) or 0, "?")
         print(f"flush-failed acked={acked} cause={type(root).__name__}:{errno_name}", flush=True)
     try:
-        backend.record_event(_event("fill", seq))
+        backend.record_event(seq_event("fill", seq))
         print("record-accepted", flush=True)
     except DurabilityError:
         print("record-refused", flush=True)
@@ -176,17 +169,17 @@ def fork_after_open(kind: str, path: str) -> None:
 
     backend = _file_backend(kind, path)
     for seq in range(10):
-        backend.record_event(_event("parent", seq))
+        backend.record_event(seq_event("parent", seq))
     pid = os.fork()
     if pid == 0:
-        calls = (lambda: backend.record_event(_event("child", 0)), lambda: backend.flush(3), backend.flush)
+        calls = (lambda: backend.record_event(seq_event("child", 0)), lambda: backend.flush(3), backend.flush)
         outcomes = _outcomes(calls, PersistenceClosedError)
         outcomes.append(f"close={backend.close(timeout=3)}")
         print("child " + " ".join(outcomes), flush=True)
         os._exit(0)
     os.waitpid(pid, 0)
     assert backend.flush(30) is True
-    backend.record_event(_event("parent", 10))
+    backend.record_event(seq_event("parent", 10))
     print(f"parent flush={backend.flush(30)} close={backend.close(timeout=30)}", flush=True)
 
 
@@ -232,7 +225,7 @@ def exit_without_close(kind: str, path: str) -> None:
     """Accept 100 records and return (interpreter exit) without flush() or close()."""
     backend = _file_backend(kind, path)
     for seq in range(100):
-        backend.record_event(_event("exit", seq))
+        backend.record_event(seq_event("exit", seq))
     print("accepted", flush=True)
 
 
@@ -248,7 +241,7 @@ def flush_on_full_disk(kind: str, path: str) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     backend = _file_backend(kind, path)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
-    backend.record_event(_event("full", 0))
+    backend.record_event(seq_event("full", 0))
     wait_until(lambda: backend.failed is not None, what="the writer's fail-stop")
     try:
         print(f"flush={backend.flush()}", flush=True)

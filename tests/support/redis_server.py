@@ -13,6 +13,7 @@ which case it fails loudly.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -36,10 +37,47 @@ def find_redis_server() -> str | None:
     )
 
 
-def _free_port() -> int:
+_MAX_CLUSTER_PORT = 55535  # a cluster node's port + 10000 must be a port too
+_handed_out: set[int] = set()  # never the same port twice in one run (a choice is not a bind)
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (outgoing connections take theirs there)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    """A port free on 127.0.0.1 now that any redis-server accepts (cluster nodes too), never one
+    this run handed out before. Chosen at random *below* the ephemeral range: between this choice
+    and the server's bind, the many outgoing connections of a busy machine (each takes an
+    ephemeral port) cannot take it, as they did when the kernel chose from that range."""
+    rng = random.SystemRandom()
+    low, high = 10_000, min(_ephemeral_low(), _MAX_CLUSTER_PORT + 1)
+    for _ in range(1000 if high - low >= 1000 else 0):
+        port = rng.randrange(low, high)
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    while True:  # no room below the ephemeral range: let the kernel choose
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port <= _MAX_CLUSTER_PORT and port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 class RedisServer:
@@ -189,8 +227,12 @@ def require_redis_binary() -> str:
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A running, password-less ``redis-server`` shared by the session (use unique prefixes)."""
+    from tests.support.leftovers import keep_for_session
+
     server = RedisServer(require_redis_binary())
+    keep_for_session(path=server.dir)
     server.start()
+    keep_for_session(pid=server.pid)
     try:
         yield server
     finally:

@@ -72,14 +72,6 @@ def kill_hard(server: RedisServer) -> None:
     server.stop()
 
 
-def _cluster_ports() -> tuple[int, int]:
-    """A free client port Redis accepts for a cluster node (at most 55535) and a free bus port."""
-    while True:
-        port = _free_port()
-        if port <= 55535:
-            return port, _free_port()
-
-
 class RedisClusterNodes:
     """``size`` cluster primaries (3) holding all 16384 slots, each with ``replicas`` replicas
     (none by default); AOF on with ``appendfsync always``, so a node killed and restarted keeps
@@ -97,7 +89,7 @@ class RedisClusterNodes:
         )
         self.nodes = []
         for _ in range(size * (1 + replicas)):
-            port, bus = _cluster_ports()
+            port, bus = _free_port(), _free_port()
             self.nodes.append(RedisServer(binary, port=port, extra_args=(*args, "--cluster-port", str(bus))))
 
     @property

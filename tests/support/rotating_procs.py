@@ -12,38 +12,18 @@ import ctypes.util
 import json
 import os
 import struct
-import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.child import Child, start_python
+from tests.support.procs import seq_event
 
 
-def spawn_rot(*args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.support.rotating_procs", *args],
-        cwd=str(ROOT),
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _event(writer: str, seq: int, pad: int = 0) -> Any:
-    from papyra.persistence.models import PersistedEvent
-
-    payload: dict[str, Any] = {"seq": seq}
-    if pad:
-        payload["pad"] = "x" * pad
-    return PersistedEvent(
-        system_id="test", actor_address=writer, event_type="Seq", payload=payload, timestamp=1000.0 + seq
-    )
+def spawn_rot(*args: str) -> Child:
+    """Start ``python -m tests.support.rotating_procs *args``."""
+    return start_python("-m", "tests.support.rotating_procs", *args)
 
 
 def _backend(path: str, max_bytes: str, max_files: str, **kw: Any) -> Any:
@@ -59,7 +39,7 @@ def writer(path: str, max_bytes: str, max_files: str, name: str, count: str, pad
     backend = _backend(path, max_bytes, max_files)
     print("ready", flush=True)
     for seq in range(int(count)):
-        backend.record_event(_event(name, seq, int(pad)))
+        backend.record_event(seq_event(name, seq, int(pad)))
         if seq % 100 == 99:
             backend.flush()
     backend.flush()
@@ -74,7 +54,7 @@ def writer_until(path: str, max_bytes: str, max_files: str, name: str, stop_file
     print("ready", flush=True)
     seq = 0
     while True:
-        backend.record_event(_event(name, seq))
+        backend.record_event(seq_event(name, seq))
         seq += 1
         if seq % 100 == 0:
             backend.flush()
@@ -92,7 +72,7 @@ def rotate_crash(path: str, max_bytes: str, max_files: str, start: str, fsync: s
     seq = int(start)
     while True:
         for _ in range(3):
-            backend.record_event(_event("crash", seq))
+            backend.record_event(seq_event("crash", seq))
             seq += 1
         backend.flush()
         print(seq, flush=True)
@@ -109,7 +89,7 @@ def compact_crash(path: str, max_bytes: str, max_files: str, keep: str, start: s
     seq = int(start)
     while True:
         for _ in range(10):
-            backend.record_event(_event("crash", seq))
+            backend.record_event(seq_event("crash", seq))
             seq += 1
         backend.flush()
         print(seq, flush=True)

@@ -82,7 +82,7 @@ def test_several_systems_write_concurrently_and_read_back_in_order(
         try:
             for i in range(300):
                 backend.record_event(ev(i, system))
-            assert backend.flush(10)
+            assert backend.flush(60)
         except BaseException as exc:  # reported to the main thread
             errors.append(exc)
 
@@ -111,7 +111,7 @@ def test_batch_with_every_record_kind_spans_slots(on_cluster: Any) -> None:
                 system_id="local", target="local:x", message_type="M", payload=i, timestamp=float(i)
             )
         )
-    assert b.flush(10)
+    assert b.flush(60)
     assert [a.total_actors for a in b.list_audits()] == list(range(50))
     assert [d.payload for d in b.list_dead_letters()] == list(range(50))
     assert len(b.list_events()) == 50
@@ -121,7 +121,7 @@ def test_consumer_groups_on_a_cluster(on_cluster: Any, redis_cluster: Any) -> No
     b = on_cluster(max_deliveries=1)
     for i in range(10):
         b.record_event(ev(i))
-    assert b.flush(10)
+    assert b.flush(60)
     assert b.ensure_consumer_group("events", "g") is True
     first = b.consume("events", "g", "c1", count=4, block_ms=None)
     assert [e.record.payload["i"] for e in first] == [0, 1, 2, 3]
@@ -149,7 +149,7 @@ def test_scan_recover_compact_on_a_cluster(on_cluster: Any, redis_cluster: Any) 
     b = on_cluster(retention_policy=RetentionPolicy(max_records=20))
     for i in range(100):
         b.record_event(ev(i))
-    assert b.flush(10)
+    assert b.flush(60)
     client = cluster_client(redis_cluster)
     try:
         client.xadd(b.stream_key("events"), {"data": "not json"})
@@ -195,7 +195,7 @@ def test_cluster_node_killed_and_restarted_loses_no_acknowledged_record(
                 b.record_audit(PersistedAudit(system_id=s, timestamp=float(i), total_actors=i))
 
     write(0, 100)
-    assert all(b.flush(10) for b in backends)
+    assert all(b.flush(60) for b in backends)
     kill_hard(victim)
     try:
         write(100, 200)  # accepted while a shard is down: buffered, in order
@@ -216,7 +216,7 @@ def test_writes_follow_a_slot_moved_to_another_node(on_cluster: Any, redis_clust
     b = on_cluster("moving")
     for i in range(50):
         b.record_event(ev(i))
-    assert b.flush(10)
+    assert b.flush(60)
     key = b.stream_key("events")
     client = cluster_client(redis_cluster)
     try:
@@ -237,7 +237,7 @@ def test_writes_follow_a_slot_moved_to_another_node(on_cluster: Any, redis_clust
             r.execute_command("CLUSTER", "SETSLOT", slot, "NODE", ids[target_port])
         for i in range(50, 100):  # the client's slot map is stale: MOVED, re-read, retried in order
             b.record_event(ev(i))
-        assert b.flush(10)
+        assert b.flush(60)
         assert raw[target_port].xlen(key) == 100
         assert b.metrics.snapshot()["write_errors"] >= 1  # the MOVED reply was met and retried
     finally:

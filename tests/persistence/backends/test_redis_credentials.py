@@ -128,7 +128,7 @@ def test_a_special_character_password_percent_encoded_works_and_never_shows(
     backend = RedisStreamsPersistence(RedisStreamsConfig(url=url, prefix=prefix))
     try:
         backend.record_event(event(1))
-        assert backend.flush(10)
+        assert backend.flush(60)
         assert [e.payload["n"] for e in backend.list_events()] == [1]
     finally:
         backend.close()

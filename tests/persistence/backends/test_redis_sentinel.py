@@ -60,7 +60,7 @@ def test_failover_keeps_every_record_acknowledged_with_min_replicas_ack(
 
         for _ in range(8):
             chunk()
-            assert backend.flush(10)
+            assert backend.flush(60)
             acknowledged = written
         chunk()  # in flight (or buffered) while the primary dies
         kill_hard(sentinel_setup.primary)
@@ -75,7 +75,7 @@ def test_failover_keeps_every_record_acknowledged_with_min_replicas_ack(
         assert backend.flush(30)  # the writer found the promoted replica, which is replicated again
         acknowledged = written
         chunk()
-        assert backend.flush(10)
+        assert backend.flush(60)
         acknowledged = written
         key = backend.stream_key("events")
         on_new_primary = stored_numbers(sentinel_setup.replica.port, key)
@@ -94,7 +94,7 @@ def test_cli_reads_through_a_sentinel_url(sentinel_setup: SentinelSetup) -> None
     try:
         for i in range(3):
             backend.record_event(ev(i))
-        assert backend.flush(10)
+        assert backend.flush(60)
     finally:
         backend.close()
     args = ("--redis-url", sentinel_setup.url, "--prefix", prefix, "--format", "ndjson")
@@ -115,7 +115,7 @@ def test_sentinel_url_password_reaches_the_data_nodes_and_stays_hidden() -> None
         backend = RedisStreamsPersistence(config)
         try:
             backend.record_event(ev(7))
-            assert backend.flush(10)
+            assert backend.flush(60)
             assert "pw-Sent1nel-42" not in repr(backend) + str(backend.describe())
         finally:
             backend.close()

@@ -108,7 +108,7 @@ def test_a_retryable_refusal_buffers_in_order_and_delivers_once_redis_accepts_wr
     b = backend_on(private_redis)
     try:
         b.record_event(ev(0))
-        assert b.flush(5)
+        assert b.flush(60)
         undo = REFUSALS[refusal](raw)
         try:
             for i in range(1, 51):
@@ -118,7 +118,7 @@ def test_a_retryable_refusal_buffers_in_order_and_delivers_once_redis_accepts_wr
             assert b.buffered == 50
         finally:
             undo()
-        assert b.flush(10) is True
+        assert b.flush(60) is True
         assert b.reachable and b.buffered == 0
         assert [e.timestamp for e in b.list_events()] == [float(i) for i in range(51)]
         snap = b.metrics.snapshot()
@@ -135,7 +135,7 @@ def test_a_hung_server_counts_the_batch_in_flight_as_buffered_and_is_unreachable
     assert pid is not None
     try:
         b.record_event(ev(0))
-        assert b.flush(5)
+        assert b.flush(60)
         os.kill(pid, signal.SIGSTOP)
         try:
             for i in range(1, 51):
@@ -147,7 +147,7 @@ def test_a_hung_server_counts_the_batch_in_flight_as_buffered_and_is_unreachable
             assert b.flush(0) is False
         finally:
             os.kill(pid, signal.SIGCONT)
-        assert b.flush(10) is True
+        assert b.flush(60) is True
         assert b.reachable and b.buffered == 0
         seen = [int(e.timestamp) for e in b.list_events()]
         # at-least-once: a batch whose reply was lost with the timed-out connection may repeat

@@ -53,10 +53,10 @@ def test_three_processes_append_while_a_fourth_rotates_the_set(tmp_path: Path) -
     path = tmp_path / "rot.ndjson"
     max_bytes, max_files, count = 16_000, 1000, 2500
     procs = [
-        Child(spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count)))
+        spawn_rot("writer", str(path), str(max_bytes), str(max_files), f"w{i}", str(count))
         for i in range(3)
     ]
-    procs.append(Child(spawn_rot("writer", str(path), str(max_bytes), str(max_files), "big", "400", "1500")))
+    procs.append(spawn_rot("writer", str(path), str(max_bytes), str(max_files), "big", "400", "1500"))
     for proc in procs:
         proc.wait_line("ready")
     for proc in procs:
@@ -107,7 +107,7 @@ def test_disk_bound_holds_with_writers_in_three_processes(tmp_path: Path) -> Non
     max_bytes, max_files = 8192, 4
     min_samples, min_full_samples, min_rotations = 30, 10, 5
     procs = [
-        Child(spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop)))
+        spawn_rot("writer_until", str(path), str(max_bytes), str(max_files), f"w{i}", str(stop))
         for i in range(3)
     ]
     lock = BatchLock(path)
@@ -157,7 +157,7 @@ def _run_until_killed(args: list[str], rng: random.Random, min_acked: int, max_d
     unacknowledged seq after each durable batch), SIGKILL it at a random moment up to
     ``max_delay`` seconds later; return the last acknowledged count. What the test asserts
     depends on that count, never on how far the child got in the delay."""
-    child = Child(spawn_rot(*args))
+    child = spawn_rot(*args)
     try:
         child.wait_for(lambda lines: bool(lines) and int(lines[-1]) >= min_acked, what=f"{min_acked} acks")
         time.sleep(rng.uniform(0.0, max_delay))  # only picks the kill moment
@@ -272,7 +272,7 @@ def test_sigkill_during_compaction_leaves_old_or_new_set_never_a_mix(tmp_path: P
 
 def _rotating_writer(path: Path, stop: Path) -> Child:
     """A process writing events ``w``/0, 1, 2… into a set of 30 files of 2000 bytes until ``stop`` exists."""
-    child = Child(spawn_rot("writer_until", str(path), "2000", "30", "w", str(stop)))
+    child = spawn_rot("writer_until", str(path), "2000", "30", "w", str(stop))
     child.wait_line("ready")
     return child
 
@@ -327,7 +327,7 @@ def test_snapshot_of_a_set_rotating_non_stop_is_taken_under_the_store_lock(tmp_p
             snapshots += 1
     finally:
         _stop_writer(writer, stop)
-    with maintenance_lock(path, timeout=5):
+    with maintenance_lock(path, timeout=60):
         holder = subprocess.run(
             [
                 sys.executable,
