@@ -24,11 +24,17 @@ README = HERE / "README.md"
 NOTES = {
     "persistence": "Also asserted in every run (a bound, not a ratio): the peak RSS growth of `scan()` and "
                    "`compact()`, in a fresh process, stays under 64 MiB, also for a file 10 times larger.\n\n"
-                   "This pair was recorded right before commit 53c05e2 (the record grammar's encode fast "
-                   "path for nested payloads), which undid most of a durable-write regression the grammar "
-                   "had brought: a spot check (200,000 records, `fsync=\"always\"`, 4 producers) gave "
-                   "68k records/s before that commit, 177k after it, 439k before the grammar. Re-record "
-                   "the pair (below) to see `durable_write_vs_raw` as it is now.",
+                   "`durable_write_vs_raw` is below its target on an idle machine (about 0.33x; busy "
+                   "machines show higher ratios because the fsync-bound reference slows down more). The "
+                   "cost is on the producer side: `record_event` validates each record by the "
+                   "grammar's rule (msgspec's native encode, then the reader's own typed decode of the "
+                   "line, about 2 us of CPU per record) and the 4 producer threads hold the "
+                   "interpreter lock that the writer thread needs between its `write`/`fsync` calls; "
+                   "the reference only encodes.",
+    "runtime": "Three full runs were made back to back (21:27, 21:37, 21:41 UTC). In the first, two "
+               "references were over 30 % slower than in the other two, so `compare` refused to judge "
+               "against it; the second and third are the committed pair (the second was saved as "
+               "`rerun.json`, then copied to `baseline.json`, hence the file name in its command).",
 }
 
 SUITES = {
