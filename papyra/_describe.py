@@ -70,13 +70,13 @@ def _bound_leaves(value: Any) -> Any:
 
 def describe_payload(value: object) -> Any:
     """``value`` as plain JSON data for a persisted event or dead letter (the conversion of
-    :func:`papyra.persistence.grammar.to_plain`: exceptions as ``"Type: message"``, unknown objects
+    :func:`papyra.persistence.plain.to_plain`: exceptions as ``"Type: message"``, unknown objects
     as their ``repr``), total and bounded: every string in the result is cut at
     :data:`MAX_TEXT` characters, and a value that cannot be converted at all (a raising or
     endlessly recursive ``__repr__``, a key whose ``__str__`` raises) becomes its
     :func:`describe` text. Never raises. Cost: O(size of value) plus the objects' own
     ``__repr__``/``__str__``."""
-    from papyra.persistence.grammar import to_plain  # lazily: the runtime imports this module early
+    from papyra.persistence.plain import to_plain  # lazily: the runtime imports this module early
 
     try:
         return _bound_leaves(to_plain(value))

@@ -3,7 +3,7 @@ letters and audits become :mod:`papyra.persistence.models` records.
 
 The runtime builds every record through these three functions, so the record an actor system
 writes and the record format the persistence package reads are defined in one package: addresses
-go through :func:`~papyra.persistence.grammar.normalize_address` (the ``"system:actor_id"``
+go through :func:`~papyra.persistence.plain.normalize_address` (the ``"system:actor_id"``
 string), payloads through :func:`~papyra._describe.describe_payload` (plain JSON values, every
 string bounded, total: a user object whose ``__repr__`` raises still gives a record).
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from papyra._describe import describe_payload
-from papyra.persistence.grammar import normalize_address
 from papyra.persistence.models import PersistedAudit, PersistedDeadLetter, PersistedEvent
+from papyra.persistence.plain import normalize_address
 
 __all__ = ["audit_record", "dead_letter_record", "event_record"]
 

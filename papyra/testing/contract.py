@@ -33,7 +33,7 @@ from hypothesis import HealthCheck, given, settings
 
 from papyra.exceptions import EncodingError, PapyraError, PersistenceClosedError
 from papyra.persistence.base import PersistenceBackend, backend_capabilities, safe_metrics_snapshot
-from papyra.persistence.grammar import encode_record, to_plain
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.models import (
     CompactionReport,
     PersistedAudit,
@@ -44,6 +44,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryReport,
     PersistenceScanReport,
 )
+from papyra.persistence.plain import to_plain
 from papyra.persistence.retention import RetentionPolicy
 from papyra.testing.payloads import hard_payloads
 from papyra.testing.records import sample_audit, sample_dead_letter, sample_event

@@ -1,7 +1,7 @@
 """Hypothesis strategies for the payloads that stress the record grammar: unicode with lone
 surrogates, ``\\u2028``, NUL and CRLF; integers beyond 2**64; NaN and infinities; bytes;
 non-string dict keys (``None``, booleans, numbers); tuples; and nesting around the depth limit
-(:data:`papyra.persistence.grammar.MAX_NESTING_DEPTH`). Used by the conformance kit and by
+(:data:`papyra.persistence.plain.MAX_NESTING_DEPTH`). Used by the conformance kit and by
 Papyra's own grammar property tests."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from papyra.persistence.grammar import MAX_NESTING_DEPTH
+from papyra.persistence.plain import MAX_NESTING_DEPTH
 
 __all__ = ["hard_payloads", "nested"]
 

@@ -19,7 +19,7 @@ from papyra.exceptions import EncodingError
 from papyra.persistence import grammar
 from papyra.persistence.backends.rotating import RotatingFilePersistence
 from papyra.persistence.base import PersistenceBackend
-from papyra.persistence.grammar import encode_record, to_plain
+from papyra.persistence.grammar import encode_record
 from papyra.persistence.json import JsonFilePersistence
 from papyra.persistence.models import (
     PersistedAudit,
@@ -28,6 +28,7 @@ from papyra.persistence.models import (
     PersistenceRecoveryConfig,
     PersistenceRecoveryMode,
 )
+from papyra.persistence.plain import to_plain
 from papyra.testing.payloads import hard_payloads
 
 REPAIR = PersistenceRecoveryConfig(mode=PersistenceRecoveryMode.REPAIR)

@@ -49,7 +49,7 @@ def record_dict(record: Any) -> dict[str, Any]:
     """A record as its NDJSON line object (``kind`` first, every field)."""
     import msgspec
 
-    from papyra.persistence.grammar import to_plain
+    from papyra.persistence.plain import to_plain
 
     data: dict[str, Any] = msgspec.to_builtins(record) if isinstance(record, msgspec.Struct) else dict(record)
     return to_plain(data)  # type: ignore[no-any-return]
