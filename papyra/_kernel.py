@@ -68,8 +68,6 @@ __all__ = ["Kernel", "System"]
 logger = logging.getLogger("papyra")
 
 
-
-
 class System(str, enum.Enum):
     """States of the system as a whole (``Kernel.state``), in order."""
 

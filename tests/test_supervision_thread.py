@@ -70,6 +70,18 @@ def system() -> Iterator[ActorSystem]:
         yield s
 
 
+def _busy_parent_with_a_child(system: ActorSystem) -> tuple[Parent, ActorRef[Any], ActorRef[Any], Any]:
+    """A deciding parent with one child (RESTART policy), held inside its ``receive`` until
+    ``instance.release`` is set: (the parent instance, its ref, the child's ref, the future of
+    the held message)."""
+    instance = Parent()
+    parent = system.spawn(lambda: instance)
+    child = parent.ask("spawn", timeout=10)
+    busy = parent.ask_future("block")
+    assert instance.entered.wait(10)
+    return instance, parent, child, busy
+
+
 def _crash_of(system: ActorSystem, ref: ActorRef[Any]) -> None:
     system.wait_for_event(
         lambda e: isinstance(e, ActorCrashed) and e.actor_address == ref.address, timeout=10
@@ -87,11 +99,7 @@ def _stop_of(system: ActorSystem, ref: ActorRef[Any]) -> str | None:
 def test_on_child_failure_waits_for_the_parents_receive_and_runs_on_the_parents_thread(
     system: ActorSystem,
 ) -> None:
-    instance = Parent()
-    parent = system.spawn(lambda: instance)
-    child = parent.ask("spawn", timeout=10)
-    busy = parent.ask_future("block")
-    assert instance.entered.wait(10)
+    instance, parent, child, busy = _busy_parent_with_a_child(system)
     crashed = child.ask_future("boom")
     _crash_of(system, child)
     # The child failed while its parent is inside receive: nothing is decided yet, and the
@@ -135,11 +143,7 @@ def test_a_parent_that_starts_waiting_on_its_suspended_child_releases_it(system:
 
 
 def test_a_stopping_parent_decides_nothing(system: ActorSystem) -> None:
-    instance = Parent()
-    parent = system.spawn(lambda: instance)
-    child = parent.ask("spawn", timeout=10)
-    busy = parent.ask_future("block")
-    assert instance.entered.wait(10)
+    instance, parent, child, busy = _busy_parent_with_a_child(system)
     crashed = child.ask_future("boom")
     _crash_of(system, child)
     parent.stop()
